@@ -1,0 +1,6 @@
+"""`python -m abicheck`."""
+
+from abicheck.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""The `abicheck` command line: a thin typer layer over the library API.
+
+Exit codes: 0 clean, 1 findings, 2 usage or input errors (findings take
+precedence over input errors, so a run with both exits 1).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from abicheck import __version__
+from abicheck.errors import UsageError
+
+app = typer.Typer(
+    name="abicheck",
+    help="Check ELF objects, kernel build trees and wheels against manylinux policies.\n\n"
+         "Exit status: 0 clean, 1 findings, 2 usage or input errors.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    sys.stderr.write(f"abicheck: error: {message}\n")
+    return typer.Exit(2)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"abicheck {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """abicheck: will this ELF object load on the user's system?"""
+
+
+PathsArg = Annotated[list[str], typer.Argument(help="Files, directories or .whl wheels.", show_default=False)]
+
+
+@app.command()
+def check(
+    paths: PathsArg,
+    policy: Annotated[Optional[str], typer.Option(
+        help="Policy to check against (default: the wheel's tag, else manylinux_2_28).")] = None,
+    target: Annotated[Optional[str], typer.Option(
+        help="Where the objects will run: 'wheel' (an FHS system; default) or 'nix' (the Nix store).")] = None,
+    arch: Annotated[Optional[str], typer.Option(
+        help="Architecture the objects must be built for (x86_64, aarch64, ...).")] = None,
+    output_format: Annotated[Optional[str], typer.Option(
+        "--format", help="Output format: text, json, sarif or github.")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(
+        help="Only these rule codes or prefixes (AB1, AB202); repeatable or comma-separated.")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(
+        help="Skip these rule codes or prefixes; repeatable or comma-separated.")] = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="Write the report to this file instead of standard output.")] = None,
+) -> None:
+    """Check objects and report every reason they would fail to load."""
+    from abicheck.config import load_config
+    from abicheck.pipeline import check as run_check
+    from abicheck.render import FORMATS, render, render_text
+
+    try:
+        config = load_config()
+        fmt = output_format or config.get("format", "text")
+        if fmt not in FORMATS:
+            raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        report = run_check(
+            paths,
+            policy=policy or config.get("policy"),
+            target=target or config.get("target", "wheel"),
+            arch=arch or config.get("arch"),
+            select=select or config.get("select"),
+            ignore=ignore or config.get("ignore"),
+        )
+    except UsageError as exc:
+        raise _fail(str(exc)) from None
+    text = render(report, fmt)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
+        sys.stderr.write(render_text(report).splitlines()[-1] + f" Report written to {output}.\n")
+    else:
+        sys.stdout.write(text)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def show(
+    paths: PathsArg,
+    output_format: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+) -> None:
+    """Summarise each object: versions needed, NEEDED, interpreter, RPATH, best policy."""
+    import json
+
+    from abicheck.show import render_summary, summarize
+
+    if output_format not in ("text", "json"):
+        raise _fail(f"unknown format {output_format!r}; use text or json")
+    items, problems = summarize(paths)
+    if output_format == "json":
+        sys.stdout.write(json.dumps({"objects": [i.to_dict() for i in items],
+                                     "errors": [{"path": p.path, "message": p.message} for p in problems]},
+                                    indent=2) + "\n")
+    else:
+        sys.stdout.write(render_summary(items))
+        for p in problems:
+            sys.stdout.write(f"{p.path}: error: {p.message}\n")
+    raise typer.Exit(2 if problems else 0)
+
+
+@app.command()
+def policies(
+    arch: Annotated[Optional[str], typer.Option(help="Only this architecture.")] = None,
+) -> None:
+    """List the manylinux and musllinux policies with their maximum versions."""
+    from abicheck.policy import all_policies
+
+    shown = 0
+    for policy in all_policies():
+        arches = [a for a in policy.arches if arch in (None, a)]
+        if not arches:
+            continue
+        shown += 1
+        aliases = f" (alias {', '.join(policy.aliases)})" if policy.aliases else ""
+        sys.stdout.write(f"{policy.name}{aliases}\n")
+        for a in arches:
+            limits = ", ".join(f"{p} {lim.maximum_text}" for p, lim in sorted(policy.limits[a].items())
+                               if lim.maximum is not None)
+            sys.stdout.write(f"  {a:<12} {limits or 'no versioned libraries'}\n")
+    if shown == 0:
+        raise _fail(f"no policy covers architecture {arch!r}")
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A rule code (AB101) or name.")]) -> None:
+    """Explain what a rule checks, why it matters and how to fix it."""
+    from abicheck.rules import get_rule
+
+    try:
+        rule = get_rule(code)
+    except UsageError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(f"{rule.code} {rule.name}\n\n{rule.summary}\n\n{rule.explanation}\n")
+
+
+def main() -> None:
+    """Console entry point: never a traceback, always a clear line and exit 2."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("abicheck: interrupted\n")
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line, not a traceback
+        if os.environ.get("ABICHECK_DEBUG"):
+            raise
+        sys.stderr.write(f"abicheck: internal error: {type(exc).__name__}: {exc} "
+                         "(please report it; set ABICHECK_DEBUG=1 for details)\n")
+        sys.exit(2)

@@ -1,0 +1,86 @@
+"""Turn the paths a user gives into the ELF objects to check.
+
+* a file: checked as ELF (a `.whl` file is opened as a wheel);
+* a directory: searched recursively; ELF objects are found by their magic
+  bytes, symlinks are never followed (so a scan never leaves the root), and
+  relocatable `.o` files are left out since no loader ever sees them;
+* a wheel: see `abicheck.wheel`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from abicheck.elf import ELF_MAGIC, describe_non_elf
+from abicheck.errors import InputError
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: str  # as it is opened
+    display: str  # as it is reported
+
+
+def kind_of(path: str) -> str:
+    """"wheel", "dir" or "file"; raises InputError for a missing path."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InputError("no such file or directory", path) from None
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), path) from None
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if path.lower().endswith(".whl"):
+        return "wheel"
+    if not stat.S_ISREG(mode):
+        raise InputError("not a regular file", path)
+    return "file"
+
+
+def _head(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(16)
+
+
+def _looks_like_library(name: str) -> bool:
+    return name.endswith(".so") or ".so." in name
+
+
+def walk_directory(root: str, problems: list[InputError]) -> tuple[list[FoundFile], frozenset[str]]:
+    """ELF files under `root`, and every file name present (the shipped names).
+
+    Files named like libraries (`*.so`, `*.so.N`) that are not ELF are reported
+    in `problems`; other non-ELF files are ignored.
+    """
+    found: list[FoundFile] = []
+    names: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=None):
+        dirnames.sort()
+        for name in sorted(filenames):
+            names.add(name)
+            path = os.path.join(dirpath, name)
+            try:
+                if os.path.islink(path):
+                    continue  # the file it points to is scanned where it lives
+                head = _head(path)
+            except OSError as exc:
+                problems.append(InputError(exc.strerror or str(exc), path))
+                continue
+            if head[:4] == ELF_MAGIC:
+                found.append(FoundFile(path, path))
+            elif _looks_like_library(name):
+                problems.append(InputError(describe_non_elf(head), path))
+    return found, frozenset(names)
+
+
+def iter_paths(paths: list[str]) -> Iterator[tuple[str, str | InputError]]:
+    """(path, kind) for each given path, or (path, error) when it is unusable."""
+    for path in paths:
+        try:
+            yield path, kind_of(path)
+        except InputError as exc:
+            yield path, exc

@@ -1,0 +1,136 @@
+"""Renderers: a Report as text, JSON, SARIF 2.1.0 or GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+
+from abicheck.report import Report
+
+FORMATS = ("text", "json", "sarif", "github")
+INFORMATION_URI = "https://pypi.org/project/manylinux-abicheck/"
+
+
+def render(report: Report, fmt: str) -> str:
+    if fmt == "text":
+        return render_text(report)
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(render_sarif(report), indent=2) + "\n"
+    if fmt == "github":
+        return render_github(report)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_text(report: Report, summary: bool = True) -> str:
+    """One line per finding, location first (as ruff does), then its hint."""
+    lines: list[str] = []
+    for artifact in report.artifacts:
+        for f in artifact.findings:
+            lines.append(f"{artifact.path}: {f.code} [{f.name}] {f.message}")
+            lines.append(f"  hint: {f.hint}")
+    for error in report.errors:
+        lines.append(f"{error.path}: error: {error.message}")
+    if summary:
+        if lines:
+            lines.append("")
+        lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _summary(report: Report) -> str:
+    findings = report.findings
+    policies = sorted({a.policy for a in report.artifacts if a.policy and a.kind == "elf"})
+    against = f" against {', '.join(policies)}" if policies else ""
+    head = f"Checked {_plural(report.objects_checked, 'object')}{against} (target {report.target}): "
+    if not findings and not report.errors:
+        return head + "no findings."
+    bad = len({f.path for f in findings})
+    parts = [f"{_plural(len(findings), 'finding')} in {_plural(bad, 'artifact')}"] if findings else []
+    if report.errors:
+        parts.append(_plural(len(report.errors), "input error"))
+    return head + ", ".join(parts) + "."
+
+
+def render_sarif(report: Report) -> dict:
+    from abicheck.rules import all_rules
+
+    rules = all_rules()
+    index = {r.code: i for i, r in enumerate(rules)}
+    results = []
+    for artifact in report.artifacts:
+        for f in artifact.findings:
+            props = {k: v for k, v in (("symbol", f.symbol), ("version", f.version), ("library", f.library)) if v}
+            props["hint"] = f.hint
+            results.append({
+                "ruleId": f.code,
+                "ruleIndex": index[f.code],
+                "level": "error" if f.severity == "error" else "warning",
+                "message": {"text": f"{f.message} (hint: {f.hint})"},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(artifact.path)}}}],
+                "properties": props,
+            })
+    notifications = [
+        {"level": "error", "message": {"text": e.message},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}]}
+        for e in report.errors
+    ]
+    from abicheck import __version__
+
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "abicheck",
+                "version": __version__,
+                "informationUri": INFORMATION_URI,
+                "rules": [{
+                    "id": r.code,
+                    "name": r.name,
+                    "shortDescription": {"text": r.summary},
+                    "fullDescription": {"text": r.explanation},
+                    "help": {"text": r.explanation},
+                    "defaultConfiguration": {"level": "error"},
+                } for r in rules],
+            }},
+            "invocations": [{
+                "executionSuccessful": not report.errors,
+                "toolExecutionNotifications": notifications,
+            }],
+            "results": results,
+        }],
+    }
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference for a display path (`a.whl!pkg/x.so` stays readable)."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/!:._-~+$")
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: Report) -> str:
+    """GitHub Actions workflow commands: one `::error` line per finding and input error."""
+    lines = []
+    for artifact in report.artifacts:
+        for f in artifact.findings:
+            title = _escape_property(f"{f.code} {f.name}")
+            lines.append(f"::error file={_escape_property(artifact.path)},title={title}::"
+                         f"{_escape_data(f.message)} (hint: {_escape_data(f.hint)})")
+    for e in report.errors:
+        lines.append(f"::error file={_escape_property(e.path)},title=abicheck input error::{_escape_data(e.message)}")
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,145 @@
+"""Findings and the report that collects them.
+
+A `Finding` is one reason a user's machine would reject an artifact; an
+`InputProblem` is an input that could not be checked at all. The `Report`
+holds both and decides the exit code:
+
+* 1 when there is at least one finding (findings take precedence: an input
+  error does not hide them),
+* 2 when there are no findings but at least one input error,
+* 0 when everything was checked and is clean.
+
+`Report.to_dict()` is the versioned JSON contract (see docs/json-schema.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule violation in one artifact."""
+
+    code: str
+    name: str
+    message: str
+    hint: str
+    path: str = ""
+    severity: str = "error"
+    symbol: str | None = None
+    version: str | None = None
+    library: str | None = None
+    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "name": self.name,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+        for key in ("symbol", "version", "library"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that could not be checked: missing, not ELF, corrupt."""
+
+    path: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+@dataclass
+class ArtifactResult:
+    """The findings for one checked artifact (or for a whole wheel)."""
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    arch: str | None = None
+    policy: str | None = None
+    kind: str = "elf"  # "elf" for an object, "wheel" for wheel-level findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "arch": self.arch,
+            "policy": self.policy,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class Report:
+    """Everything one `check` run found."""
+
+    artifacts: list[ArtifactResult] = field(default_factory=list)
+    errors: list[InputProblem] = field(default_factory=list)
+    target: str = "wheel"
+    policy: str | None = None  # the --policy given, if any
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for a in self.artifacts for f in a.findings]
+
+    @property
+    def objects_checked(self) -> int:
+        return sum(1 for a in self.artifacts if a.kind == "elf")
+
+    @property
+    def exit_code(self) -> int:
+        if self.findings:
+            return EXIT_FINDINGS
+        if self.errors:
+            return EXIT_ERROR
+        return EXIT_CLEAN
+
+    @property
+    def clean(self) -> bool:
+        return self.exit_code == EXIT_CLEAN
+
+    def assert_clean(self) -> None:
+        """Raise AssertionError listing every finding and input error."""
+        if self.clean:
+            return
+        from abicheck.render import render_text
+
+        raise AssertionError("abicheck found problems:\n" + render_text(self, summary=False))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "abicheck", "version": _version()},
+            "target": self.target,
+            "policy": self.policy,
+            "summary": {
+                "objects": self.objects_checked,
+                "findings": len(self.findings),
+                "errors": len(self.errors),
+                "exit_code": self.exit_code,
+            },
+            "artifacts": [a.to_dict() for a in self.artifacts],
+            "errors": [e.to_dict() for e in self.errors],
+        }
+
+
+def _version() -> str:
+    from abicheck import __version__
+
+    return __version__

@@ -1,0 +1,129 @@
+"""The rules: each a small module with stable codes (ruff-style).
+
+A rule is a pure function of an `ObjectContext` (the ELF facts, the options
+and the policy) that yields `Finding`s. Codes never change meaning once
+released; `abicheck explain CODE` prints a rule's explanation.
+
+| family | rules |
+|--------|-------|
+| AB1xx  | symbol versions |
+| AB2xx  | paths (interpreter, RPATH/RUNPATH) |
+| AB4xx  | architecture and wheel tags |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from abicheck.elf import ElfFacts, ElfReader
+from abicheck.errors import UsageError
+from abicheck.policy import Policy
+from abicheck.report import Finding
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str
+    explanation: str
+    scope: str = "object"  # "object": per ELF file; "wheel": per wheel
+
+
+@dataclass
+class ObjectContext:
+    """What a per-object rule may look at."""
+
+    path: str
+    reader: ElfReader
+    policy: Policy
+    target: str = "wheel"  # "wheel" or "nix"
+    expected_arch: str | None = None  # from the wheel tag or --arch
+    expected_arch_source: str = "--arch"
+    shipped: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def facts(self) -> ElfFacts:
+        return self.reader.facts
+
+    @property
+    def arch(self) -> str | None:
+        """The architecture whose policy limits apply: the object's own."""
+        return self.facts.arch
+
+    def finding(self, rule: Rule, message: str, hint: str, **extra: object) -> Finding:
+        return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=self.path,
+                       **extra)  # type: ignore[arg-type]
+
+
+ObjectCheck = Callable[[ObjectContext], Iterable[Finding]]
+
+
+def _registry() -> dict[str, tuple[Rule, ObjectCheck | None]]:
+    from abicheck.rules import arch, paths, symbols, tags
+
+    table: dict[str, tuple[Rule, ObjectCheck | None]] = {}
+    for module in (symbols, paths, arch, tags):
+        for rule, check in module.CHECKS:
+            table[rule.code] = (rule, check)
+    return table
+
+
+_TABLE: dict[str, tuple[Rule, ObjectCheck | None]] | None = None
+
+
+def registry() -> dict[str, tuple[Rule, ObjectCheck | None]]:
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = _registry()
+    return _TABLE
+
+
+def all_rules() -> list[Rule]:
+    return [rule for rule, _ in registry().values()]
+
+
+def get_rule(code: str) -> Rule:
+    wanted = code.strip().upper()
+    for rule in all_rules():
+        if rule.code == wanted or rule.name == code.strip().lower():
+            return rule
+    known = ", ".join(f"{r.code} ({r.name})" for r in all_rules())
+    raise UsageError(f"unknown rule {code!r}; known rules: {known}")
+
+
+def selected_codes(select: Iterable[str] | None = None, ignore: Iterable[str] | None = None) -> set[str]:
+    """Resolve --select/--ignore: codes, code prefixes (`AB1`) or `ALL`."""
+    codes = [r.code for r in all_rules()]
+    names = {r.name: r.code for r in all_rules()}
+
+    def expand(patterns: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for raw in patterns:
+            for pattern in raw.split(","):
+                pattern = pattern.strip()
+                if not pattern:
+                    continue
+                if pattern.upper() == "ALL":
+                    out.update(codes)
+                    continue
+                if pattern in names:
+                    out.add(names[pattern])
+                    continue
+                matched = {c for c in codes if c.startswith(pattern.upper())}
+                if not matched:
+                    raise UsageError(
+                        f"--select/--ignore: {pattern!r} matches no rule; "
+                        f"known codes: {', '.join(codes)}")
+                out |= matched
+        return out
+
+    chosen = expand(select) if select else set(codes)
+    return chosen - expand(ignore or ())
+
+
+def run_object_rules(ctx: ObjectContext, codes: set[str]) -> Iterator[Finding]:
+    for code, (_rule, check) in registry().items():
+        if code in codes and check is not None:
+            yield from check(ctx)

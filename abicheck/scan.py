@@ -1,0 +1,81 @@
+"""Walk the given paths and open every ELF object in them, one at a time.
+
+This is the shared front half of `check` and `show`: it yields each object's
+reader while it is open (an mmap for files, bytes for wheel members), and
+collects the input problems it meets on the way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from abicheck.elf import ElfReader, open_elf
+from abicheck.errors import InputError
+from abicheck.inputs import iter_paths, walk_directory
+from abicheck.wheel import WheelReader, WheelTags
+
+
+@dataclass
+class ScanItem:
+    """One open ELF object and where it came from."""
+
+    reader: ElfReader
+    display: str
+    shipped: frozenset[str]
+    container: str | None = None  # the wheel or directory it was found in
+    wheel: WheelTags | None = None
+
+
+def scan(paths: list[str], problems: list[InputError]) -> Iterator[ScanItem]:
+    for path, kind in iter_paths(paths):
+        if isinstance(kind, InputError):
+            problems.append(kind)
+        elif kind == "file":
+            try:
+                with open_elf(path) as reader:
+                    yield ScanItem(reader, path, frozenset())
+            except InputError as exc:
+                problems.append(exc)
+        elif kind == "dir":
+            yield from _scan_directory(path, problems)
+        else:
+            yield from _scan_wheel(path, problems)
+
+
+def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]:
+    files, shipped = walk_directory(root, problems)
+    count = 0
+    for found in files:
+        try:
+            with open_elf(found.path, found.display) as reader:
+                if reader.facts.type == "REL":
+                    continue  # an object file (.o): never loaded by the loader
+                count += 1
+                yield ScanItem(reader, found.display, shipped, container=root)
+        except InputError as exc:
+            count += 1
+            problems.append(exc)
+    if count == 0:
+        problems.append(InputError("no ELF objects found in this directory", root))
+
+
+def _scan_wheel(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
+    try:
+        wheel = WheelReader(path)
+    except InputError as exc:
+        problems.append(exc)
+        return
+    count = 0
+    with wheel:
+        for member in wheel.elf_members(problems):
+            count += 1
+            display = wheel.display(member)
+            try:
+                reader = ElfReader(wheel.read(member), display)
+            except InputError as exc:
+                problems.append(exc)
+                continue
+            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags)
+    if count == 0 and not any(p.path and p.path.startswith(path + "!") for p in problems):
+        problems.append(InputError("no ELF objects found in this wheel", path))

@@ -1,0 +1,146 @@
+"""Wheels: file-name tags, and ELF members read straight from the zip.
+
+A wheel is never extracted to disk. Members are inflated in memory; a member
+that does not start with the ELF magic is dropped after its first 4 bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from abicheck.elf import ELF_MAGIC, describe_non_elf
+from abicheck.errors import InputError
+from abicheck.policy import Policy, policy_for_tag, tag_arch
+
+# A member bigger than this uncompressed is refused rather than inflated; the
+# largest real objects (libtorch_cuda.so) are about 1.5 GiB.
+MAX_MEMBER_BYTES = 4 << 30
+# Refuse archives whose members claim absurd expansion ratios (zip bombs).
+MAX_RATIO = 1000
+
+
+@dataclass(frozen=True)
+class WheelTags:
+    """What a wheel's file name claims."""
+
+    name: str | None
+    platforms: tuple[str, ...]
+    abi3: bool
+    claims: dict[str, Policy] = field(default_factory=dict)  # arch -> oldest claimed policy
+
+    @property
+    def arches(self) -> tuple[str, ...]:
+        return tuple(self.claims)
+
+
+def parse_wheel_name(filename: str) -> WheelTags:
+    """Parse `pkg-1.0-cp311-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl`."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        name, _version, _build, tags = parse_wheel_filename(os.path.basename(filename))
+    except InvalidWheelFilename:
+        return WheelTags(name=None, platforms=(), abi3=False)
+    platforms = tuple(sorted({t.platform for t in tags}))
+    claims: dict[str, Policy] = {}
+    for platform in platforms:
+        policy = policy_for_tag(platform)
+        arch = tag_arch(platform)
+        if policy is None or arch is None:
+            continue
+        current = claims.get(arch)
+        if current is None or (current.family == policy.family and policy.priority > current.priority):
+            claims[arch] = policy
+    return WheelTags(name=str(name), platforms=platforms, abi3=any(t.abi == "abi3" for t in tags),
+                     claims=claims)
+
+
+@dataclass
+class Member:
+    """One file inside a wheel."""
+
+    name: str
+    size: int
+    info: zipfile.ZipInfo
+
+
+class WheelReader:
+    """An open wheel; use as a context manager."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tags = parse_wheel_name(path)
+        try:
+            self._zip = zipfile.ZipFile(path)
+            infos = self._zip.infolist()
+        except FileNotFoundError:
+            raise InputError("no such file", path) from None
+        except IsADirectoryError:
+            raise InputError("is a directory, not a wheel", path) from None
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+            raise InputError(f"not a readable wheel (corrupt or not a zip archive: {exc})", path) from None
+        self.members = [Member(i.filename, i.file_size, i) for i in infos if not i.is_dir()]
+        # Every name the wheel ships satisfies a NEEDED entry of the same name.
+        self.shipped = frozenset(os.path.basename(m.name) for m in self.members)
+
+    def __enter__(self) -> WheelReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._zip.close()
+
+    def display(self, member: Member) -> str:
+        return f"{self.path}!{member.name}"
+
+    def _open(self, member: Member):  # noqa: ANN202 - zipfile's private stream type
+        if member.size > MAX_MEMBER_BYTES:
+            raise InputError(f"member is {member.size} bytes uncompressed, over the "
+                             f"{MAX_MEMBER_BYTES >> 30} GiB limit", self.display(member))
+        compressed = max(member.info.compress_size, 1)
+        if member.size > 1 << 20 and member.size / compressed > MAX_RATIO:
+            raise InputError(f"member expands {member.size // compressed}x; refusing a likely zip bomb",
+                             self.display(member))
+        return self._zip.open(member.info)
+
+    def head(self, member: Member, n: int = 16) -> bytes:
+        try:
+            with self._open(member) as stream:
+                return stream.read(n)
+        except InputError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                RuntimeError, ValueError) as exc:
+            raise InputError(f"cannot read member: {exc}", self.display(member)) from None
+
+    def read(self, member: Member) -> bytes:
+        try:
+            with self._open(member) as stream:
+                data = stream.read(MAX_MEMBER_BYTES + 1)
+        except InputError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                RuntimeError, ValueError) as exc:
+            raise InputError(f"cannot read member: {exc}", self.display(member)) from None
+        return data
+
+    def elf_members(self, problems: list[InputError]) -> Iterator[Member]:
+        """Members that start with the ELF magic; `.so` members that do not are problems."""
+        for member in self.members:
+            try:
+                head = self.head(member)
+            except InputError as exc:
+                problems.append(exc)
+                continue
+            if head[:4] == ELF_MAGIC:
+                yield member
+            elif _looks_like_library(member.name):
+                problems.append(InputError(describe_non_elf(head), self.display(member)))
+
+
+def _looks_like_library(name: str) -> bool:
+    base = os.path.basename(name)
+    return base.endswith(".so") or ".so." in base

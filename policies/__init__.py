@@ -1,0 +1,1 @@
+"""abicheck's own policy data (JSON), shipped inside the wheel as abicheck.policies."""

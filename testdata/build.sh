@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Rebuild every committed test binary under testdata/bin/ and its manifest.
+#
+# Tests never compile: they use the committed outputs of this recipe. Run it
+# only when a source or a step here changes, then commit bin/ and
+# manifest.json together.
+#
+# Needs (Debian 12): gcc, g++, binutils, gcc-aarch64-linux-gnu,
+# gcc-riscv64-linux-gnu, patchelf, and from PyPI ziglang and pyelftools.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SRC=src
+OUT=bin
+ZIG=(python3 -m ziglang cc)
+CFLAGS=(-shared -fPIC -O2 -g0 -Wl,-z,max-page-size=4096)
+# A fixed, well-formed store path: the tests only look at its shape.
+NIX_GLIBC=/nix/store/0c6q3ix6p7yqr0d8bhvzk6x9a9mr6b9l-glibc-2.28
+
+rm -rf "$OUT"
+mkdir -p "$OUT"/{x86_64,aarch64,riscv64,i686,s390x,mips,bad}
+
+# Reproducible enough for review: no build ids, no paths from this machine.
+LDREPRO=(-Wl,--build-id=none -ffile-prefix-map="$PWD"=.)
+
+# --- x86_64, host toolchain (glibc 2.36, GCC 12): violating --------------
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libnewglibc.so -o "$OUT/x86_64/newglibc.so" "$SRC/newglibc.c" -lm
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/portable-host.so" "$SRC/portable.c" -lm
+g++ -std=c++20 "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libnewcxx.so.1 -o "$OUT/x86_64/newcxx.so" "$SRC/newcxx.cpp"
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/weakref.so" "$SRC/weakref.c"
+python3 tools/set_weak_need.py "$OUT/x86_64/weakref.so" GLIBC_2.36
+gcc -O2 -g0 "${LDREPRO[@]}" -o "$OUT/x86_64/tool" "$SRC/tool.c"
+
+# --- x86_64, glibc 2.28 via zig: conformant -------------------------------
+"${ZIG[@]}" -target x86_64-linux-gnu.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
+    -o "$OUT/x86_64/portable-glibc228.so" "$SRC/portable.c" -lm
+
+# --- stripped and section-less twins ---------------------------------------
+for f in newglibc newcxx portable-glibc228; do
+    strip --strip-all -o "$OUT/x86_64/$f.stripped.so" "$OUT/x86_64/$f.so"
+done
+python3 tools/drop_sections.py "$OUT/x86_64/newglibc.so" "$OUT/x86_64/newglibc.nosections.so"
+
+# --- path variants (patchelf) -----------------------------------------------
+cp "$OUT/x86_64/portable-glibc228.so" "$OUT/x86_64/runpath-origin.so"
+patchelf --set-rpath '$ORIGIN/../lib:$ORIGIN' "$OUT/x86_64/runpath-origin.so"
+cp "$OUT/x86_64/portable-glibc228.so" "$OUT/x86_64/rpath-absolute.so"
+patchelf --force-rpath --set-rpath /opt/vendor/lib "$OUT/x86_64/rpath-absolute.so"
+cp "$OUT/x86_64/portable-glibc228.so" "$OUT/x86_64/runpath-nix.so"
+patchelf --set-rpath /nix/store/7q3ycwxx4q1rzfb7imfcj1xyz3zq0yl8-zlib-1.3.1/lib "$OUT/x86_64/runpath-nix.so"
+cp "$OUT/x86_64/portable-glibc228.so" "$OUT/x86_64/runpath-usr.so"
+patchelf --set-rpath /usr/lib64:/build/source/build "$OUT/x86_64/runpath-usr.so"
+cp "$OUT/x86_64/tool" "$OUT/x86_64/tool-nix"
+patchelf --set-interpreter "$NIX_GLIBC/lib/ld-linux-x86-64.so.2" "$OUT/x86_64/tool-nix"
+
+# --- other architectures -----------------------------------------------------
+"${ZIG[@]}" -target aarch64-linux-gnu.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
+    -o "$OUT/aarch64/portable-glibc228.so" "$SRC/portable.c" -lm
+aarch64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/aarch64/newglibc.so" "$SRC/newglibc.c" -lm
+riscv64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/riscv64/newglibc.so" "$SRC/newglibc.c" -lm
+# 32-bit little-endian, 64-bit big-endian and 32-bit big-endian readers.
+"${ZIG[@]}" -target x86-linux-gnu.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
+    -o "$OUT/i686/portable-glibc228.so" "$SRC/portable.c" -lm
+"${ZIG[@]}" -target s390x-linux-gnu.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
+    -o "$OUT/s390x/portable-glibc228.so" "$SRC/portable.c" -lm
+"${ZIG[@]}" -target mips-linux-gnueabi.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
+    -o "$OUT/mips/portable-glibc228.so" "$SRC/portable.c" -lm
+
+# --- bad inputs ---------------------------------------------------------------
+printf '/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( libfoo.so.1 libfoo_nonshared.a )\n' \
+    > "$OUT/bad/linker-script.so"
+head -c 40 "$OUT/x86_64/portable-glibc228.so" > "$OUT/bad/truncated-header.so"
+head -c 2048 "$OUT/x86_64/newglibc.so" > "$OUT/bad/truncated-tables.so"
+python3 - "$OUT/bad/garbage.so" <<'PY'
+import random, sys
+rng = random.Random(2028)  # fixed seed: the same bytes on every rebuild
+data = b"\x7fELF\x02\x01\x01" + bytes(rng.randrange(256) for _ in range(4089))
+open(sys.argv[1], "wb").write(data)
+PY
+printf 'not an ELF object, just text\n' > "$OUT/bad/not-elf.so"
+: > "$OUT/bad/empty.so"
+
+python3 tools/make_manifest.py "$OUT" > manifest.json
+echo "rebuilt $(find "$OUT" -type f | wc -l) files; manifest.json updated"
