@@ -18,12 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["check", "Report", "Finding", "InputProblem", "InputError", "UsageError", "load_policy",
-           "__version__"]
+__all__ = [
+    "Finding",
+    "InputError",
+    "InputProblem",
+    "Report",
+    "UsageError",
+    "__version__",
+    "check",
+    "load_policy",
+]
 
 if TYPE_CHECKING:
-    from abicheck.pipeline import check
     from abicheck.errors import InputError, UsageError
+    from abicheck.pipeline import check
     from abicheck.policy import load_policy
     from abicheck.report import Finding, InputProblem, Report
 

@@ -49,6 +49,7 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         if kind is list and isinstance(value, str):
             value = [value]
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-            raise UsageError(f"{path}: [tool.abicheck] {key} must be a {'list of strings' if kind is list else 'string'}")
+            expected = "list of strings" if kind is list else "string"
+            raise UsageError(f"{path}: [tool.abicheck] {key} must be a {expected}")
         config[key.replace("-", "_")] = value
     return config

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_json(name: str) -> Any:
     """Load `policies/<name>` as shipped inside the package."""
     return json.loads(files("abicheck.policies").joinpath(name).read_text(encoding="utf-8"))

@@ -244,7 +244,7 @@ class ElfReader:
         self._dynamic: tuple[int, int] | None = None
         self._interp: tuple[int, int] | None = None
         for i in range(self._phnum):
-            ph = dict(zip(names, self._unpack(fmt, self._phoff + i * self._phentsize)))
+            ph = dict(zip(names, self._unpack(fmt, self._phoff + i * self._phentsize), strict=True))
             if ph["type"] == PT_LOAD:
                 self._loads.append((ph["offset"], ph["vaddr"], ph["filesz"]))
             elif ph["type"] == PT_DYNAMIC:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 
 from abicheck.errors import UsageError
@@ -24,7 +24,6 @@ from abicheck.errors import UsageError
 DEFAULT_POLICY = "manylinux_2_28"
 POLICY_FILES = ("manylinux-policy.json", "musllinux-policy.json")
 
-_NUMERIC = re.compile(r"^\d+(\.\d+)*$")
 _LOADER = re.compile(r"^(ld-linux.*|ld64\.so\.\d+|ld\.so\.\d+|ld-musl-.*)$")
 
 
@@ -36,9 +35,10 @@ def split_version(name: str) -> tuple[str, str]:
 
 def numeric(rest: str) -> tuple[int, ...] | None:
     """`2.3.4` -> (2, 3, 4); None for names that are not version numbers."""
-    if not _NUMERIC.match(rest):
+    parts = rest.split(".")
+    if not all(part.isdigit() and part.isascii() for part in parts):
         return None
-    return tuple(int(part) for part in rest.split("."))
+    return tuple(int(part) for part in parts)
 
 
 def is_loader(library: str) -> bool:
@@ -63,6 +63,37 @@ class VersionLimit:
     @property
     def maximum_text(self) -> str:
         return ".".join(map(str, self.maximum)) if self.maximum else "-"
+
+
+class _LazyLimits(dict):
+    """arch -> prefix -> VersionLimit, built on first use of each arch.
+
+    Parsing every version name of every policy costs more than a whole
+    single-file check, so each arch's table is built only when asked for.
+    """
+
+    def __init__(self, raw: dict[str, dict[str, list[str]]]) -> None:
+        super().__init__((arch, None) for arch in raw)
+        self._raw = raw
+
+    def __getitem__(self, arch: str) -> dict[str, VersionLimit]:
+        value = super().__getitem__(arch)
+        if value is None:
+            value = {}
+            for prefix, names in self._raw[arch].items():
+                numbers = [n for n in (numeric(name) for name in names) if n is not None]
+                value[prefix] = VersionLimit(prefix, max(numbers) if numbers else None, frozenset(names))
+            super().__setitem__(arch, value)
+        return value
+
+    def get(self, arch: str, default=None):
+        return self[arch] if arch in self else default
+
+    def items(self):
+        return [(arch, self[arch]) for arch in self]
+
+    def values(self):
+        return [self[arch] for arch in self]
 
 
 @dataclass(frozen=True)
@@ -116,24 +147,17 @@ class Policy:
 
 
 def _parse(entry: dict) -> Policy:
-    limits: dict[str, dict[str, VersionLimit]] = {}
-    for arch, prefixes in entry.get("symbol_versions", {}).items():
-        per_prefix = {}
-        for prefix, names in prefixes.items():
-            numbers = [n for n in (numeric(name) for name in names) if n is not None]
-            per_prefix[prefix] = VersionLimit(prefix, max(numbers) if numbers else None, frozenset(names))
-        limits[arch] = per_prefix
     return Policy(
         name=entry["name"],
         aliases=tuple(entry.get("aliases", ())),
         priority=int(entry["priority"]),
-        limits=limits,
+        limits=_LazyLimits(entry.get("symbol_versions", {})),
         libraries=frozenset(entry.get("lib_whitelist", ())),
         blacklist={lib: frozenset(syms) for lib, syms in entry.get("blacklist", {}).items()},
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def all_policies() -> tuple[Policy, ...]:
     """Every manylinux and musllinux policy, most compatible first per family."""
     root = files("auditwheel").joinpath("policy")

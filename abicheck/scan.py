@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from abicheck.elf import ElfReader, open_elf
 from abicheck.errors import InputError
 from abicheck.inputs import iter_paths, walk_directory
-from abicheck.wheel import WheelReader, WheelTags
+
+if TYPE_CHECKING:
+    from abicheck.wheel import WheelTags
 
 
 @dataclass
@@ -61,6 +64,8 @@ def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]
 
 
 def _scan_wheel(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
+    from abicheck.wheel import WheelReader  # zipfile and packaging only when a wheel is given
+
     try:
         wheel = WheelReader(path)
     except InputError as exc:

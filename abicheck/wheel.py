@@ -96,7 +96,7 @@ class WheelReader:
     def display(self, member: Member) -> str:
         return f"{self.path}!{member.name}"
 
-    def _open(self, member: Member):  # noqa: ANN202 - zipfile's private stream type
+    def _open(self, member: Member):
         if member.size > MAX_MEMBER_BYTES:
             raise InputError(f"member is {member.size} bytes uncompressed, over the "
                              f"{MAX_MEMBER_BYTES >> 30} GiB limit", self.display(member))

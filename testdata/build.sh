@@ -31,6 +31,12 @@ gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/weakref.so" "$SRC/weakref.c"
 python3 tools/set_weak_need.py "$OUT/x86_64/weakref.so" GLIBC_2.36
 gcc -O2 -g0 "${LDREPRO[@]}" -o "$OUT/x86_64/tool" "$SRC/tool.c"
 
+# A stand-in zlib and an object that uses one of its blacklisted symbols.
+mkdir -p "$OUT/x86_64/runtimes"
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libz.so.1 -o "$OUT/x86_64/runtimes/libz.so.1" "$SRC/zlib_standin.c"
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/zlib-internal.so" "$SRC/zlib_user.c" \
+    -L"$OUT/x86_64/runtimes" -l:libz.so.1
+
 # --- x86_64, glibc 2.28 via zig: conformant -------------------------------
 "${ZIG[@]}" -target x86_64-linux-gnu.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
     -o "$OUT/x86_64/portable-glibc228.so" "$SRC/portable.c" -lm

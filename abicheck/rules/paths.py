@@ -129,7 +129,8 @@ def check_rpath(ctx: ObjectContext) -> Iterator[Finding]:
             if ctx.target == "nix":
                 hint = "remove it: patchelf --shrink-rpath (stdenv's fixupPhase) or fix the build's -rpath flags"
             else:
-                hint = "make it relative to the object: patchelf --set-rpath '$ORIGIN/...' (auditwheel repair does this)"
+                hint = ("make it relative to the object: patchelf --set-rpath '$ORIGIN/...' "
+                        "(auditwheel repair does this)")
             yield ctx.finding(
                 AB202,
                 f"{tag} entry {entry} is {problem}",

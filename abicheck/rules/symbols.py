@@ -34,9 +34,9 @@ needed from libraries the policy does not cover (libcudart.so.12, a library
 shipped in the same wheel) are not judged here, and a version need marked
 weak (VER_FLG_WEAK) is not fatal to the loader, so it is not reported.
 
-Fix: build against the policy's glibc and toolchain (the glibc 2.28 stdenv in
-nix/, or a manylinux_2_28 build image), so the linker binds the older symbol
-versions; for C++ link libstdc++ statically or use GCC 7's libstdc++.""",
+Fix: build against the policy's glibc and toolchain (a manylinux_2_28 build
+image, or zig cc -target x86_64-linux-gnu.2.28), so the linker binds the older
+symbol versions; for C++ link libstdc++ statically or use GCC 7's libstdc++.""",
 )
 
 AB102 = Rule(
@@ -64,8 +64,11 @@ def _prefix_hint(ctx: ObjectContext, version: str) -> str:
         return f"build with a GCC whose libgcc_s is no newer than {policy} allows, or link -static-libgcc"
     libc = ctx.policy.libc_version
     base = f"glibc {libc[0]}.{libc[1]}" if libc and ctx.policy.family == "manylinux" else policy
-    return (f"rebuild against {base} (the nix/ stdenvGlibc228 or a {policy} build image) so the "
-            "linker binds an older version, or stop using the symbol")
+    zig = ""
+    if ctx.policy.family == "manylinux" and libc and ctx.arch:
+        zig = f", or zig cc -target {ctx.arch}-linux-gnu.{libc[0]}.{libc[1]}"
+    return (f"rebuild against {base} (a {policy} build image{zig}) so the linker binds an older "
+            "version, or stop using the symbol")
 
 
 def _limit_text(ctx: ObjectContext, version: str) -> str:

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from readelf_facts import facts  # noqa: E402
+from readelf_facts import facts
 
 
 def main(root: str) -> None:

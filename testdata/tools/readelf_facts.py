@@ -42,7 +42,7 @@ def facts(path: str) -> dict:
     dynamic = _readelf("-d", path)
 
     def tagged(tag: str) -> list[str]:
-        return re.findall(r"\(%s\)\s+[^\[]*\[(.*)\]" % tag, dynamic)
+        return re.findall(r"\(" + tag + r"\)\s+[^\[]*\[(.*)\]", dynamic)
 
     needs: dict[str, list[list]] = {}
     current = None

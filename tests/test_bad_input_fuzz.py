@@ -1,0 +1,106 @@
+"""Hypothesis: mutated real ELF files and wheels only ever give InputError.
+
+The reader and the whole pipeline must turn any corruption into the reader's
+own error type (reported as an input error with exit 2), never crash with
+another exception, never hang, and never modify the input.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from conftest import bin_path, make_wheel, sha256
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import abicheck
+from abicheck.elf import ElfReader
+from abicheck.errors import InputError
+
+SEEDS = [open(bin_path(rel), "rb").read() for rel in (
+    "x86_64/newglibc.so", "x86_64/newcxx.stripped.so", "x86_64/newglibc.nosections.so",
+    "i686/portable-glibc228.so", "s390x/portable-glibc228.so", "x86_64/tool-nix",
+)]
+
+
+@st.composite
+def mutated_elf(draw):
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 12))):
+        action = draw(st.sampled_from(["flip", "word", "truncate", "zero"]))
+        if action == "truncate":
+            del data[draw(st.integers(0, len(data))):]
+            continue
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        if action == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif action == "zero":
+            data[at:at + 8] = bytes(len(data[at:at + 8]))
+        else:  # a structure field set to an extreme value
+            value = draw(st.sampled_from([0, 1, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, len(data), len(data) * 2]))
+            chunk = value.to_bytes(8, "little")[: len(data[at:at + 4])]
+            data[at:at + len(chunk)] = chunk
+    return bytes(data)
+
+
+def _exercise(data: bytes) -> None:
+    try:
+        reader = ElfReader(data, "fuzz.so")
+        reader.imports()
+        reader.exports()
+        reader.imports({n.index for n in reader.facts.version_needs})
+        reader.version_definitions()
+    except InputError as exc:
+        assert "\n" not in str(exc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_elf())
+def test_mutated_elf_bytes_only_raise_input_error(data):
+    _exercise(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_elf())
+def test_mutated_elf_files_through_the_pipeline(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "k.so"
+    path.write_bytes(data)
+    before = sha256(path)
+    report = abicheck.check([str(path)])  # must not raise
+    assert report.exit_code in (0, 1, 2)
+    assert all("\n" not in e.message for e in report.errors)
+    assert sha256(path) == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_wheels_only_give_input_errors(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("wheels")
+    wheel = make_wheel(folder, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so"), "demo/b.so": bin_path("x86_64/newcxx.so")})
+    raw = bytearray(open(wheel, "rb").read())
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        del raw[data.draw(st.integers(0, len(raw))):]
+    open(wheel, "wb").write(bytes(raw))
+    before = sha256(wheel)
+    report = abicheck.check([wheel])
+    assert report.exit_code in (0, 1, 2)
+    assert sha256(wheel) == before
+
+
+def test_zip_bomb_member_is_refused_without_inflating(tmp_path):
+    """A member declaring an absurd expansion is rejected from its header alone."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("demo/bomb.so", b"\x7fELF" + bytes(64 << 20))  # 64 MiB of zeros: ~64 KiB compressed
+    path = tmp_path / "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    path.write_bytes(buf.getvalue())
+    report = abicheck.check([str(path)])
+    assert report.exit_code == 2
+    assert "zip bomb" in report.errors[0].message

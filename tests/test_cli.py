@@ -1,0 +1,187 @@
+"""The `abicheck` command as users run it: real processes, exit codes, formats."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import jsonschema
+import pytest
+from conftest import ROOT, bin_path, make_wheel, run_cli, sha256
+
+HOST = bin_path("x86_64/newglibc.so")
+ZIG = bin_path("x86_64/portable-glibc228.so")
+
+
+def _schema(name):
+    return json.loads((ROOT / name).read_text())
+
+
+def test_host_object_exits_1_and_names_each_symbol(manifest):
+    done = run_cli("check", HOST)
+    assert done.returncode == 1, done.stderr
+    for sym in ("pthread_join@GLIBC_2.34", "pthread_create@GLIBC_2.34", "exp@GLIBC_2.29", "arc4random@GLIBC_2.36"):
+        assert f"AB101 [symbol-version-too-new] {sym}" in done.stdout
+    assert "hint:" in done.stdout and done.stderr == ""
+
+
+def test_zig_object_exits_0():
+    done = run_cli("check", ZIG)
+    assert done.returncode == 0 and "no findings" in done.stdout
+
+
+@pytest.mark.parametrize("rel", ["bad/linker-script.so", "bad/truncated-header.so", "bad/truncated-tables.so",
+                                 "bad/garbage.so", "bad/not-elf.so", "bad/empty.so"])
+def test_bad_input_is_one_clear_line_and_exit_2(rel):
+    path = bin_path(rel)
+    before = sha256(path)
+    done = run_cli("check", path)
+    assert done.returncode == 2
+    errors = [line for line in done.stdout.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and errors[0].startswith(path)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert sha256(path) == before
+
+
+def test_missing_path_and_corrupt_zip(tmp_path):
+    wheel = tmp_path / "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    wheel.write_bytes(b"PK\x03\x04garbage")
+    done = run_cli("check", str(tmp_path / "missing.so"), str(wheel))
+    assert done.returncode == 2
+    assert f"{tmp_path / 'missing.so'}: error: no such file or directory" in done.stdout
+    assert f"{wheel}: error: not a readable wheel" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_findings_take_precedence_over_input_errors(tmp_path):
+    done = run_cli("check", HOST, str(tmp_path / "missing.so"))
+    assert done.returncode == 1
+
+
+def test_usage_errors_exit_2_without_traceback():
+    for args in (["check", HOST, "--policy", "manylinux_9_99"], ["check", HOST, "--target", "docker"],
+                 ["check", HOST, "--arch", "sparc"], ["check", HOST, "--format", "xml"],
+                 ["check", HOST, "--select", "AB9"], ["explain", "AB999"], ["check"], ["frobnicate"]):
+        done = run_cli(*args)
+        assert done.returncode == 2, args
+        assert "Traceback" not in done.stderr, args
+
+
+def test_json_output_validates_against_the_documented_schema(tmp_path):
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+                       {"demo/a.so": HOST, "demo/b.so": bin_path("bad/linker-script.so")})
+    done = run_cli("check", "--format", "json", wheel, bin_path("x86_64/runpath-usr.so"))
+    data = json.loads(done.stdout)
+    jsonschema.validate(data, _schema("docs/report-v1.schema.json"))
+    assert data["schema_version"] == 1 and data["summary"]["exit_code"] == done.returncode == 1
+    findings = [f for a in data["artifacts"] for f in a["findings"]]
+    join = next(f for f in findings if f.get("symbol") == "pthread_join")
+    assert join["version"] == "GLIBC_2.34" and join["library"] == "libc.so.6"
+    assert {"code", "name", "message", "hint"} <= set(join)
+    assert {f["code"] for f in findings} == {"AB101", "AB202", "AB402"}
+    assert data["errors"][0]["path"].endswith("!demo/b.so")
+
+
+def test_sarif_output_validates_against_sarif_2_1_0(tmp_path):
+    done = run_cli("check", "--format", "sarif", HOST, bin_path("x86_64/tool-nix"), bin_path("bad/garbage.so"))
+    sarif = json.loads(done.stdout)
+    jsonschema.validate(sarif, _schema("tests/data/sarif-schema-2.1.0.json"))
+    results = sarif["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} == {"AB101", "AB201"}
+    rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+    assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in results)
+    assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
+
+
+def test_github_annotations():
+    done = run_cli("check", "--format", "github", HOST)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("::error ")]
+    assert len(lines) == 7 and all(f"file={HOST}" in line for line in lines)
+    assert any("title=AB101 symbol-version-too-new::pthread_join@GLIBC_2.34" in line for line in lines)
+
+
+def test_output_file(tmp_path):
+    out = tmp_path / "report.json"
+    done = run_cli("check", HOST, "--format", "json", "--output", str(out))
+    assert done.returncode == 1 and done.stdout == ""
+    assert json.loads(out.read_text())["summary"]["findings"] == 7
+    assert "Report written to" in done.stderr
+
+
+def test_select_ignore_from_command_line():
+    done = run_cli("check", bin_path("x86_64/runpath-usr.so"), bin_path("x86_64/tool-nix"), "--select", "AB201")
+    assert done.returncode == 1 and "AB202" not in done.stdout and "AB201" in done.stdout
+    done = run_cli("check", bin_path("x86_64/tool-nix"), "--ignore", "AB2,AB1")
+    assert done.returncode == 0
+
+
+def test_pyproject_configuration_is_read_from_the_nearest_file(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.abicheck]\npolicy = "manylinux_2_34"\nignore = ["AB202"]\n')
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    shutil.copy(HOST, sub / "k.so")
+    shutil.copy(bin_path("x86_64/runpath-usr.so"), sub / "r.so")
+    done = run_cli("check", "k.so", "r.so", cwd=sub)
+    assert done.returncode == 1
+    assert "arc4random@GLIBC_2.36" in done.stdout and "pthread_join" not in done.stdout and "AB202" not in done.stdout
+    # The command line wins over the file.
+    assert run_cli("check", "k.so", "--policy", "manylinux_2_36", cwd=sub).returncode == 0
+
+
+def test_bad_pyproject_is_a_usage_error(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.abicheck]\nselect = 3\n')
+    done = run_cli("check", HOST, cwd=tmp_path)
+    assert done.returncode == 2 and "[tool.abicheck] select" in done.stderr
+
+
+def test_show_summarises_an_object():
+    done = run_cli("show", HOST, bin_path("x86_64/tool-nix"), bin_path("x86_64/runpath-origin.so"))
+    assert done.returncode == 0
+    assert "GLIBC_2.36" in done.stdout and "manylinux_2_36_x86_64" in done.stdout
+    assert "/nix/store/0c6q3ix6p7yqr0d8bhvzk6x9a9mr6b9l-glibc-2.28/lib/ld-linux-x86-64.so.2" in done.stdout
+    assert "$ORIGIN/../lib:$ORIGIN" in done.stdout
+    data = json.loads(run_cli("show", "--format", "json", bin_path("x86_64/newcxx.so")).stdout)
+    obj = data["objects"][0]
+    assert obj["highest_versions"]["GLIBCXX"] == "GLIBCXX_3.4.29"
+    assert obj["most_compatible"] == "manylinux_2_34_x86_64"
+
+
+def test_show_reports_bad_input_with_exit_2():
+    done = run_cli("show", bin_path("bad/linker-script.so"))
+    assert done.returncode == 2 and "linker script" in done.stdout
+
+
+def test_policies_lists_maximum_versions():
+    done = run_cli("policies", "--arch", "x86_64")
+    assert done.returncode == 0
+    block = done.stdout.split("manylinux_2_28\n")[1].splitlines()[0]
+    assert "GLIBC 2.28" in block and "GLIBCXX 3.4.24" in block and "CXXABI 1.3.11" in block and "GCC 7.0.0" in block
+    assert "manylinux_2_17 (alias manylinux2014)" in done.stdout and "musllinux_1_2" in done.stdout
+
+
+def test_explain():
+    done = run_cli("explain", "AB101")
+    assert done.returncode == 0 and "symbol-version-too-new" in done.stdout and "Fix:" in done.stdout
+
+
+def test_python_dash_m_and_version():
+    done = subprocess.run([sys.executable, "-m", "abicheck", "check", ZIG], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert run_cli("--version").stdout.startswith("abicheck ")
+
+
+def test_help_lists_the_commands():
+    done = run_cli("--help")
+    assert done.returncode == 0
+    for word in ("check", "show", "policies", "explain"):
+        assert word in done.stdout
+
+
+def test_no_absolute_machine_paths_leak_into_json_for_relative_input():
+    done = run_cli("check", "--format", "json", os.path.relpath(HOST, ROOT), cwd=ROOT)
+    data = json.loads(done.stdout)
+    assert all(not a["path"].startswith("/") for a in data["artifacts"])

@@ -1,0 +1,56 @@
+"""Directories: recursion, symlinks, non-ELF files, empty trees."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from conftest import bin_path
+
+import abicheck
+
+
+def test_directory_is_searched_recursively_by_magic(tmp_path):
+    deep = tmp_path / "build" / "torch28-cxx11-cu128-x86_64-linux" / "relu"
+    deep.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/newglibc.so"), deep / "_relu_cuda_ab12.abi3.so")
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), deep / "no-extension")
+    (deep / "__init__.py").write_text("")
+    (deep / "metadata.json").write_text("{}")
+    report = abicheck.check([str(tmp_path / "build")])
+    assert report.objects_checked == 2
+    assert {os.path.basename(f.path) for f in report.findings} == {"_relu_cuda_ab12.abi3.so"}
+
+
+def test_symlinks_are_not_followed_out_of_the_root(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(bin_path("x86_64/newglibc.so"), outside / "bad.so")
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), root / "good.so")
+    os.symlink(outside / "bad.so", root / "link.so")
+    os.symlink(outside, root / "linkdir")
+    report = abicheck.check([str(root)])
+    assert report.exit_code == 0 and report.objects_checked == 1
+
+
+def test_non_elf_library_in_a_directory_is_an_error_but_the_rest_is_checked(tmp_path):
+    shutil.copy(bin_path("x86_64/newglibc.so"), tmp_path / "a.so")
+    shutil.copy(bin_path("bad/linker-script.so"), tmp_path / "libc.so")
+    (tmp_path / "notes.txt").write_text("hello")
+    report = abicheck.check([str(tmp_path)])
+    assert report.exit_code == 1  # findings take precedence over the input error
+    assert [os.path.basename(e.path) for e in report.errors] == ["libc.so"]
+    assert "linker script" in report.errors[0].message
+
+
+def test_empty_directory_is_an_input_error(tmp_path):
+    (tmp_path / "readme.txt").write_text("nothing to see")
+    report = abicheck.check([str(tmp_path)])
+    assert report.exit_code == 2 and "no ELF objects" in report.errors[0].message
+
+
+def test_missing_path(tmp_path):
+    report = abicheck.check([str(tmp_path / "missing.so")])
+    assert report.exit_code == 2 and report.errors[0].message == "no such file or directory"
