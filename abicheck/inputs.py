@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from abicheck.elf import ELF_MAGIC, describe_non_elf
 from abicheck.errors import InputError
+from abicheck.policy import satisfied_by_shipping
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def walk_directory(root: str, problems: list[InputError]) -> tuple[list[FoundFil
                 found.append(FoundFile(path, path))
             elif _looks_like_library(name):
                 problems.append(InputError(describe_non_elf(head), path))
-    return found, frozenset(names)
+    return found, frozenset(n for n in names if satisfied_by_shipping(n))
 
 
 def iter_paths(paths: list[str]) -> Iterator[tuple[str, str | InputError]]:

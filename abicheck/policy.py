@@ -41,6 +41,21 @@ def numeric(rest: str) -> tuple[int, ...] | None:
     return tuple(int(part) for part in parts)
 
 
+# glibc's own libraries always come from the system: a copy shipped beside an
+# object cannot replace them (it must match the system's dynamic loader), so
+# shipping one never satisfies a NEEDED entry.
+GLIBC_LIBRARIES = frozenset({
+    "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
+    "libnsl.so.1", "libresolv.so.2", "libanl.so.1", "libmvec.so.1", "libcrypt.so.1",
+    "libBrokenLocale.so.1", "libthread_db.so.1", "libc_malloc_debug.so.0",
+})
+
+
+def satisfied_by_shipping(library: str) -> bool:
+    """Whether a copy of `library` in the same wheel or tree can be the one loaded."""
+    return library not in GLIBC_LIBRARIES and not is_loader(library)
+
+
 def is_loader(library: str) -> bool:
     """True for the dynamic loader's own sonames (ld-linux-x86-64.so.2, ...)."""
     return bool(_LOADER.match(library))

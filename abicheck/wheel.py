@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from abicheck.elf import ELF_MAGIC, describe_non_elf
 from abicheck.errors import InputError
-from abicheck.policy import Policy, policy_for_tag, tag_arch
+from abicheck.policy import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
 
 # A member bigger than this uncompressed is refused rather than inflated; the
 # largest real objects (libtorch_cuda.so) are about 1.5 GiB.
@@ -85,7 +85,8 @@ class WheelReader:
             raise InputError(f"not a readable wheel (corrupt or not a zip archive: {exc})", path) from None
         self.members = [Member(i.filename, i.file_size, i) for i in infos if not i.is_dir()]
         # Every name the wheel ships satisfies a NEEDED entry of the same name.
-        self.shipped = frozenset(os.path.basename(m.name) for m in self.members)
+        names = (os.path.basename(m.name) for m in self.members)
+        self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
 
     def __enter__(self) -> WheelReader:
         return self
@@ -106,7 +107,7 @@ class WheelReader:
                              self.display(member))
         return self._zip.open(member.info)
 
-    def head(self, member: Member, n: int = 16) -> bytes:
+    def _read(self, member: Member, n: int) -> bytes:
         try:
             with self._open(member) as stream:
                 return stream.read(n)
@@ -116,16 +117,13 @@ class WheelReader:
                 RuntimeError, ValueError) as exc:
             raise InputError(f"cannot read member: {exc}", self.display(member)) from None
 
+    def head(self, member: Member, n: int = 16) -> bytes:
+        """The first bytes of a member: enough to tell ELF from anything else."""
+        return self._read(member, n)
+
     def read(self, member: Member) -> bytes:
-        try:
-            with self._open(member) as stream:
-                data = stream.read(MAX_MEMBER_BYTES + 1)
-        except InputError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-                RuntimeError, ValueError) as exc:
-            raise InputError(f"cannot read member: {exc}", self.display(member)) from None
-        return data
+        """A whole member, inflated in memory (never written to disk)."""
+        return self._read(member, MAX_MEMBER_BYTES + 1)
 
     def elf_members(self, problems: list[InputError]) -> Iterator[Member]:
         """Members that start with the ELF magic; `.so` members that do not are problems."""

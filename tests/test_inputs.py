@@ -54,3 +54,11 @@ def test_empty_directory_is_an_input_error(tmp_path):
 def test_missing_path(tmp_path):
     report = abicheck.check([str(tmp_path / "missing.so")])
     assert report.exit_code == 2 and report.errors[0].message == "no such file or directory"
+
+
+def test_a_shipped_copy_of_glibc_does_not_hide_glibc_findings(tmp_path):
+    """A tree holding libc.so.6 (a sysroot, a stray copy) still uses the system's."""
+    shutil.copy(bin_path("x86_64/newglibc.so"), tmp_path / "k.so")
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), tmp_path / "libc.so.6")
+    report = abicheck.check([str(tmp_path)])
+    assert "pthread_join" in {f.symbol for f in report.findings}
