@@ -66,6 +66,14 @@ def check(
         help="Skip these rule codes or prefixes; repeatable or comma-separated.")] = None,
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", help="Write the report to this file instead of standard output.")] = None,
+    backend: Annotated[Optional[str], typer.Option(
+        help="Kernel backend of loose files: cuda, rocm, xpu, cpu, or with a version (cu128, rocm64).")] = None,
+    variant: Annotated[Optional[str], typer.Option(
+        help="Kernel build variant of loose files, e.g. torch28-cxx11-cu128-x86_64-linux.")] = None,
+    python_abi: Annotated[Optional[str], typer.Option(
+        "--python-abi", help="Oldest Python an abi3 object must load in (default: the wheel tag's, else 3.9).")] = None,
+    policy_file: Annotated[Optional[list[str]], typer.Option(
+        "--policy-file", help="Extra backend policy data (JSON) to merge; repeatable.")] = None,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
     from abicheck.config import load_config
@@ -84,6 +92,10 @@ def check(
             arch=arch or config.get("arch"),
             select=select or config.get("select"),
             ignore=ignore or config.get("ignore"),
+            backend=backend or config.get("backend"),
+            variant=variant or config.get("variant"),
+            python_abi=python_abi or config.get("python_abi"),
+            policy_files=policy_file or config.get("policy_file", ()),
         )
     except UsageError as exc:
         raise _fail(str(exc)) from None

@@ -1,7 +1,9 @@
 """Options from `[tool.abicheck]` in the nearest pyproject.toml.
 
 Command-line options win over the file. Recognised keys: `policy`, `target`,
-`arch`, `select`, `ignore` (lists of codes or prefixes) and `format`.
+`arch`, `select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
+`variant`, `python-abi` and `policy-file` (a path or a list of paths, relative
+to the pyproject.toml).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 from abicheck.errors import UsageError
 
-KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "ignore": list}
+KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "ignore": list,
+        "backend": str, "variant": str, "python_abi": str, "policy_file": list}
 
 
 def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
@@ -51,5 +54,7 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
             expected = "list of strings" if kind is list else "string"
             raise UsageError(f"{path}: [tool.abicheck] {key} must be a {expected}")
+        if key.replace("-", "_") == "policy_file":
+            value = [str(path.parent / v) for v in value]
         config[key.replace("-", "_")] = value
     return config

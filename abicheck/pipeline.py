@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from abicheck.backends import BackendContext, BackendPolicy, load_backend_policy, parse_backend_option
 from abicheck.elf import ARCH_SIGNATURES, ElfFacts
 from abicheck.errors import InputError, UsageError
 from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible
-from abicheck.report import ArtifactResult, InputProblem, Report
+from abicheck.report import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import ObjectContext, run_object_rules, selected_codes
 from abicheck.scan import ScanItem, scan
+from abicheck.variants import Variant, parse_variant
+
+if TYPE_CHECKING:
+    from abicheck.kernels import VariantDir
+
+DEFAULT_PYTHON_ABI = (3, 9)
 
 TARGETS = ("wheel", "nix")
 
@@ -45,15 +53,54 @@ def policy_for(facts: ElfFacts, explicit: Policy | None, item: ScanItem) -> Poli
     return load_policy("musllinux_1_2" if is_musl(facts) else DEFAULT_POLICY)
 
 
-def _expected_arch(facts: ElfFacts, arch: str | None, item: ScanItem) -> tuple[str | None, str]:
+def _expected_arch(facts: ElfFacts, arch: str | None, item: ScanItem,
+                   variant: Variant | None) -> tuple[str | None, str]:
     if arch is not None:
         return arch, "--arch"
+    if item.variant_dir is not None and item.variant_dir.variant.arch:
+        return item.variant_dir.variant.arch, f"the variant {item.variant_dir.variant.name}"
+    if variant is not None and variant.arch:
+        return variant.arch, f"--variant {variant.name}"
     if item.wheel is not None and item.wheel.claims:
         arches = item.wheel.arches
         if facts.arch in arches:
             return facts.arch, "the wheel tag"
         return arches[0], f"the wheel tag ({item.wheel.claims[arches[0]].tag(arches[0])})"
     return None, ""
+
+
+def _backend_for(item: ScanItem, option: BackendContext | None, variant: Variant | None) -> BackendContext | None:
+    """The variant folder wins; then --variant/--backend; then a kernel file name."""
+    from abicheck.kernels import backend_from_filename
+
+    if item.variant_dir is not None:
+        v = item.variant_dir.variant
+        return BackendContext(v.backend, v.backend_version, f"the variant {v.name}", v.name) if v.backend else None
+    if variant is not None:
+        if variant.backend is None:
+            return None
+        return BackendContext(variant.backend, variant.backend_version, f"--variant {variant.name}", variant.name)
+    if option is not None:
+        return option
+    named = backend_from_filename(item.display)
+    return BackendContext(named, None, "its file name") if named else None
+
+
+def _python_abi(item: ScanItem, option: tuple[int, int] | None) -> tuple[tuple[int, int], str]:
+    if option is not None:
+        return option, "--python-abi"
+    if item.wheel is not None and item.wheel.abi3_python is not None:
+        v = item.wheel.abi3_python
+        return v, f"the wheel's cp{v[0]}{v[1]}-abi3 tag"
+    return DEFAULT_PYTHON_ABI, "the default; set --python-abi"
+
+
+def parse_python_abi(value: str) -> tuple[int, int]:
+    text = value.strip().lower().removeprefix("cp")
+    parts = text.split(".") if "." in text else [text[:1], text[1:]]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise UsageError(f"bad --python-abi {value!r}; use a version such as 3.9 (or cp39)")
+    return int(parts[0]), int(parts[1])
 
 
 def _needs(facts: ElfFacts, shipped: frozenset[str]) -> list[tuple[str, str]]:
@@ -68,24 +115,43 @@ def check(
     arch: str | None = None,
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
+    backend: str | None = None,
+    variant: str | None = None,
+    python_abi: str | None = None,
+    policy_files: Iterable[str] = (),
 ) -> Report:
-    """Check files, directories and wheels; return a `Report`.
+    """Check files, directories, kernel build trees and wheels; return a `Report`.
 
     Raises `UsageError` for options that make no sense; every problem with an
     input is recorded in `Report.errors` instead of raised.
     """
     explicit = validate_options(policy, target, arch)
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
+    backend_option = parse_backend_option(backend) if backend else None
+    try:
+        variant_option = parse_variant(variant) if variant else None
+    except InputError as exc:
+        raise UsageError(f"--variant: {exc.message}") from None
+    python_option = parse_python_abi(python_abi) if python_abi else None
+    backend_policy: BackendPolicy = load_backend_policy(tuple(policy_files))
     report = Report(target=target, policy=explicit.name if explicit else None)
     problems: list[InputError] = []
     wheels: dict[str, _WheelObjects] = {}
+    variant_dirs: dict[str, VariantDir] = {}
 
     for item in scan(list(paths), problems):
         facts = item.reader.facts
         chosen = policy_for(facts, explicit, item)
-        expected, source = _expected_arch(facts, arch, item)
+        expected, source = _expected_arch(facts, arch, item, variant_option)
+        py_abi, py_source = _python_abi(item, python_option)
+        if item.variant_dir is not None:
+            variant_dirs[item.variant_dir.path] = item.variant_dir
         ctx = ObjectContext(path=item.display, reader=item.reader, policy=chosen, target=target,
-                            expected_arch=expected, expected_arch_source=source, shipped=item.shipped)
+                            expected_arch=expected, expected_arch_source=source, shipped=item.shipped,
+                            backend=_backend_for(item, backend_option, variant_option),
+                            backend_policy=backend_policy,
+                            abi3=item.display.endswith(".abi3.so") or bool(item.wheel and item.wheel.abi3),
+                            python_abi=py_abi, python_abi_source=py_source)
         try:
             findings = list(run_object_rules(ctx, codes))
         except InputError as exc:  # a malformed symbol table, found lazily
@@ -98,12 +164,31 @@ def check(
 
     if "AB402" in codes:
         for path, entry in wheels.items():
-            report.artifacts.extend(_tag_results(path, entry, explicit))
+            report.artifacts.extend(_tag_results(path, entry))
+    if "AB305" in codes:
+        for vdir in variant_dirs.values():
+            report.artifacts.extend(_metadata_results(vdir))
     report.errors = [InputProblem(p.path or "", p.message) for p in problems]
     return report
 
 
-def _tag_results(path: str, entry: _WheelObjects, explicit: Policy | None) -> list[ArtifactResult]:
+def _metadata_results(vdir: VariantDir) -> list[ArtifactResult]:
+    from abicheck.rules.linkage import AB305
+
+    said, variant = vdir.metadata_backend, vdir.variant
+    if said is None or variant.backend is None or said == variant.backend or vdir.metadata_path is None:
+        return []
+    path = vdir.metadata_path
+    finding = Finding(
+        code=AB305.code, name=AB305.name, path=path,
+        message=f"metadata.json says backend {said!r} but the variant name {variant.name} says {variant.backend!r}",
+        hint="rebuild the variant, or regenerate metadata.json from the same build",
+        details={"metadata_backend": said, "variant_backend": variant.backend, "variant": variant.name},
+    )
+    return [ArtifactResult(path, [finding], arch=variant.arch, policy=None, kind="metadata")]
+
+
+def _tag_results(path: str, entry: _WheelObjects) -> list[ArtifactResult]:
     from abicheck.rules.tags import claim_finding
 
     results = []

@@ -16,6 +16,7 @@ from abicheck.errors import InputError
 from abicheck.inputs import iter_paths, walk_directory
 
 if TYPE_CHECKING:
+    from abicheck.kernels import VariantDir
     from abicheck.wheel import WheelTags
 
 
@@ -28,6 +29,7 @@ class ScanItem:
     shipped: frozenset[str]
     container: str | None = None  # the wheel or directory it was found in
     wheel: WheelTags | None = None
+    variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
 
 
 def scan(paths: list[str], problems: list[InputError]) -> Iterator[ScanItem]:
@@ -47,6 +49,26 @@ def scan(paths: list[str], problems: list[InputError]) -> Iterator[ScanItem]:
 
 
 def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]:
+    from abicheck.kernels import find_variant_dirs, load_variant_dir
+
+    variant_paths = find_variant_dirs(root)
+    if variant_paths is None:  # a plain directory, not a kernel tree
+        yield from _scan_objects(root, None, problems)
+        return
+    if not variant_paths:
+        problems.append(InputError("no build outputs under build/, result/: build the kernel first", root))
+        return
+    for path in variant_paths:
+        try:
+            vdir = load_variant_dir(path)
+        except InputError as exc:
+            exc.path = exc.path or path
+            problems.append(exc)
+            continue
+        yield from _scan_objects(path, vdir, problems)
+
+
+def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]) -> Iterator[ScanItem]:
     files, shipped = walk_directory(root, problems)
     count = 0
     for found in files:
@@ -55,12 +77,15 @@ def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]
                 if reader.facts.type == "REL":
                     continue  # an object file (.o): never loaded by the loader
                 count += 1
-                yield ScanItem(reader, found.display, shipped, container=root)
+                yield ScanItem(reader, found.display, shipped, container=root, variant_dir=vdir)
         except InputError as exc:
             count += 1
             problems.append(exc)
-    if count == 0:
+    if count == 0 and vdir is None:
         problems.append(InputError("no ELF objects found in this directory", root))
+    elif count == 0 and vdir is not None and vdir.variant.has_binaries:
+        problems.append(InputError(f"variant folder {vdir.variant.name} holds no compiled objects (.so): "
+                                   "build the kernel first", root))
 
 
 def _scan_wheel(path: str, problems: list[InputError]) -> Iterator[ScanItem]:

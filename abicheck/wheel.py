@@ -31,6 +31,7 @@ class WheelTags:
     platforms: tuple[str, ...]
     abi3: bool
     claims: dict[str, Policy] = field(default_factory=dict)  # arch -> oldest claimed policy
+    abi3_python: tuple[int, int] | None = None  # cp39-abi3 -> (3, 9)
 
     @property
     def arches(self) -> tuple[str, ...]:
@@ -55,8 +56,11 @@ def parse_wheel_name(filename: str) -> WheelTags:
         current = claims.get(arch)
         if current is None or (current.family == policy.family and policy.priority > current.priority):
             claims[arch] = policy
+    minimums = [(int(t.interpreter[2]), int(t.interpreter[3:])) for t in tags
+                if t.abi == "abi3" and t.interpreter.startswith("cp") and t.interpreter[2:].isdigit()
+                and len(t.interpreter) > 3]
     return WheelTags(name=str(name), platforms=platforms, abi3=any(t.abi == "abi3" for t in tags),
-                     claims=claims)
+                     claims=claims, abi3_python=min(minimums) if minimums else None)
 
 
 @dataclass

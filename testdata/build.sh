@@ -72,6 +72,36 @@ riscv64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/riscv64/newglibc.s
 "${ZIG[@]}" -target mips-linux-gnueabi.2.28 "${CFLAGS[@]}" -Wl,--build-id=none \
     -o "$OUT/mips/portable-glibc228.so" "$SRC/portable.c" -lm
 
+# --- GPU kernels: tiny stand-in runtimes and kernel-like objects -------------
+# Each stand-in is empty.c with the real library's SONAME; the kernels link
+# them in good and bad combinations (their NEEDED entries are what matters).
+ZIG228=("${ZIG[@]}" -target x86_64-linux-gnu.2.28 "${CFLAGS[@]}" -Wl,--build-id=none)
+RT="$OUT/x86_64/runtimes"
+for soname in libcudart.so.12 libcudart.so.13 libamdhip64.so.6 libamdhip64.so.7 libsycl.so.8 \
+              libcuda.so.1 libc10.so libtorch.so libtorch_cpu.so libc10_cuda.so libtorch_cuda.so \
+              libc10_hip.so libtorch_hip.so libc10_xpu.so libtorch_xpu.so libfoo.so; do
+    "${ZIG228[@]}" -Wl,-soname,"$soname" -o "$RT/$soname" "$SRC/empty.c"
+done
+mkdir -p "$OUT/x86_64/kernels"
+kernel() {  # kernel NAME LIB...
+    local name=$1; shift
+    local libs=()
+    for lib in "$@"; do libs+=("-l:$lib"); done
+    "${ZIG228[@]}" -o "$OUT/x86_64/kernels/$name" "$SRC/kernel.c" -L"$RT" -Wl,--no-as-needed "${libs[@]}" -lm
+}
+TORCH=(libc10.so libtorch.so libtorch_cpu.so)
+kernel cuda-good.abi3.so "${TORCH[@]}" libc10_cuda.so libtorch_cuda.so libcudart.so.12
+kernel cuda-cudart13.abi3.so "${TORCH[@]}" libc10_cuda.so libtorch_cuda.so libcudart.so.13
+kernel cuda-hip.abi3.so "${TORCH[@]}" libc10_cuda.so libtorch_cuda.so libcudart.so.12 libamdhip64.so.6
+kernel cuda-driver.abi3.so "${TORCH[@]}" libc10_cuda.so libtorch_cuda.so libcudart.so.12 libcuda.so.1
+kernel cuda-stray.abi3.so "${TORCH[@]}" libc10_cuda.so libtorch_cuda.so libcudart.so.12 libfoo.so
+kernel rocm-good.abi3.so "${TORCH[@]}" libc10_hip.so libtorch_hip.so libamdhip64.so.6
+kernel xpu-good.abi3.so "${TORCH[@]}" libc10_xpu.so libtorch_xpu.so libsycl.so.8
+kernel cpu-good.abi3.so "${TORCH[@]}"
+"${ZIG228[@]}" -o "$OUT/x86_64/kernels/pyapi-limited.abi3.so" "$SRC/pyapi.c"
+"${ZIG228[@]}" -DUSE_PY312 -o "$OUT/x86_64/kernels/pyapi-py312.abi3.so" "$SRC/pyapi.c"
+"${ZIG228[@]}" -DUSE_PRIVATE -o "$OUT/x86_64/kernels/pyapi-private.abi3.so" "$SRC/pyapi.c"
+
 # --- bad inputs ---------------------------------------------------------------
 printf '/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( libfoo.so.1 libfoo_nonshared.a )\n' \
     > "$OUT/bad/linker-script.so"

@@ -8,7 +8,9 @@ released; `abicheck explain CODE` prints a rule's explanation.
 |--------|-------|
 | AB1xx  | symbol versions |
 | AB2xx  | paths (interpreter, RPATH/RUNPATH) |
+| AB3xx  | kernel linkage (CUDA, ROCm, XPU runtimes, drivers) |
 | AB4xx  | architecture and wheel tags |
+| AB5xx  | the Python stable ABI |
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from abicheck.backends import BackendContext, BackendPolicy
 from abicheck.elf import ElfFacts, ElfReader
 from abicheck.errors import UsageError
 from abicheck.policy import Policy
@@ -42,6 +45,11 @@ class ObjectContext:
     expected_arch: str | None = None  # from the wheel tag or --arch
     expected_arch_source: str = "--arch"
     shipped: frozenset[str] = field(default_factory=frozenset)
+    backend: BackendContext | None = None  # the kernel backend, when known
+    backend_policy: BackendPolicy | None = None
+    abi3: bool = False  # built for the Python stable ABI (.abi3.so, an abi3 wheel)
+    python_abi: tuple[int, int] = (3, 9)  # the oldest Python the stable-ABI claim covers
+    python_abi_source: str = "the default (--python-abi)"
 
     @property
     def facts(self) -> ElfFacts:
@@ -59,29 +67,34 @@ class ObjectContext:
 
 ObjectCheck = Callable[[ObjectContext], Iterable[Finding]]
 
-
-def _registry() -> dict[str, tuple[Rule, ObjectCheck | None]]:
-    from abicheck.rules import arch, paths, symbols, tags
-
-    table: dict[str, tuple[Rule, ObjectCheck | None]] = {}
-    for module in (symbols, paths, arch, tags):
-        for rule, check in module.CHECKS:
-            table[rule.code] = (rule, check)
-    return table
+_RULES: dict[str, Rule] | None = None
+_CHECKS: list[tuple[ObjectCheck, frozenset[str]]] | None = None
 
 
-_TABLE: dict[str, tuple[Rule, ObjectCheck | None]] | None = None
+def _load() -> None:
+    """Each rule module lists its RULES and its CHECKS: (function, the rules it reports)."""
+    global _RULES, _CHECKS
+    from abicheck.rules import arch, linkage, paths, python_abi, symbols, tags
+
+    rules: dict[str, Rule] = {}
+    checks: list[tuple[ObjectCheck, frozenset[str]]] = []
+    for module in (symbols, paths, linkage, arch, tags, python_abi):
+        for rule in module.RULES:
+            rules[rule.code] = rule
+        for check, reported in module.CHECKS:
+            checks.append((check, frozenset(r.code for r in reported)))
+    _RULES, _CHECKS = rules, checks
 
 
-def registry() -> dict[str, tuple[Rule, ObjectCheck | None]]:
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = _registry()
-    return _TABLE
+def registry() -> dict[str, Rule]:
+    if _RULES is None:
+        _load()
+    assert _RULES is not None
+    return _RULES
 
 
 def all_rules() -> list[Rule]:
-    return [rule for rule, _ in registry().values()]
+    return list(registry().values())
 
 
 def get_rule(code: str) -> Rule:
@@ -124,6 +137,9 @@ def selected_codes(select: Iterable[str] | None = None, ignore: Iterable[str] | 
 
 
 def run_object_rules(ctx: ObjectContext, codes: set[str]) -> Iterator[Finding]:
-    for code, (_rule, check) in registry().items():
-        if code in codes and check is not None:
-            yield from check(ctx)
+    """Run every check that reports at least one selected code; keep the selected findings."""
+    registry()
+    assert _CHECKS is not None
+    for check, reported in _CHECKS:
+        if reported & codes:
+            yield from (f for f in check(ctx) if f.code in codes)

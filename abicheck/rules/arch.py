@@ -55,4 +55,5 @@ def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
         )
 
 
-CHECKS = [(AB401, check_machine)]
+RULES = [AB401]
+CHECKS = [(check_machine, [AB401])]

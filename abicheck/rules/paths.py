@@ -139,4 +139,5 @@ def check_rpath(ctx: ObjectContext) -> Iterator[Finding]:
             )
 
 
-CHECKS = [(AB201, check_interpreter), (AB202, check_rpath)]
+RULES = [AB201, AB202]
+CHECKS = [(check_interpreter, [AB201]), (check_rpath, [AB202])]

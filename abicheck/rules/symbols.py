@@ -145,4 +145,5 @@ def check_blacklist(ctx: ObjectContext) -> Iterator[Finding]:
                 )
 
 
-CHECKS = [(AB101, check_versions), (AB102, check_blacklist)]
+RULES = [AB101, AB102]
+CHECKS = [(check_versions, [AB101]), (check_blacklist, [AB102])]

@@ -1,0 +1,150 @@
+"""Kernel backend policies: what a CUDA, ROCm, XPU or CPU kernel may link.
+
+The facts live in `policies/backends.json` (shipped in the wheel). Users can
+extend them with `--policy-file FILE` or `policy-file` in `[tool.abicheck]`:
+lists in the file are added to the shipped ones (see docs/backend-policies.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from abicheck.data import load_json
+from abicheck.errors import UsageError
+from abicheck.variants import BACKENDS, parse_compute
+
+_LIST_KEYS = ("torch_libraries", "families", "drivers", "allowed")
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """The backend an object was built for, and where that knowledge came from."""
+
+    backend: str
+    version: str | None = None
+    source: str = "--backend"  # "the variant torch28-...", "--backend", "its file name"
+    variant: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend} {self.version}" if self.version else self.backend
+
+
+def parse_backend_option(value: str) -> BackendContext:
+    """`--backend cuda`, `--backend cu128`, `--backend rocm64`, `--backend xpu20252`."""
+    try:
+        backend, version = parse_compute(value.strip().lower())
+    except ValueError:
+        raise UsageError(f"unknown backend {value!r}; use cuda, rocm, xpu, cpu or metal, or a compute "
+                         "token such as cu128, rocm64 or xpu20252") from None
+    return BackendContext(backend, version, source="--backend")
+
+
+class BackendPolicy:
+    """The merged backend data, with the lookups the linkage rules need."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.backends: dict[str, dict[str, Any]] = data["backends"]
+        self.common_torch = set(data.get("common_torch_libraries", ()))
+        self.allowed_everywhere = set(data.get("allowed", ()))
+
+    def runtime_major(self, ctx: BackendContext) -> int | None:
+        if ctx.version is None:
+            return None
+        head = ctx.version.split(".")[0]
+        table = self.data.get("runtime_majors", {}).get(ctx.backend, {})
+        if head in table:
+            return int(table[head])
+        return int(head) if ctx.backend in ("cuda", "rocm") and head.isdigit() else None
+
+    def runtime_pattern(self, backend: str) -> re.Pattern[str] | None:
+        template = self.backends.get(backend, {}).get("runtime")
+        if not template:
+            return None
+        return re.compile("^" + re.escape(template).replace(re.escape("{major}"), r"(\d+)") + "$")
+
+    def expected_runtime(self, ctx: BackendContext) -> str | None:
+        template = self.backends.get(ctx.backend, {}).get("runtime")
+        major = self.runtime_major(ctx)
+        if not template:
+            return None
+        return template.replace("{major}", str(major)) if major is not None else template.replace("{major}", "N")
+
+    def allowed(self, backend: str) -> set[str]:
+        """Libraries a kernel of `backend` may link by exact name (runtime aside)."""
+        entry = self.backends.get(backend, {})
+        return self.common_torch | set(entry.get("torch_libraries", ())) | set(entry.get("allowed", ())) \
+            | self.allowed_everywhere
+
+    def driver_of(self, library: str) -> str | None:
+        for name, entry in self.backends.items():
+            if any(fnmatchcase(library, p) for p in entry.get("drivers", ())):
+                return name
+        return None
+
+    def family_of(self, library: str) -> str | None:
+        for name, entry in self.backends.items():
+            if any(fnmatchcase(library, p) for p in entry.get("families", ())):
+                return name
+        return None
+
+    def hint_for_runtime(self, ctx: BackendContext) -> str:
+        template = self.backends.get(ctx.backend, {}).get("runtime_hint", "")
+        major = self.runtime_major(ctx)
+        version = (ctx.version or "").replace(".", "")
+        return template.replace("{major}", str(major) if major is not None else "").replace(
+            "{variant_version}", version)
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> None:
+    known_top = {"about", "sources", "common_torch_libraries", "allowed", "backends", "runtime_majors"}
+    unknown = set(extra) - known_top
+    if unknown:
+        raise UsageError(f"{origin}: unknown keys {sorted(unknown)}; known: {sorted(known_top)}")
+    for key in ("common_torch_libraries", "allowed"):
+        if key in extra:
+            base[key] = list(base.get(key, [])) + _strings(extra[key], origin, key)
+    for name, entry in extra.get("backends", {}).items():
+        if name not in BACKENDS:
+            raise UsageError(f"{origin}: unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+        if not isinstance(entry, dict):
+            raise UsageError(f"{origin}: backends.{name} must be an object")
+        target = base["backends"].setdefault(name, {})
+        for key, value in entry.items():
+            if key in _LIST_KEYS:
+                target[key] = list(target.get(key, [])) + _strings(value, origin, f"backends.{name}.{key}")
+            elif key in ("runtime", "runtime_hint", "description"):
+                target[key] = value
+            else:
+                raise UsageError(f"{origin}: unknown key backends.{name}.{key}")
+    for name, table in extra.get("runtime_majors", {}).items():
+        base.setdefault("runtime_majors", {}).setdefault(name, {}).update(table)
+
+
+def _strings(value: Any, origin: str, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"{origin}: {key} must be a list of strings")
+    return value
+
+
+def load_backend_policy(extra_files: list[str] | tuple[str, ...] = ()) -> BackendPolicy:
+    """The shipped backend data, extended by each `--policy-file` in turn."""
+    data = copy.deepcopy(load_json("backends.json"))
+    for path in extra_files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                extra = json.load(f)
+        except OSError as exc:
+            raise UsageError(f"--policy-file {path}: {exc.strerror or exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--policy-file {path}: not valid JSON ({exc})") from None
+        if not isinstance(extra, dict):
+            raise UsageError(f"--policy-file {path}: must hold a JSON object")
+        _merge(data, extra, f"--policy-file {path}")
+    return BackendPolicy(data)
