@@ -116,6 +116,8 @@ def check(
 def show(
     paths: PathsArg,
     output_format: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+    policy: Annotated[Optional[str], typer.Option(
+        help="Policy for the 'to reach' summary (default manylinux_2_28).")] = None,
 ) -> None:
     """Summarise each object: versions needed, NEEDED, interpreter, RPATH, best policy."""
     import json
@@ -124,7 +126,10 @@ def show(
 
     if output_format not in ("text", "json"):
         raise _fail(f"unknown format {output_format!r}; use text or json")
-    items, problems = summarize(paths)
+    try:
+        items, problems = summarize(paths, policy)
+    except UsageError as exc:
+        raise _fail(str(exc)) from None
     if output_format == "json":
         sys.stdout.write(json.dumps({"objects": [i.to_dict() for i in items],
                                      "errors": [{"path": p.path, "message": p.message} for p in problems]},

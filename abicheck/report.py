@@ -35,6 +35,8 @@ class Finding:
     symbol: str | None = None
     version: str | None = None
     library: str | None = None
+    hint_kind: str | None = None  # AB101: rebuild | code-change | toolchain
+    demangled: str | None = None  # C++ symbols: the demangled name (symbol stays mangled)
     details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,7 +47,7 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
         }
-        for key in ("symbol", "version", "library"):
+        for key in ("symbol", "demangled", "version", "library", "hint_kind"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

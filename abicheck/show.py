@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from abicheck.errors import InputError
-from abicheck.policy import most_compatible, numeric, split_version
-from abicheck.scan import scan
+from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
+from abicheck.scan import ScanItem, scan
 
 
 @dataclass
@@ -23,6 +23,7 @@ class ObjectSummary:
     highest_versions: dict[str, str]  # prefix -> highest version name needed (non-weak)
     weak_versions: list[str]
     most_compatible: str | None  # e.g. manylinux_2_34_x86_64
+    to_reach: dict | None = None  # what it takes to meet the target policy (AB101 hint kinds)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,7 +41,24 @@ def _highest(versions: list[str]) -> dict[str, str]:
     return {prefix: name for prefix, (_n, name) in sorted(best.items())}
 
 
-def summarize(paths: list[str]) -> tuple[list[ObjectSummary], list[InputError]]:
+def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
+    """Count the AB101 findings against `policy` by what fixes them."""
+    from abicheck.rules import ObjectContext
+    from abicheck.rules.symbols import check_versions
+
+    if item.reader.facts.arch not in policy.limits:
+        return None
+    ctx = ObjectContext(path=item.display, reader=item.reader, policy=policy, shipped=item.shipped)
+    findings = list(check_versions(ctx))
+    counts = {"rebuild": 0, "code-change": 0, "toolchain": 0}
+    for f in findings:
+        counts[f.hint_kind or "rebuild"] += 1
+    return {"policy": policy.name, **counts,
+            "code_change_symbols": sorted({f.symbol for f in findings if f.hint_kind == "code-change" and f.symbol})}
+
+
+def summarize(paths: list[str], policy: str | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
+    target = load_policy(policy or DEFAULT_POLICY)
     problems: list[InputError] = []
     out: list[ObjectSummary] = []
     for item in scan(paths, problems):
@@ -60,6 +78,7 @@ def summarize(paths: list[str]) -> tuple[list[ObjectSummary], list[InputError]]:
             highest_versions=_highest([n.version for n in strong]),
             weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
             most_compatible=policy,
+            to_reach=_to_reach(item, target),
         ))
     return out, problems
 
@@ -80,5 +99,15 @@ def render_summary(items: list[ObjectSummary]) -> str:
         if s.weak_versions:
             rows.append(("weak versions", ", ".join(s.weak_versions)))
         rows.append(("most compatible", s.most_compatible or "none of the manylinux policies"))
-        lines.extend(f"  {k + ':':<18}{v}" for k, v in rows)
+        if s.to_reach is not None:
+            r = s.to_reach
+            if r["rebuild"] + r["code-change"] + r["toolchain"] == 0:
+                text = "meets it already"
+            else:
+                text = (f"{r['rebuild']} symbols fixed by rebuilding, {r['code-change']} needing code changes"
+                        + (f" ({', '.join(r['code_change_symbols'])})" if r["code_change_symbols"] else "")
+                        + f", {r['toolchain']} needing an older or static C++ runtime")
+            rows.append((f"to reach {r['policy']}", text))
+        width = max(len(k) for k, _ in rows) + 2
+        lines.extend(f"  {k + ':':<{width}}{v}" for k, v in rows)
     return "\n".join(lines) + "\n"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from abicheck.demangle import demangle
 from abicheck.elf import VersionNeed
+from abicheck.hints import hint_for
 from abicheck.policy import split_version
 from abicheck.report import Finding
 from abicheck.rules import ObjectContext, Rule
@@ -54,23 +56,6 @@ stop using the symbol.""",
 )
 
 
-def _prefix_hint(ctx: ObjectContext, version: str) -> str:
-    prefix, _ = split_version(version)
-    policy = ctx.policy.name
-    if prefix in ("GLIBCXX", "CXXABI"):
-        return (f"build with a libstdc++ no newer than {policy} allows (GCC 7 for manylinux_2_28), "
-                "or link it statically (-static-libstdc++)")
-    if prefix == "GCC":
-        return f"build with a GCC whose libgcc_s is no newer than {policy} allows, or link -static-libgcc"
-    libc = ctx.policy.libc_version
-    base = f"glibc {libc[0]}.{libc[1]}" if libc and ctx.policy.family == "manylinux" else policy
-    zig = ""
-    if ctx.policy.family == "manylinux" and libc and ctx.arch:
-        zig = f", or zig cc -target {ctx.arch}-linux-gnu.{libc[0]}.{libc[1]}"
-    return (f"rebuild against {base} (a {policy} build image{zig}) so the linker binds an older "
-            "version, or stop using the symbol")
-
-
 def _limit_text(ctx: ObjectContext, version: str) -> str:
     limit = ctx.policy.limit_for(ctx.arch or "", version)
     if limit is None:
@@ -106,24 +91,27 @@ def check_versions(ctx: ObjectContext) -> Iterator[Finding]:
         if need is None:
             continue
         used.add(need.index)
+        demangled = demangle(sym.name)
+        hint = hint_for(sym.name, need.version, need.library, ctx.policy, ctx.arch)
         yield ctx.finding(
             AB101,
-            f"{sym.name}@{need.version} from {need.library} is newer than "
+            f"{demangled or sym.name}@{need.version} from {need.library} is newer than "
             f"{ctx.policy.name} allows{_limit_text(ctx, need.version)}",
-            _prefix_hint(ctx, need.version),
-            symbol=sym.name, version=need.version, library=need.library,
-            details={"policy": ctx.policy.name},
+            hint.text,
+            symbol=sym.name, version=need.version, library=need.library, hint_kind=hint.kind,
+            demangled=demangled, details={"policy": ctx.policy.name},
         )
     # The loader checks every non-weak need, even one no symbol refers to.
     for need in needs:
         if need.index not in used:
+            hint = hint_for(None, need.version, need.library, ctx.policy, ctx.arch)
             yield ctx.finding(
                 AB101,
                 f"needs version {need.version} of {need.library} (no symbol uses it, but the "
                 f"loader still requires it), newer than {ctx.policy.name} allows"
                 f"{_limit_text(ctx, need.version)}",
-                _prefix_hint(ctx, need.version),
-                version=need.version, library=need.library,
+                hint.text,
+                version=need.version, library=need.library, hint_kind=hint.kind,
                 details={"policy": ctx.policy.name},
             )
 
