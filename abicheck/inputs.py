@@ -23,6 +23,7 @@ from abicheck.policy import satisfied_by_shipping
 class FoundFile:
     path: str  # as it is opened
     display: str  # as it is reported
+    relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader
 
 
 def kind_of(path: str) -> str:
@@ -44,7 +45,14 @@ def kind_of(path: str) -> str:
 
 def _head(path: str) -> bytes:
     with open(path, "rb") as f:
-        return f.read(16)
+        return f.read(18)
+
+
+def _is_relocatable(head: bytes) -> bool:
+    """e_type == ET_REL, read from the first 18 bytes in the file's byte order."""
+    if len(head) < 18:
+        return False
+    return int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") == 1
 
 
 def _looks_like_library(name: str) -> bool:
@@ -72,7 +80,7 @@ def walk_directory(root: str, problems: list[InputError]) -> tuple[list[FoundFil
                 problems.append(InputError(exc.strerror or str(exc), path))
                 continue
             if head[:4] == ELF_MAGIC:
-                found.append(FoundFile(path, path))
+                found.append(FoundFile(path, path, _is_relocatable(head)))
             elif _looks_like_library(name):
                 problems.append(InputError(describe_non_elf(head), path))
     return found, frozenset(n for n in names if satisfied_by_shipping(n))

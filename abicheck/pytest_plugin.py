@@ -1,0 +1,230 @@
+"""pytest plugin: every built ELF object becomes a test item.
+
+Switch it on with `pytest --abicheck` or `abicheck = true` under
+`[tool.pytest.ini_options]`. It finds the ELF objects under `abicheck_paths`
+(default `build result`), one item each, with ids such as
+`abicheck::build/torch28-cxx11-cu128-x86_64-linux/relu/_relu_cuda_ab12.abi3.so`,
+so `-k`, `--lf`, `-x` and JUnit XML work as for any test. Collection only
+finds the objects; the check itself runs once, at the first item, over all of
+them (so kernel variants and wheels are understood as a whole).
+
+The `abicheck_check` fixture runs a check by hand and returns the Report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from abicheck.errors import InputError, UsageError
+
+ITEM_PREFIX = "abicheck::"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("abicheck", "ELF/manylinux checks of built objects (abicheck)")
+    group.addoption("--abicheck", action="store_true", default=None,
+                    help="check every ELF object under abicheck_paths, one test item each")
+    group.addoption("--abicheck-paths", default=None,
+                    help="space- or comma-separated folders, files or wheels to check (default: build result)")
+    group.addoption("--abicheck-policy", default=None, help="policy, e.g. manylinux_2_28 (default: abicheck's)")
+    group.addoption("--abicheck-target", default=None, help="wheel (default) or nix")
+    group.addoption("--abicheck-select", default=None, help="rule codes or prefixes to check, comma-separated")
+    group.addoption("--abicheck-ignore", default=None, help="rule codes or prefixes to skip, comma-separated")
+    group.addoption("--abicheck-strict", action="store_true", default=None,
+                    help="fail, instead of skip, when there are no build outputs to check")
+    parser.addini("abicheck", type="bool", default=False, help="run abicheck on build outputs (like --abicheck)")
+    parser.addini("abicheck_paths", type="args", default=["build", "result"],
+                  help="folders, files or wheels to check, relative to the rootdir")
+    parser.addini("abicheck_policy", default="", help="policy to check against")
+    parser.addini("abicheck_target", default="", help="wheel or nix")
+    parser.addini("abicheck_select", type="args", default=[], help="rule codes or prefixes to check")
+    parser.addini("abicheck_ignore", type="args", default=[], help="rule codes or prefixes to skip")
+    parser.addini("abicheck_strict", type="bool", default=False,
+                  help="fail, instead of skip, when there are no build outputs")
+
+
+def _split(value: str | None) -> list[str]:
+    return [v for v in (value or "").replace(",", " ").split() if v]
+
+
+class _Settings:
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.getoption
+        self.enabled = bool(opt("--abicheck") or config.getini("abicheck"))
+        self.root = Path(str(config.rootpath))
+        self.paths = _split(opt("--abicheck-paths")) or list(config.getini("abicheck_paths"))
+        self.policy = opt("--abicheck-policy") or config.getini("abicheck_policy") or None
+        self.target = opt("--abicheck-target") or config.getini("abicheck_target") or "wheel"
+        self.select = _split(opt("--abicheck-select")) or list(config.getini("abicheck_select")) or None
+        self.ignore = _split(opt("--abicheck-ignore")) or list(config.getini("abicheck_ignore")) or None
+        self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict"))
+        self._report: Any = None
+
+    def options(self) -> dict[str, Any]:
+        return {"policy": self.policy, "target": self.target, "select": self.select, "ignore": self.ignore}
+
+    def existing_paths(self) -> list[str]:
+        return [str(self.root / p) for p in self.paths if (self.root / p).exists()]
+
+    def report(self) -> Any:
+        """The one check over every path, run at the first item that needs it."""
+        if self._report is None:
+            from abicheck.pipeline import check
+
+            self._report = check(self.existing_paths(), **self.options())
+        return self._report
+
+
+_SETTINGS = pytest.StashKey[_Settings]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = _Settings(config)
+    config.stash[_SETTINGS] = settings
+    config.addinivalue_line("markers", "abicheck: an abicheck check of one built ELF object")
+    if settings.enabled:
+        from abicheck.pipeline import validate_options
+        from abicheck.rules import selected_codes
+
+        try:
+            validate_options(settings.policy, settings.target, None)
+            selected_codes(settings.select, settings.ignore)
+        except UsageError as exc:
+            raise pytest.UsageError(f"abicheck: {exc}") from None
+
+
+def _discover(settings: _Settings) -> list[str]:
+    """Every ELF object (or wheel member) under the configured paths, as display paths."""
+    from abicheck.inputs import kind_of, walk_directory
+
+    found: list[str] = []
+    for path in settings.existing_paths():
+        try:
+            kind = kind_of(path)
+        except InputError:
+            continue
+        if kind == "dir":
+            files, _shipped = walk_directory(path, [])
+            found.extend(f.display for f in files if not f.relocatable)
+        elif kind == "wheel":
+            from abicheck.wheel import WheelReader
+
+            try:
+                with WheelReader(path) as wheel:
+                    found.extend(wheel.display(m) for m in wheel.elf_members([]))
+            except InputError:
+                found.append(path)
+        else:
+            found.append(path)
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the abicheck items before -k, --lf and friends select among all items."""
+    settings = config.stash[_SETTINGS]
+    if not settings.enabled:
+        return
+    objects = _discover(settings)
+    if not objects:
+        where = ", ".join(f"{p.rstrip('/')}/" for p in settings.paths)
+        items.append(AbicheckEmpty.from_parent(session, name="no-build-outputs",
+                                               nodeid=f"{ITEM_PREFIX}no-build-outputs",
+                                               reason=f"no build outputs under {where}: build the kernel first"))
+        return
+    for display in objects:
+        rel = _relative(display, settings.root)
+        items.append(AbicheckItem.from_parent(session, name=rel, nodeid=f"{ITEM_PREFIX}{rel}", target=display))
+
+
+def _relative(path: str, root: Path) -> str:
+    head, sep, member = path.partition("!")
+    try:
+        rel = os.path.relpath(head, root)
+    except ValueError:
+        rel = head
+    return rel + sep + member
+
+
+class AbicheckFailure(Exception):
+    """Raised by an item whose object has findings or could not be read."""
+
+
+class AbicheckItem(pytest.Item):
+    """One ELF object (or wheel member) under the configured paths."""
+
+    def __init__(self, *, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+        self.add_marker("abicheck")
+
+    def runtest(self) -> None:
+        settings = self.config.stash[_SETTINGS]
+        report = settings.report()
+        lines = []
+        for artifact in report.artifacts:
+            if artifact.path == self.target or _covers(artifact, self.target):
+                lines.extend(_format(f) for f in artifact.findings)
+        lines.extend(f"error: {e.message}" for e in report.errors if e.path == self.target)
+        if lines:
+            raise AbicheckFailure("\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, AbicheckFailure):
+            return f"{self.name}\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return self.target.partition("!")[0], None, f"abicheck: {self.name}"
+
+
+def _covers(artifact: Any, target: str) -> bool:
+    """Wheel-level (AB402) and variant-level (AB305) findings fail every object they cover."""
+    if artifact.kind == "wheel":
+        return target.startswith(artifact.path + "!")
+    if artifact.kind == "metadata":
+        return target.startswith(os.path.dirname(artifact.path) + os.sep)
+    return False
+
+
+def _format(finding: Any) -> str:
+    """As the command line prints it: the message names the symbol@version or library."""
+    return f"{finding.code} [{finding.name}] {finding.message}\n    hint: {finding.hint}"
+
+
+class AbicheckEmpty(pytest.Item):
+    """Stands in when there is nothing to check: skipped, or failed with --abicheck-strict."""
+
+    def __init__(self, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        if self.config.stash[_SETTINGS].strict:
+            raise AbicheckFailure(f"{self.reason} (--abicheck-strict)")
+        pytest.skip(self.reason)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return "abicheck", None, "abicheck: no build outputs"
+
+
+@pytest.fixture
+def abicheck_check() -> Callable[..., Any]:
+    """Check a path by hand: `report = abicheck_check("build", policy="manylinux_2_28")`.
+
+    Returns the Report; `report.assert_clean()` fails with every finding listed.
+    """
+    from abicheck.pipeline import check
+
+    def run(path: str | os.PathLike[str], **options: Any) -> Any:
+        return check([os.fspath(path)], **options)
+
+    return run

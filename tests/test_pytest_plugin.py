@@ -1,0 +1,112 @@
+"""The pytest plugin, run with pytester in temporary kernel repos."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import bin_path
+
+pytest_plugins = ["pytester"]
+
+VARIANT = "torch28-cxx11-cu128-x86_64-linux"
+GOOD = f"build/{VARIANT}/relu/_relu_cuda_ab12.abi3.so"
+BAD = f"build/{VARIANT}/relu/_glibc_cuda_ab12.abi3.so"
+
+
+@pytest.fixture
+def kernel_repo(pytester):
+    """A kernel repo with one good and one bad object in a CUDA 12.8 variant."""
+    folder = pytester.path / "build" / VARIANT / "relu"
+    folder.mkdir(parents=True)
+    (folder.parent / "metadata.json").write_text('{"backend": {"type": "cuda"}}')
+    (folder.parent / "__init__.py").write_text("")
+    shutil.copy(bin_path("x86_64/kernels/cuda-good.abi3.so"), pytester.path / GOOD)
+    shutil.copy(bin_path("x86_64/newglibc.so"), pytester.path / BAD)
+    pytester.makepyfile(test_ops="def test_ops():\n    assert True\n")
+    return pytester
+
+
+def test_one_passed_one_failed_with_symbol_and_hint(kernel_repo):
+    result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)  # test_ops, the good object; the bad object
+    result.stdout.fnmatch_lines([
+        "*AB101 [[]symbol-version-too-new[]] pthread_join@GLIBC_2.34 from libc.so.6*",
+        "*hint: rebuild against glibc 2.28*pthread_join@GLIBC_2.2.5 in libpthread.so.0*",
+        f"FAILED abicheck::{BAD}",
+    ])
+    assert "Traceback" not in result.stdout.str() and "pytest_plugin.py" not in result.stdout.str()
+
+
+def test_item_ids_are_readable(kernel_repo):
+    result = kernel_repo.runpytest("--abicheck", "--collect-only", "-q")
+    result.stdout.fnmatch_lines([f"abicheck::{BAD}", f"abicheck::{GOOD}"])
+
+
+def test_junit_xml_records_both(kernel_repo):
+    result = kernel_repo.runpytest("--abicheck", "--junitxml=report.xml")
+    assert result.ret == 1
+    cases = ET.parse(kernel_repo.path / "report.xml").getroot().iter("testcase")
+    outcome = {c.get("name"): [child.tag for child in c] for c in cases}
+    assert outcome[GOOD] == [] and outcome[BAD] == ["failure"]
+
+
+def test_not_switched_on_collects_nothing(kernel_repo):
+    result = kernel_repo.runpytest("--collect-only", "-q")
+    assert "abicheck::" not in result.stdout.str()
+    kernel_repo.runpytest().assert_outcomes(passed=1)
+
+
+def test_ini_switch_and_options(kernel_repo):
+    kernel_repo.makeini("[pytest]\nabicheck = true\nabicheck_policy = manylinux_2_36\n")
+    kernel_repo.runpytest().assert_outcomes(passed=3)  # pthread_join@2.34 is fine for 2.36
+
+
+def test_pyproject_switch(kernel_repo):
+    kernel_repo.makepyprojecttoml('[tool.pytest.ini_options]\nabicheck = true\nabicheck_ignore = ["AB1"]\n')
+    kernel_repo.runpytest().assert_outcomes(passed=3)
+
+
+def test_selection_works_like_any_test(kernel_repo):
+    kernel_repo.runpytest("--abicheck", "-k", "relu_cuda").assert_outcomes(passed=1)
+    result = kernel_repo.runpytest("--abicheck", "-x", "-k", "abicheck")
+    result.assert_outcomes(failed=1)  # stops at the first failure
+    kernel_repo.runpytest("--abicheck")  # fills the last-failed cache
+    kernel_repo.runpytest("--abicheck", "--lf").assert_outcomes(failed=1)
+
+
+def test_no_build_outputs_skips_with_a_reason_or_fails_when_strict(pytester):
+    pytester.makepyfile(test_ops="def test_ops():\n    assert True\n")
+    result = pytester.runpytest("--abicheck", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*no build outputs under build/, result/: build the kernel first*"])
+    strict = pytester.runpytest("--abicheck", "--abicheck-strict")
+    strict.assert_outcomes(passed=1, failed=1)
+
+
+def test_input_error_fails_its_item(kernel_repo):
+    (kernel_repo.path / "build" / VARIANT / "relu" / "_cut_cuda_1.abi3.so").write_bytes(
+        open(bin_path("bad/truncated-tables.so"), "rb").read())
+    result = kernel_repo.runpytest("--abicheck")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*error: truncated ELF*"])
+
+
+def test_bad_option_is_a_usage_error(kernel_repo):
+    result = kernel_repo.runpytest("--abicheck", "--abicheck-policy", "manylinux_9_9")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*abicheck: unknown policy 'manylinux_9_9'*"])
+
+
+def test_fixture_for_hand_written_tests(kernel_repo):
+    kernel_repo.makepyfile(test_manual=f"""
+        def test_good(abicheck_check):
+            abicheck_check("{GOOD}").assert_clean()
+
+        def test_bad(abicheck_check):
+            abicheck_check("{BAD}", policy="manylinux_2_28").assert_clean()
+    """)
+    result = kernel_repo.runpytest("test_manual.py")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: abicheck found problems:*", "*pthread_join@GLIBC_2.34*"])
