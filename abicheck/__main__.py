@@ -1,6 +1,6 @@
 """`python -m abicheck`."""
 
-from abicheck.cli import main
+from abicheck.entry import main
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,6 @@ precedence over input errors, so a run with both exits 1).
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated, Optional
 
@@ -28,8 +27,9 @@ app = typer.Typer(
 
 
 def _fail(message: str) -> typer.Exit:
-    sys.stderr.write(f"abicheck: error: {message}\n")
-    return typer.Exit(2)
+    from abicheck.commands import fail
+
+    return typer.Exit(fail(message))
 
 
 def _version_callback(value: bool) -> None:
@@ -46,7 +46,8 @@ def _root(
     """abicheck: will this ELF object load on the user's system?"""
 
 
-PathsArg = Annotated[list[str], typer.Argument(help="Files, directories or .whl wheels.", show_default=False)]
+PathsArg = Annotated[list[str], typer.Argument(help="Files, directories or .whl wheels.", show_default=False,
+                                              metavar="PATH...")]
 
 
 @app.command()
@@ -74,42 +75,17 @@ def check(
         "--python-abi", help="Oldest Python an abi3 object must load in (default: the wheel tag's, else 3.9).")] = None,
     policy_file: Annotated[Optional[list[str]], typer.Option(
         "--policy-file", help="Extra backend policy data (JSON) to merge; repeatable.")] = None,
+    jobs: Annotated[Optional[int], typer.Option(
+        "--jobs", "-j", min=1, help="Threads inflating wheel members (default: the number of cores).")] = None,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
-    from abicheck.config import load_config
-    from abicheck.pipeline import check as run_check
-    from abicheck.render import FORMATS, render, render_text
+    from abicheck.commands import run_check
 
-    try:
-        config = load_config()
-        fmt = output_format or config.get("format", "text")
-        if fmt not in FORMATS:
-            raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-        report = run_check(
-            paths,
-            policy=policy or config.get("policy"),
-            target=target or config.get("target", "wheel"),
-            arch=arch or config.get("arch"),
-            select=select or config.get("select"),
-            ignore=ignore or config.get("ignore"),
-            backend=backend or config.get("backend"),
-            variant=variant or config.get("variant"),
-            python_abi=python_abi or config.get("python_abi"),
-            policy_files=policy_file or config.get("policy_file", ()),
-        )
-    except UsageError as exc:
-        raise _fail(str(exc)) from None
-    text = render(report, fmt)
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            raise _fail(f"cannot write {output}: {exc.strerror or exc}") from None
-        sys.stderr.write(render_text(report).splitlines()[-1] + f" Report written to {output}.\n")
-    else:
-        sys.stdout.write(text)
-    raise typer.Exit(report.exit_code)
+    raise typer.Exit(run_check(
+        paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
+        ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
+        policy_file=policy_file, jobs=jobs,
+    ))
 
 
 @app.command()
@@ -177,17 +153,7 @@ def explain(code: Annotated[str, typer.Argument(help="A rule code (AB101) or nam
 
 
 def main() -> None:
-    """Console entry point: never a traceback, always a clear line and exit 2."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.stderr.write("abicheck: interrupted\n")
-        sys.exit(2)
-    except SystemExit:
-        raise
-    except Exception as exc:  # a bug: say so in one line, not a traceback
-        if os.environ.get("ABICHECK_DEBUG"):
-            raise
-        sys.stderr.write(f"abicheck: internal error: {type(exc).__name__}: {exc} "
-                         "(please report it; set ABICHECK_DEBUG=1 for details)\n")
-        sys.exit(2)
+    """Run the typer app (the console script goes through abicheck.entry first)."""
+    from abicheck.entry import guarded
+
+    guarded(app)

@@ -6,9 +6,9 @@ version needs (`.gnu.version_r`), the version definitions, `.gnu.version` and
 `.dynsym`. Section headers are used only as a last resort for the symbol
 count, so stripped and section-less files are checked like any other.
 
-It works on any buffer that supports `len`, slicing, `find` and
-`struct.unpack_from`: an `mmap` of a file (see `open_elf`) or the `bytes` of a
-wheel member. Every structure is bounds-checked, every loop is bounded by a
+It works on an `mmap` of a file (see `open_elf`), on `bytes`, or on any object
+that supports `len`, slicing and `find` (a streamed wheel member keeps only
+the ranges the reader needs, see `abicheck.stream`). Every structure is bounds-checked, every loop is bounded by a
 count or by the file size, and every problem is raised as `ElfError`.
 
 The cheap facts (`ElfFacts`) are parsed eagerly. Symbols are read lazily and
@@ -160,6 +160,7 @@ class ElfReader:
     def __init__(self, buf: Buffer, name: str = "<bytes>") -> None:
         self._buf = buf
         self._size = len(buf)
+        self._direct = isinstance(buf, (bytes, bytearray, mmap.mmap))  # struct can read it in place
         self.name = name
         self._nsyms: int | None = None
         self._version_names: dict[int, tuple[str, str | None]] | None = None
@@ -180,7 +181,9 @@ class ElfReader:
                 f"truncated or malformed ELF: {size} bytes at offset {offset} are past the end "
                 f"of the file ({self._size} bytes)"
             )
-        return struct.unpack_from(self._e + fmt, self._buf, offset)
+        if self._direct:
+            return struct.unpack_from(self._e + fmt, self._buf, offset)
+        return struct.unpack(self._e + fmt, self._buf[offset:offset + size])
 
     def _string(self, offset: int) -> str:
         """A NUL-terminated string from the dynamic string table."""

@@ -29,5 +29,16 @@ class ElfError(InputError):
     """A file is not ELF, or its ELF structures are malformed or truncated."""
 
 
+class MissingBytes(ElfError):
+    """A streamed wheel member did not keep bytes the reader asked for.
+
+    The caller then reads the whole member; users see it only if that fails.
+    """
+
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__(f"malformed ELF: bytes {start}..{stop} lie outside the dynamic tables")
+        self.start, self.stop = start, stop
+
+
 class UsageError(Exception):
     """The options given do not make sense (an unknown policy, a bad code)."""

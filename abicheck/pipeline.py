@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from abicheck.backends import BackendContext, BackendPolicy, load_backend_policy, parse_backend_option
 from abicheck.elf import ARCH_SIGNATURES, ElfFacts
-from abicheck.errors import InputError, UsageError
+from abicheck.errors import InputError, MissingBytes, UsageError
 from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible
 from abicheck.report import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import ObjectContext, run_object_rules, selected_codes
 from abicheck.scan import ScanItem, scan
-from abicheck.variants import Variant, parse_variant
 
 if TYPE_CHECKING:
+    from abicheck.backends import BackendContext, BackendPolicy
     from abicheck.kernels import VariantDir
+    from abicheck.variants import Variant
 
 DEFAULT_PYTHON_ABI = (3, 9)
 
@@ -71,6 +72,7 @@ def _expected_arch(facts: ElfFacts, arch: str | None, item: ScanItem,
 
 def _backend_for(item: ScanItem, option: BackendContext | None, variant: Variant | None) -> BackendContext | None:
     """The variant folder wins; then --variant/--backend; then a kernel file name."""
+    from abicheck.backends import BackendContext
     from abicheck.kernels import backend_from_filename
 
     if item.variant_dir is not None:
@@ -119,41 +121,75 @@ def check(
     variant: str | None = None,
     python_abi: str | None = None,
     policy_files: Iterable[str] = (),
+    jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Check files, directories, kernel build trees and wheels; return a `Report`.
 
     Raises `UsageError` for options that make no sense; every problem with an
-    input is recorded in `Report.errors` instead of raised.
+    input is recorded in `Report.errors` instead of raised. `jobs` threads
+    inflate wheel members (default: the number of cores); `progress`, if
+    given, is called with each object's path as it is checked.
     """
     explicit = validate_options(policy, target, arch)
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
-    backend_option = parse_backend_option(backend) if backend else None
-    try:
-        variant_option = parse_variant(variant) if variant else None
-    except InputError as exc:
-        raise UsageError(f"--variant: {exc.message}") from None
+    backend_option = None
+    if backend:
+        from abicheck.backends import parse_backend_option
+
+        backend_option = parse_backend_option(backend)
+    variant_option = None
+    if variant:
+        from abicheck.variants import parse_variant
+
+        try:
+            variant_option = parse_variant(variant)
+        except InputError as exc:
+            raise UsageError(f"--variant: {exc.message}") from None
     python_option = parse_python_abi(python_abi) if python_abi else None
-    backend_policy: BackendPolicy = load_backend_policy(tuple(policy_files))
+    policy_files = tuple(policy_files)
+    loaded_policy: list[BackendPolicy] = []
+
+    def backend_policy() -> BackendPolicy:
+        """Loaded once, when the first object with a kernel backend is met."""
+        if not loaded_policy:
+            from abicheck.backends import load_backend_policy
+
+            loaded_policy.append(load_backend_policy(policy_files))
+        return loaded_policy[0]
+
+    if policy_files:
+        backend_policy()  # a bad --policy-file is a usage error before any work
     report = Report(target=target, policy=explicit.name if explicit else None)
     problems: list[InputError] = []
     wheels: dict[str, _WheelObjects] = {}
     variant_dirs: dict[str, VariantDir] = {}
 
-    for item in scan(list(paths), problems):
+    workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    for item in scan(list(paths), problems, workers):
+        if progress is not None:
+            progress(item.display)
         facts = item.reader.facts
         chosen = policy_for(facts, explicit, item)
         expected, source = _expected_arch(facts, arch, item, variant_option)
         py_abi, py_source = _python_abi(item, python_option)
         if item.variant_dir is not None:
             variant_dirs[item.variant_dir.path] = item.variant_dir
+        kernel_backend = _backend_for(item, backend_option, variant_option)
         ctx = ObjectContext(path=item.display, reader=item.reader, policy=chosen, target=target,
                             expected_arch=expected, expected_arch_source=source, shipped=item.shipped,
-                            backend=_backend_for(item, backend_option, variant_option),
-                            backend_policy=backend_policy,
+                            backend=kernel_backend,
+                            backend_policy=backend_policy() if kernel_backend else None,
                             abi3=item.display.endswith(".abi3.so") or bool(item.wheel and item.wheel.abi3),
                             python_abi=py_abi, python_abi_source=py_source)
         try:
-            findings = list(run_object_rules(ctx, codes))
+            try:
+                findings = list(run_object_rules(ctx, codes))
+            except MissingBytes:  # a streamed member whose tables lie outside the kept ranges
+                if item.reload is None:
+                    raise
+                ctx.reader = item.reader = item.reload()
+                findings = list(run_object_rules(ctx, codes))
         except InputError as exc:  # a malformed symbol table, found lazily
             problems.append(exc)
             continue

@@ -7,7 +7,7 @@ collects the input problems it meets on the way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,9 +30,10 @@ class ScanItem:
     container: str | None = None  # the wheel or directory it was found in
     wheel: WheelTags | None = None
     variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
+    reload: Callable[[], ElfReader] | None = None  # read the whole member (streamed wheel members)
 
 
-def scan(paths: list[str], problems: list[InputError]) -> Iterator[ScanItem]:
+def scan(paths: list[str], problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
     for path, kind in iter_paths(paths):
         if isinstance(kind, InputError):
             problems.append(kind)
@@ -45,7 +46,7 @@ def scan(paths: list[str], problems: list[InputError]) -> Iterator[ScanItem]:
         elif kind == "dir":
             yield from _scan_directory(path, problems)
         else:
-            yield from _scan_wheel(path, problems)
+            yield from _scan_wheel(path, problems, jobs)
 
 
 def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]:
@@ -88,7 +89,8 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
                                    "build the kernel first", root))
 
 
-def _scan_wheel(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
+def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
+    from abicheck.errors import MissingBytes
     from abicheck.wheel import WheelReader  # zipfile and packaging only when a wheel is given
 
     try:
@@ -98,14 +100,28 @@ def _scan_wheel(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
         return
     count = 0
     with wheel:
-        for member in wheel.elf_members(problems):
+        for loaded in wheel.loaded(problems, jobs):
+            if loaded.problem is not None:
+                problems.append(loaded.problem)
+                count += 1
+                continue
+            if loaded.data is None:
+                continue
             count += 1
+            member = loaded.member
             display = wheel.display(member)
+
+            def full(member=member, display=display) -> ElfReader:
+                return ElfReader(wheel.read_all(member), display)
+
             try:
-                reader = ElfReader(wheel.read(member), display)
+                try:
+                    reader = ElfReader(loaded.data, display)
+                except MissingBytes:
+                    reader = full()
             except InputError as exc:
                 problems.append(exc)
                 continue
-            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags)
-    if count == 0 and not any(p.path and p.path.startswith(path + "!") for p in problems):
+            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full)
+    if count == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
         problems.append(InputError("no ELF objects found in this wheel", path))

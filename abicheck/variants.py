@@ -105,6 +105,13 @@ def parse_variant(name: str) -> Variant:
     raise InputError(f"unknown build variant name {name!r}; expected one of: {GRAMMAR}")
 
 
+_CLAIMS = re.compile(r"^torch(\d\d+-|-stable-abi|-universal$|-(cpu|cuda|rocm|xpu|metal)$)")
+
+
 def looks_like_variant(name: str) -> bool:
-    """True for folder names that claim to be variants (they start with `torch`)."""
-    return name.startswith("torch")
+    """True for folder names that claim to be variants (`torch28-...`, `torch-universal`).
+
+    A name that claims to be one but does not parse is an input error; other
+    folders (`torch-lib`, `torchvision`) are plain folders.
+    """
+    return bool(_CLAIMS.match(name))

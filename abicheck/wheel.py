@@ -1,18 +1,18 @@
 """Wheels: file-name tags, and ELF members read straight from the zip.
 
-A wheel is never extracted to disk. Members are inflated in memory; a member
-that does not start with the ELF magic is dropped after its first 4 bytes.
+A wheel is never extracted to disk: members are streamed through inflate and
+only the bytes the ELF reader needs are kept (see `abicheck.stream`), by a
+small pool of threads (inflate releases the GIL).
 """
 
 from __future__ import annotations
 
 import os
 import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from abicheck.elf import ELF_MAGIC, describe_non_elf
+from abicheck.elf import describe_non_elf
 from abicheck.errors import InputError
 from abicheck.policy import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
 
@@ -101,7 +101,8 @@ class WheelReader:
     def display(self, member: Member) -> str:
         return f"{self.path}!{member.name}"
 
-    def _open(self, member: Member):
+    def check_sizes(self, member: Member) -> None:
+        """Refuse absurd members from their declared sizes alone, before inflating anything."""
         if member.size > MAX_MEMBER_BYTES:
             raise InputError(f"member is {member.size} bytes uncompressed, over the "
                              f"{MAX_MEMBER_BYTES >> 30} GiB limit", self.display(member))
@@ -109,38 +110,86 @@ class WheelReader:
         if member.size > 1 << 20 and member.size / compressed > MAX_RATIO:
             raise InputError(f"member expands {member.size // compressed}x; refusing a likely zip bomb",
                              self.display(member))
-        return self._zip.open(member.info)
 
-    def _read(self, member: Member, n: int) -> bytes:
+    def load(self, member: Member) -> LoadedMember:
+        """Inflate what the ELF reader needs of one ELF member (safe in worker threads)."""
+        from abicheck.stream import MemberStream
+
+        label = self.display(member)
         try:
-            with self._open(member) as stream:
-                return stream.read(n)
-        except InputError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-                RuntimeError, ValueError) as exc:
-            raise InputError(f"cannot read member: {exc}", self.display(member)) from None
+            self.check_sizes(member)
+            data = MemberStream(self.path, member.info, label).read_sparse()
+        except InputError as exc:
+            return LoadedMember(member, None, exc)
+        except OSError as exc:
+            return LoadedMember(member, None, InputError(f"cannot read member: {exc.strerror or exc}", label))
+        if isinstance(data, bytes):  # not ELF after all
+            return LoadedMember(member, None, InputError(describe_non_elf(data), label))
+        return LoadedMember(member, data, None)
 
-    def head(self, member: Member, n: int = 16) -> bytes:
-        """The first bytes of a member: enough to tell ELF from anything else."""
-        return self._read(member, n)
+    def read_all(self, member: Member) -> bytes:
+        """The whole member, for the rare layout whose tables lie outside what was kept."""
+        from abicheck.stream import MemberStream
 
-    def read(self, member: Member) -> bytes:
-        """A whole member, inflated in memory (never written to disk)."""
-        return self._read(member, MAX_MEMBER_BYTES + 1)
+        return MemberStream(self.path, member.info, self.display(member)).read_all(MAX_MEMBER_BYTES)
 
-    def elf_members(self, problems: list[InputError]) -> Iterator[Member]:
-        """Members that start with the ELF magic; `.so` members that do not are problems."""
-        for member in self.members:
-            try:
-                head = self.head(member)
-            except InputError as exc:
-                problems.append(exc)
-                continue
-            if head[:4] == ELF_MAGIC:
-                yield member
-            elif _looks_like_library(member.name):
-                problems.append(InputError(describe_non_elf(head), self.display(member)))
+    def elf_members(self, problems: list[InputError]) -> list[Member]:
+        """Members that start with the ELF magic; `.so` members that do not are problems.
+
+        One pass over the archive with one file handle, inflating a few bytes of each.
+        """
+        from abicheck.stream import peek
+
+        found = []
+        try:
+            f = open(self.path, "rb")
+        except OSError as exc:
+            raise InputError(exc.strerror or str(exc), self.path) from None
+        with f:
+            for member in self.members:
+                label = self.display(member)
+                if member.size < 4:
+                    head = b""
+                else:
+                    try:
+                        head = peek(f, member.info, label)
+                    except InputError as exc:
+                        problems.append(exc)
+                        continue
+                    except OSError as exc:
+                        problems.append(InputError(f"cannot read member: {exc.strerror or exc}", label))
+                        continue
+                if head[:4] == b"\x7fELF":
+                    found.append(member)
+                elif _looks_like_library(member.name):
+                    problems.append(InputError(describe_non_elf(head), label))
+        return found
+
+    def loaded(self, problems: list[InputError], jobs: int = 1) -> Iterator[LoadedMember]:
+        """Every ELF member, inflated by `jobs` threads, in archive order (bounded look-ahead)."""
+        members = self.elf_members(problems)
+        if jobs <= 1 or len(members) <= 1:
+            yield from (self.load(m) for m in members)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="abicheck-inflate") as pool:
+            window = []
+            for member in members:
+                window.append(pool.submit(self.load, member))
+                if len(window) >= 2 * jobs:
+                    yield window.pop(0).result()
+            for future in window:
+                yield future.result()
+
+
+@dataclass
+class LoadedMember:
+    """A member after loading: its kept bytes, a problem, or neither (not ELF)."""
+
+    member: Member
+    data: object  # SparseBuffer, or None
+    problem: InputError | None
 
 
 def _looks_like_library(name: str) -> bool:

@@ -46,3 +46,24 @@ def test_unknown_variants_explain_the_grammar(name):
     with pytest.raises(InputError) as info:
         parse_variant(name)
     assert name in str(info.value) and "torch{XY}-cxx11-" in str(info.value)
+
+
+def test_only_variant_like_names_claim_to_be_variants():
+    from abicheck.variants import looks_like_variant
+
+    assert looks_like_variant("torch28-cxx11-cu999x-x86_64-linux")  # claims, then fails to parse
+    assert looks_like_variant("torch-universal") and looks_like_variant("torch-stable-abi29-cu128-x86_64-linux")
+    assert not looks_like_variant("torch-lib") and not looks_like_variant("torchvision")
+
+
+def test_a_plain_folder_named_torch_something_is_scanned(tmp_path):
+    import shutil
+
+    from conftest import bin_path
+
+    import abicheck
+
+    (tmp_path / "torch-lib").mkdir()
+    shutil.copy(bin_path("x86_64/newglibc.so"), tmp_path / "torch-lib" / "libx.so")
+    report = abicheck.check([str(tmp_path / "torch-lib")])
+    assert report.objects_checked == 1 and report.exit_code == 1

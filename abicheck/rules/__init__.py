@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from abicheck.backends import BackendContext, BackendPolicy
 from abicheck.elf import ElfFacts, ElfReader
 from abicheck.errors import UsageError
 from abicheck.policy import Policy
 from abicheck.report import Finding
+
+if TYPE_CHECKING:
+    from abicheck.backends import BackendContext, BackendPolicy
 
 
 @dataclass(frozen=True)

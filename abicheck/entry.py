@@ -1,0 +1,96 @@
+"""The console entry point.
+
+`abicheck check ...` is what the Nix hook, CI jobs and scripts run over and
+over, so it is parsed here by a small parser without importing typer (whose
+import alone costs more than a whole single-file check). Anything else, or a
+`check` invocation this parser does not fully understand (help, unknown or
+malformed options), goes to the typer app in abicheck.cli, which owns the
+help text and the error messages. tests/test_entry.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# option -> (keyword of commands.run_check, kind); kinds: "value", "multi", "int"
+CHECK_OPTIONS: dict[str, tuple[str, str]] = {
+    "--policy": ("policy", "value"),
+    "--target": ("target", "value"),
+    "--arch": ("arch", "value"),
+    "--format": ("output_format", "value"),
+    "--select": ("select", "multi"),
+    "--ignore": ("ignore", "multi"),
+    "--output": ("output", "value"),
+    "-o": ("output", "value"),
+    "--backend": ("backend", "value"),
+    "--variant": ("variant", "value"),
+    "--python-abi": ("python_abi", "value"),
+    "--policy-file": ("policy_file", "multi"),
+    "--jobs": ("jobs", "int"),
+    "-j": ("jobs", "int"),
+}
+
+
+def parse_check(argv: list[str]) -> dict[str, Any] | None:
+    """Keyword arguments for run_check, or None to let typer handle the command line."""
+    if not argv or argv[0] != "check":
+        return None
+    kwargs: dict[str, Any] = {"paths": []}
+    args = iter(argv[1:])
+    for token in args:
+        if not token.startswith("-") or token == "-":
+            kwargs["paths"].append(token)
+            continue
+        name, eq, inline = token.partition("=")
+        spec = CHECK_OPTIONS.get(name)
+        if spec is None:
+            return None  # --help, --, unknown options: typer explains
+        value = inline if eq else next(args, None)
+        if value is None or (not eq and value.startswith("-") and value != "-"):
+            return None
+        key, kind = spec
+        if kind == "multi":
+            kwargs.setdefault(key, []).append(value)
+        elif kind == "int":
+            if not value.isdigit() or int(value) < 1:
+                return None
+            kwargs[key] = int(value)
+        else:
+            kwargs[key] = value
+    return kwargs if kwargs["paths"] else None
+
+
+def guarded(run: Callable[[], Any]) -> None:
+    """Run, turning any unexpected error into one line and exit 2, never a traceback."""
+    try:
+        run()
+    except KeyboardInterrupt:
+        sys.stderr.write("abicheck: interrupted\n")
+        sys.exit(2)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a bug: say so in one line
+        if os.environ.get("ABICHECK_DEBUG"):
+            raise
+        sys.stderr.write(f"abicheck: internal error: {type(exc).__name__}: {exc} "
+                         "(please report it; set ABICHECK_DEBUG=1 for details)\n")
+        sys.exit(2)
+
+
+def main() -> None:
+    kwargs = parse_check(sys.argv[1:])
+    if kwargs is None:
+        from abicheck.cli import app
+
+        guarded(app)
+        return
+
+    def fast() -> None:
+        from abicheck.commands import run_check
+
+        sys.exit(run_check(**kwargs))
+
+    guarded(fast)

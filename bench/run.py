@@ -1,0 +1,288 @@
+"""Benchmark abicheck against its peers, whole process against whole process.
+
+    python bench/run.py [--runs N] [--quick] [--output bench/RESULTS.md]
+
+Everything runs from a bench-only virtual environment (bench/.venv, made and
+refreshed by this script): abicheck installed from this checkout (not
+editable, so its bytecode is compiled as in a user's install), `auditwheel
+show` (auditwheel from PyPI) and kernel-abi-check (PyPI `kernel-abi-check`,
+`ObjectFile(path).check_manylinux(...)` on every ELF file), all under the same
+interpreter and environment.
+
+Inputs (made under bench/.cache, never committed):
+  torch-wheel   the torch 2.13.0 CPU wheel (pip download torch==2.13.0 --no-deps)
+  torch-lib     that wheel's torch/lib/ extracted to a folder
+  150k-symbols  a generated .so with 150,000 exported functions that needs one
+                too-new symbol (pthread_join@GLIBC_2.34), also as a one-file wheel
+  kernel-tree   a build/ tree of 200 small kernel objects in variant folders
+  single-so     one small .so
+and the "limit": inflating every ELF member of the torch wheel with the
+fastest inflater available, doing nothing else.
+
+Each command runs --runs times; the table gives the median wall time, the
+peak RSS of the process, and each peer's time as a multiple of abicheck's.
+Wall times are never asserted by the tests: this script is the place for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = HERE / ".cache"
+VENV = HERE / ".venv"
+TORCH = "torch==2.13.0"
+
+
+def sh(*cmd: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def measure(cmd: list[str], runs: int, env: dict | None = None) -> dict:
+    """Median wall time and peak RSS of `cmd` as a whole process (after one warm-up run)."""
+    env = env or clean_env()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    times, peaks, codes = [], [], set()
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        times.append(time.perf_counter() - start)
+        peaks.append(usage.ru_maxrss)  # KiB on Linux
+        codes.add(os.waitstatus_to_exitcode(status))
+    return {"median": statistics.median(times), "min": min(times), "max": max(times),
+            "rss_mb": max(peaks) / 1024, "exit": sorted(codes), "runs": runs}
+
+
+# --- peers ---------------------------------------------------------------------
+
+def bench_python() -> str:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        sh(sys.executable, "-m", "venv", str(VENV))
+        sh(str(python), "-m", "pip", "install", "-q", "auditwheel", "kernel-abi-check")
+    sh(str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(ROOT))
+    sh(str(python), "-m", "pip", "install", "-q", str(ROOT))  # its dependencies
+    return str(python)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for measured processes: bytecode caching on, as for users."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+KAC_SCRIPT = r"""
+import os, sys
+from kernel_abi_check import ObjectFile
+policy, paths = sys.argv[1], sys.argv[2:]
+found = 0
+def check(path):
+    global found
+    with open(path, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            return
+    found += len(ObjectFile(path).check_manylinux(policy))
+for root in paths:
+    if os.path.isfile(root):
+        check(root)
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                check(path)
+print(found)
+"""
+
+LIMIT_SCRIPT = r"""
+import sys, zipfile
+try:
+    from isal import isal_zlib as inflate
+except ImportError:
+    import zlib as inflate
+path = sys.argv[1]
+with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+    for info in zf.infolist():
+        with zf.open(info) as member:        # only to find where the data starts
+            if member.read(4) != b"\x7fELF":
+                continue
+        f.seek(info.header_offset + 26)
+        n, m = int.from_bytes(f.read(2), "little"), int.from_bytes(f.read(2), "little")
+        f.seek(info.header_offset + 30 + n + m)
+        d = inflate.decompressobj(-15)
+        left = info.compress_size
+        while left > 0:
+            chunk = f.read(min(1 << 20, left))
+            left -= len(chunk)
+            d.decompress(chunk)
+"""
+
+
+# --- inputs --------------------------------------------------------------------
+
+def torch_wheel() -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    found = sorted(CACHE.glob("torch-2.13.0*.whl"))
+    if not found:
+        sh(sys.executable, "-m", "pip", "download", "-q", TORCH, "--no-deps", "-d", str(CACHE))
+        found = sorted(CACHE.glob("torch-2.13.0*.whl"))
+    return found[0]
+
+
+def torch_lib(wheel: Path) -> Path:
+    target = CACHE / "torch-lib"
+    if not target.exists():
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                if name.startswith("torch/lib/") and not name.endswith("/"):
+                    zf.extract(name, CACHE / "torch-extract")
+        (CACHE / "torch-extract" / "torch" / "lib").rename(target)
+        shutil.rmtree(CACHE / "torch-extract")
+    return target
+
+
+def many_symbols(count: int = 150_000) -> tuple[Path, Path]:
+    so = CACHE / "many-symbols.so"
+    wheel = CACHE / "many-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    if not so.exists():
+        asm = CACHE / "many.s"
+        with open(asm, "w") as f:
+            f.write("\t.text\n")
+            for i in range(count):
+                f.write(f"\t.globl fn_{i}\n\t.type fn_{i}, @function\nfn_{i}:\n\tret\n")
+        c = CACHE / "join.c"
+        c.write_text("#include <pthread.h>\nint join(pthread_t t) { return pthread_join(t, 0); }\n")
+        sh("gcc", "-shared", "-fPIC", "-O1", "-o", str(so), str(c), str(asm))
+        asm.unlink()
+    if not wheel.exists():
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.write(so, "many/_many.so")
+            zf.writestr("many-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: many\nVersion: 1.0\n")
+            zf.writestr("many-1.0.dist-info/WHEEL",
+                        "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-manylinux_2_28_x86_64\n")
+            zf.writestr("many-1.0.dist-info/RECORD", "")
+    return so, wheel
+
+
+def kernel_tree(count: int = 200) -> Path:
+    root = CACHE / "kernel-repo"
+    if not root.exists():
+        kernels = sorted((ROOT / "testdata" / "bin" / "x86_64" / "kernels").glob("cuda-good.abi3.so"))
+        source = kernels[0]
+        for i in range(count):
+            variant = ["torch28-cxx11-cu128-x86_64-linux", "torch29-cxx11-cu129-x86_64-linux"][i % 2]
+            folder = root / "build" / variant / f"op{i // 2}"
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, folder / f"_op{i // 2}_cuda_{i:04x}.abi3.so")
+    return root
+
+
+# --- the run ---------------------------------------------------------------------
+
+def fmt_row(name: str, tool: str, r: dict | None, base: float | None, note: str = "") -> str:
+    if r is None:
+        return f"| {name} | {tool} | n/a | | | | {note} |"
+    ratio = f"{r['median'] / base:.1f}x" if base else ""
+    return (f"| {name} | {tool} | {r['median']:.2f} s | {r['min']:.2f}-{r['max']:.2f} s | {r['rss_mb']:.0f} MB "
+            f"| {ratio} | exit {','.join(map(str, r['exit']))} {note} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--slow-runs", type=int, default=None,
+                        help="runs for auditwheel on the torch wheel (default: --runs)")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
+    parser.add_argument("--quick", action="store_true", help="skip auditwheel on the torch wheel (about a minute a run)")
+    args = parser.parse_args()
+
+    py = bench_python()
+    abicheck = str(Path(py).parent / "abicheck")
+    auditwheel = str(Path(py).parent / "auditwheel")
+    kac = [py, "-c", KAC_SCRIPT, "manylinux_2_28"]
+
+    wheel = torch_wheel()
+    lib = torch_lib(wheel)
+    so, many_wheel = many_symbols()
+    tree = kernel_tree()
+    single = ROOT / "testdata" / "bin" / "x86_64" / "portable-glibc228.so"
+    runs, slow = args.runs, args.slow_runs or args.runs
+
+    rows: list[str] = []
+
+    def compare(name: str, ours: list[str], peers: list[tuple[str, list[str] | None, int, str]]) -> dict:
+        mine = measure(ours, runs)
+        rows.append(fmt_row(name, "abicheck check", mine, None))
+        for tool, cmd, n, note in peers:
+            rows.append(fmt_row(name, tool, measure(cmd, n) if cmd else None, mine["median"], note))
+            print(rows[-1], flush=True)
+        print(rows[-1 - len(peers)], flush=True)
+        return mine
+
+    mine = compare("torch-wheel (torch 2.13.0 CPU, 606 MB of ELF)", [abicheck, "check", str(wheel)], [
+        ("auditwheel show", None if args.quick else [auditwheel, "show", str(wheel)], slow, ""),
+        ("kernel-abi-check", None, 0, "cannot read wheels"),
+    ])
+    limit = measure([py, "-c", LIMIT_SCRIPT, str(wheel)], runs)
+    rows.append(fmt_row("torch-wheel", "limit: inflate every ELF member", limit, mine["median"],
+                        "(ratio = limit / abicheck)"))
+    compare("torch-lib (torch/lib/ on disk)", [abicheck, "check", str(lib)], [
+        ("kernel-abi-check", kac + [str(lib)], runs, ""),
+        ("auditwheel show", None, 0, "reads wheels only"),
+    ])
+    compare("150k-symbols (.so, one too-new symbol)", [abicheck, "check", str(so)], [
+        ("kernel-abi-check", kac + [str(so)], runs, ""),
+    ])
+    compare("150k-symbols (as a one-file wheel)", [abicheck, "check", str(many_wheel)], [
+        ("auditwheel show", [auditwheel, "show", str(many_wheel)], runs, ""),
+    ])
+    compare("kernel-tree (200 kernel objects)", [abicheck, "check", str(tree)], [
+        ("kernel-abi-check", kac + [str(tree)], runs, ""),
+    ])
+    compare("single-so", [abicheck, "check", str(single)], [
+        ("kernel-abi-check", kac + [str(single)], runs, ""),
+        ("python -c pass (interpreter start-up)", [py, "-c", "pass"], runs, ""),
+    ])
+
+    cpu = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    inflater = subprocess.run([py, "-c", "import isal"], capture_output=True).returncode == 0
+    header = [
+        "# Benchmark results",
+        "",
+        f"Run on {datetime.date.today().isoformat()} by `python bench/run.py --runs {runs}`"
+        + (" --quick" if args.quick else "") + ".",
+        f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; inflater for abicheck and the limit: "
+        f"{'isal' if inflater else 'zlib'}.",
+        "",
+        "Whole-process wall time, median of the runs (range), and the peak RSS of the process. "
+        "The ratio column is the peer's median over abicheck's (higher is better for abicheck).",
+        "",
+        "| input | tool | median | range | peak RSS | vs abicheck | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    Path(args.output).write_text("\n".join(header + rows) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

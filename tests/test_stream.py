@@ -1,0 +1,109 @@
+"""Streaming wheel members: kept ranges, the fallback, isal vs zlib, 1 vs N jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from conftest import bin_path, make_wheel, run_cli
+
+import abicheck
+from abicheck.elf import ElfReader
+from abicheck.errors import MissingBytes
+from abicheck.stream import MemberStream, SparseBuffer
+
+
+def _wheel_with_everything(tmp_path):
+    members = {f"demo/{i}-{rel.replace('/', '-')}": bin_path(rel) for i, rel in enumerate([
+        "x86_64/newglibc.so", "x86_64/newcxx.so", "x86_64/runpath-nix.so", "x86_64/kernels/pyapi-py312.abi3.so",
+        "x86_64/tool-nix", "x86_64/portable-glibc228.so", "aarch64/newglibc.so", "bad/linker-script.so",
+    ])}
+    members["demo/big.dat"] = os.urandom(2 << 20)
+    return make_wheel(tmp_path, "demo-1.0-cp39-abi3-manylinux_2_17_x86_64.whl", members)
+
+
+def test_sparse_buffer_serves_kept_ranges_only():
+    buf = SparseBuffer(100, {0: b"0123456789", 50: bytearray(b"abc\0def")})
+    assert buf[2:5] == b"234" and buf[50:53] == b"abc" and len(buf) == 100
+    assert buf.find(b"\0", 50, 57) == 53
+    with pytest.raises(MissingBytes):
+        buf[8:12]
+    with pytest.raises(MissingBytes):
+        buf.find(b"x", 20, 30)
+
+
+def test_streamed_member_reads_like_the_file(tmp_path):
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so")})
+    info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
+    sparse = MemberStream(wheel, info, "a").read_sparse()
+    whole = open(bin_path("x86_64/newglibc.so"), "rb").read()
+    assert isinstance(sparse, SparseBuffer)
+    assert ElfReader(sparse).facts == ElfReader(whole).facts
+
+
+def test_tables_outside_the_kept_head_fall_back_to_the_whole_member(tmp_path, monkeypatch):
+    """With a tiny head, the dynamic tables are not kept: the member is read whole instead."""
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so")})
+    expected = [(f.code, f.symbol, f.version) for f in abicheck.check([bin_path("x86_64/newglibc.so")]).findings]
+    info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
+    with pytest.raises(MissingBytes):
+        ElfReader(MemberStream(wheel, info, "a").read_sparse(head_bytes=256))
+    monkeypatch.setattr(MemberStream.read_sparse, "__defaults__", (256,))
+    got = [(f.code, f.symbol, f.version) for f in abicheck.check([wheel]).findings if f.code != "AB402"]
+    assert got == expected
+
+
+def test_stored_members_are_read_too(tmp_path):
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so")}, compression=zipfile.ZIP_STORED)
+    assert {f.symbol for f in abicheck.check([wheel]).findings} >= {"pthread_join", "arc4random"}
+
+
+def _json(wheel, *extra, env=None):
+    done = subprocess.run(["abicheck", "check", "--format", "json", wheel, *extra], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, check=False)
+    return done.returncode, json.loads(done.stdout)
+
+
+def test_isal_and_zlib_and_any_number_of_jobs_give_identical_json(tmp_path):
+    import isal  # noqa: F401 - the comparison needs both inflaters
+
+    wheel = _wheel_with_everything(tmp_path)
+    baseline = _json(wheel, "--jobs", "1")
+    assert baseline[0] == 1 and baseline[1]["summary"]["findings"] > 10
+    assert _json(wheel, "--jobs", "4") == baseline
+    assert _json(wheel, "--jobs", "1", env={"ABICHECK_NO_ISAL": "1"}) == baseline
+    assert _json(wheel, "--jobs", "3", env={"ABICHECK_NO_ISAL": "1"}) == baseline
+
+
+def test_inflater_choice_is_reported():
+    code = "from abicheck.stream import inflater_name; print(inflater_name())"
+    env = {**os.environ, "ABICHECK_NO_ISAL": "1"}
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip() == "zlib"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "isal"
+
+
+def test_bad_jobs_value_is_a_usage_error():
+    done = run_cli("check", "--jobs", "0", bin_path("x86_64/tool"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_progress_appears_only_when_enabled_and_slow(monkeypatch):
+    from abicheck.commands import _Progress
+
+    quiet = _Progress(enabled=False)
+    quiet("a.so")
+    assert quiet.bar is None and quiet.count == 1
+    loud = _Progress(enabled=True)
+    loud("a.so")
+    assert loud.bar is None  # not before the delay
+    monkeypatch.setattr(loud, "clock", lambda: loud.started + 10)
+    loud("b.so")
+    assert loud.bar is not None
+    loud.close()
