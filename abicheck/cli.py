@@ -77,6 +77,8 @@ def check(
         "--policy-file", help="Extra backend policy data (JSON) to merge; repeatable.")] = None,
     jobs: Annotated[Optional[int], typer.Option(
         "--jobs", "-j", min=1, help="Threads inflating wheel members (default: the number of cores).")] = None,
+    allow_empty: Annotated[bool, typer.Option(
+        "--allow-empty", help="A directory or wheel without ELF objects is not an error.")] = False,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
     from abicheck.commands import run_check
@@ -84,7 +86,7 @@ def check(
     raise typer.Exit(run_check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
         ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
-        policy_file=policy_file, jobs=jobs,
+        policy_file=policy_file, jobs=jobs, allow_empty=allow_empty,
     ))
 
 

@@ -68,6 +68,7 @@ def run_check(
     python_abi: str | None = None,
     policy_file: Sequence[str] | None = None,
     jobs: int | None = None,
+    allow_empty: bool = False,
 ) -> int:
     """Check, print or write the report, and return the exit code (0, 1 or 2)."""
     from abicheck.config import load_config
@@ -96,6 +97,7 @@ def run_check(
                 policy_files=policy_file or config.get("policy_file", ()),
                 jobs=jobs,
                 progress=progress,
+                allow_empty=allow_empty,
             )
         finally:
             progress.close()

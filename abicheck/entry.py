@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-# option -> (keyword of commands.run_check, kind); kinds: "value", "multi", "int"
+# option -> (keyword of commands.run_check, kind); kinds: "value", "multi", "int", "flag"
 CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--policy": ("policy", "value"),
     "--target": ("target", "value"),
@@ -31,6 +31,7 @@ CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--policy-file": ("policy_file", "multi"),
     "--jobs": ("jobs", "int"),
     "-j": ("jobs", "int"),
+    "--allow-empty": ("allow_empty", "flag"),
 }
 
 
@@ -48,6 +49,11 @@ def parse_check(argv: list[str]) -> dict[str, Any] | None:
         spec = CHECK_OPTIONS.get(name)
         if spec is None:
             return None  # --help, --, unknown options: typer explains
+        if spec[1] == "flag":
+            if eq:
+                return None
+            kwargs[spec[0]] = True
+            continue
         value = inline if eq else next(args, None)
         if value is None or (not eq and value.startswith("-") and value != "-"):
             return None

@@ -29,6 +29,10 @@ class ElfError(InputError):
     """A file is not ELF, or its ELF structures are malformed or truncated."""
 
 
+class NothingToCheck(InputError):
+    """A directory or wheel holds no ELF objects (an error unless --allow-empty)."""
+
+
 class MissingBytes(ElfError):
     """A streamed wheel member did not keep bytes the reader asked for.
 

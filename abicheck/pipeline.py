@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from abicheck.elf import ARCH_SIGNATURES, ElfFacts
-from abicheck.errors import InputError, MissingBytes, UsageError
+from abicheck.errors import InputError, MissingBytes, NothingToCheck, UsageError
 from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible
 from abicheck.report import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import ObjectContext, run_object_rules, selected_codes
@@ -123,13 +123,16 @@ def check(
     policy_files: Iterable[str] = (),
     jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
+    allow_empty: bool = False,
 ) -> Report:
     """Check files, directories, kernel build trees and wheels; return a `Report`.
 
     Raises `UsageError` for options that make no sense; every problem with an
     input is recorded in `Report.errors` instead of raised. `jobs` threads
     inflate wheel members (default: the number of cores); `progress`, if
-    given, is called with each object's path as it is checked.
+    given, is called with each object's path as it is checked. With
+    `allow_empty`, a directory or wheel without ELF objects is not an error
+    (the Nix hook checks outputs that may hold none).
     """
     explicit = validate_options(policy, target, arch)
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
@@ -204,6 +207,8 @@ def check(
     if "AB305" in codes:
         for vdir in variant_dirs.values():
             report.artifacts.extend(_metadata_results(vdir))
+    if allow_empty:
+        problems = [p for p in problems if not isinstance(p, NothingToCheck)]
     report.errors = [InputProblem(p.path or "", p.message) for p in problems]
     return report
 

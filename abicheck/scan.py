@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from abicheck.elf import ElfReader, open_elf
-from abicheck.errors import InputError
+from abicheck.errors import InputError, NothingToCheck
 from abicheck.inputs import iter_paths, walk_directory
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
             count += 1
             problems.append(exc)
     if count == 0 and vdir is None:
-        problems.append(InputError("no ELF objects found in this directory", root))
+        problems.append(NothingToCheck("no ELF objects found in this directory", root))
     elif count == 0 and vdir is not None and vdir.variant.has_binaries:
         problems.append(InputError(f"variant folder {vdir.variant.name} holds no compiled objects (.so): "
                                    "build the kernel first", root))
@@ -124,4 +124,4 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
                 continue
             yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full)
     if count == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
-        problems.append(InputError("no ELF objects found in this wheel", path))
+        problems.append(NothingToCheck("no ELF objects found in this wheel", path))

@@ -205,7 +205,8 @@ def main() -> None:
     parser.add_argument("--slow-runs", type=int, default=None,
                         help="runs for auditwheel on the torch wheel (default: --runs)")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
-    parser.add_argument("--quick", action="store_true", help="skip auditwheel on the torch wheel (about a minute a run)")
+    parser.add_argument("--quick", action="store_true",
+                        help="skip auditwheel on the torch wheel (one to two minutes a run)")
     args = parser.parse_args()
 
     py = bench_python()
@@ -239,20 +240,20 @@ def main() -> None:
     rows.append(fmt_row("torch-wheel", "limit: inflate every ELF member", limit, mine["median"],
                         "(ratio = limit / abicheck)"))
     compare("torch-lib (torch/lib/ on disk)", [abicheck, "check", str(lib)], [
-        ("kernel-abi-check", kac + [str(lib)], runs, ""),
+        ("kernel-abi-check", [*kac, str(lib)], runs, ""),
         ("auditwheel show", None, 0, "reads wheels only"),
     ])
     compare("150k-symbols (.so, one too-new symbol)", [abicheck, "check", str(so)], [
-        ("kernel-abi-check", kac + [str(so)], runs, ""),
+        ("kernel-abi-check", [*kac, str(so)], runs, ""),
     ])
     compare("150k-symbols (as a one-file wheel)", [abicheck, "check", str(many_wheel)], [
         ("auditwheel show", [auditwheel, "show", str(many_wheel)], runs, ""),
     ])
     compare("kernel-tree (200 kernel objects)", [abicheck, "check", str(tree)], [
-        ("kernel-abi-check", kac + [str(tree)], runs, ""),
+        ("kernel-abi-check", [*kac, str(tree)], runs, ""),
     ])
     compare("single-so", [abicheck, "check", str(single)], [
-        ("kernel-abi-check", kac + [str(single)], runs, ""),
+        ("kernel-abi-check", [*kac, str(single)], runs, ""),
         ("python -c pass (interpreter start-up)", [py, "-c", "pass"], runs, ""),
     ])
 

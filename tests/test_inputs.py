@@ -62,3 +62,13 @@ def test_a_shipped_copy_of_glibc_does_not_hide_glibc_findings(tmp_path):
     shutil.copy(bin_path("x86_64/portable-glibc228.so"), tmp_path / "libc.so.6")
     report = abicheck.check([str(tmp_path)])
     assert "pthread_join" in {f.symbol for f in report.findings}
+
+
+def test_allow_empty_accepts_a_tree_without_objects(tmp_path):
+    (tmp_path / "share").mkdir()
+    (tmp_path / "share" / "doc.txt").write_text("docs only")
+    assert abicheck.check([str(tmp_path)]).exit_code == 2
+    assert abicheck.check([str(tmp_path)], allow_empty=True).exit_code == 0
+    # but a broken object is still an error
+    shutil.copy(bin_path("bad/truncated-tables.so"), tmp_path / "libx.so")
+    assert abicheck.check([str(tmp_path)], allow_empty=True).exit_code == 2
