@@ -1,0 +1,45 @@
+# A small stand-in for nixpkgs, enough to evaluate nix/*.nix offline. Every
+# builder returns its arguments (plus a fake outPath), so the tests can
+# assert on what our expressions pass to nixpkgs.
+let
+  drv = kind: attrs: attrs // {
+    mockKind = kind;
+    outPath = "/nix/store/00000000000000000000000000000000-mock-${kind}";
+  };
+  pkg = name: drv name { pname = name; };
+  lib = {
+    licenses = { lgpl2Plus = "lgpl2Plus"; };
+    platforms = { linux = [ "x86_64-linux" "aarch64-linux" ]; };
+  };
+  pkgs = {
+    inherit lib;
+    stdenv = {
+      mkDerivation = attrs: drv "mkDerivation" attrs;
+      cc = { cc = pkg "gcc-unwrapped"; bintools = { bintools = pkg "binutils-unwrapped"; }; };
+    };
+    fetchurl = args: drv "fetchurl" args;
+    bison = pkg "bison";
+    python3 = pkg "python3";
+    gnumake42 = pkg "gnumake42";
+    linuxHeaders = pkg "linux-headers";
+    python3Packages = {
+      buildPythonApplication = attrs: drv "buildPythonApplication" attrs;
+      setuptools = pkg "setuptools";
+      abi3info = pkg "abi3info";
+      auditwheel = pkg "auditwheel";
+      isal = pkg "isal";
+      packaging = pkg "packaging";
+      pyelftools = pkg "pyelftools";
+      rich = pkg "rich";
+      typer = pkg "typer";
+    };
+    makeSetupHook = attrs: script: drv "makeSetupHook" (attrs // { inherit script; });
+    wrapBintoolsWith = args: drv "wrapBintoolsWith" args;
+    wrapCCWith = args: drv "wrapCCWith" args;
+    overrideCC = stdenv: cc: { mockKind = "overrideCC"; inherit cc; base = stdenv; };
+    callPackage = fn: overrides:
+      let f = if builtins.isFunction fn then fn else import fn;
+      in f (builtins.intersectAttrs (builtins.functionArgs f) pkgs // overrides);
+  };
+in
+pkgs
