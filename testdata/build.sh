@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 
 SRC=src
 OUT=bin
-ZIG=(python3 -m ziglang cc)
+ZIG=(python3 -m ziglang cc -Wl,--strip-debug)
 CFLAGS=(-shared -fPIC -O2 -g0 -Wl,-z,max-page-size=4096)
 # A fixed, well-formed store path: the tests only look at its shape.
 NIX_GLIBC=/nix/store/0c6q3ix6p7yqr0d8bhvzk6x9a9mr6b9l-glibc-2.28
