@@ -154,6 +154,52 @@ def explain(code: Annotated[str, typer.Argument(help="A rule code (AB101) or nam
     sys.stdout.write(f"{rule.code} {rule.name}\n\n{rule.summary}\n\n{rule.explanation}\n")
 
 
+abi_app = typer.Typer(
+    help="The ABI surface of shared objects: dump it, hash it, diff it, write a linkable stub.\n\n"
+         "Exit status of diff: 0 compatible, 1 breaking (or any change with --strict), 2 errors.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(abi_app, name="abi")
+
+
+@abi_app.command("dump")
+def abi_dump(
+    path: Annotated[str, typer.Argument(help="A .so, a wheel, or a saved dump.")],
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    digest: Annotated[bool, typer.Option("--hash", help="Print the sha256 of the normalized surface.")] = False,
+) -> None:
+    """Print the normalized exported surface: SONAME, versions, symbols."""
+    from abicheck.abi_commands import run_dump
+
+    raise typer.Exit(run_dump(path, output_format, output, digest))
+
+
+@abi_app.command("diff")
+def abi_diff(
+    old: Annotated[str, typer.Argument(help="The old .so, wheel or saved dump.")],
+    new: Annotated[str, typer.Argument(help="The new .so, wheel or saved dump.")],
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat additions as a change too (exit 1).")] = False,
+) -> None:
+    """Say whether NEW can replace OLD: removed or changed symbols break dependents."""
+    from abicheck.abi_commands import run_diff
+
+    raise typer.Exit(run_diff(old, new, output_format, strict))
+
+
+@abi_app.command("stub")
+def abi_stub(
+    path: Annotated[str, typer.Argument(help="A .so (x86_64 or aarch64) or its saved dump.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write the stub .so.")],
+) -> None:
+    """Write a code-free shared object with the same surface, for linking against."""
+    from abicheck.abi_commands import run_stub
+
+    raise typer.Exit(run_stub(path, output))
+
+
 def main() -> None:
     """Run the typer app (the console script goes through abicheck.entry first)."""
     from abicheck.entry import guarded

@@ -102,6 +102,19 @@ kernel cpu-good.abi3.so "${TORCH[@]}"
 "${ZIG228[@]}" -DUSE_PY312 -o "$OUT/x86_64/kernels/pyapi-py312.abi3.so" "$SRC/pyapi.c"
 "${ZIG228[@]}" -DUSE_PRIVATE -o "$OUT/x86_64/kernels/pyapi-private.abi3.so" "$SRC/pyapi.c"
 
+# --- ABI surfaces: versions of one small library, and a versioned one -----
+mkdir -p "$OUT/x86_64/abi" "$OUT/aarch64/abi"
+SHAPE=(gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1)
+"${SHAPE[@]}" -o "$OUT/x86_64/abi/libshape-v1.so" "$SRC/libshape.c"
+"${SHAPE[@]}" -DBODY_CHANGE -o "$OUT/x86_64/abi/libshape-v1-body.so" "$SRC/libshape.c"
+"${SHAPE[@]}" -DREMOVE_SCALE -o "$OUT/x86_64/abi/libshape-v2-removed.so" "$SRC/libshape.c"
+"${SHAPE[@]}" -DADD_PERIM -o "$OUT/x86_64/abi/libshape-v3-added.so" "$SRC/libshape.c"
+strip --strip-all -o "$OUT/x86_64/abi/libshape-v1.stripped.so" "$OUT/x86_64/abi/libshape-v1.so"
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver.map" \
+    -o "$OUT/x86_64/abi/libver.so" "$SRC/libver.c"
+aarch64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1 \
+    -o "$OUT/aarch64/abi/libshape-v1.so" "$SRC/libshape.c"
+
 # --- bad inputs ---------------------------------------------------------------
 printf '/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( libfoo.so.1 libfoo_nonshared.a )\n' \
     > "$OUT/bad/linker-script.so"

@@ -1,0 +1,160 @@
+"""The ABI surface of a shared object: a normalized dump, its hash, and a diff.
+
+The surface is what a program linking against the object can bind to: the
+SONAME, the version definitions, and each exported dynamic symbol's name,
+kind, binding, version (and whether it is the default `@@` one) and, for data,
+its size. It is read from `.dynsym`, `.gnu.version` and `.gnu.version_d`
+through PT_DYNAMIC, and sorted, so it does not depend on symbol order, link
+order, build paths, build IDs, `.symtab`, stripping, or code changes that keep
+the surface. Two objects with the same surface hash can be swapped by a
+relink; a different hash says what must be rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from abicheck.elf import ElfReader
+
+SCHEMA = "abicheck-abi/1"
+
+# Symbols the linker defines in every object: layout, not interface.
+LINKER_SYMBOLS = frozenset({
+    "_init", "_fini", "_edata", "_end", "__bss_start", "_DYNAMIC", "_GLOBAL_OFFSET_TABLE_",
+    "_PROCEDURE_LINKAGE_TABLE_", "__end__", "_etext", "__data_start",
+})
+_KINDS = {"func": "func", "ifunc": "func", "object": "object", "common": "object", "tls": "tls"}
+
+
+@dataclass(frozen=True, order=True)
+class ExportedSymbol:
+    name: str
+    version: str | None  # None: unversioned
+    default: bool  # `name@@version` (what new links bind) rather than `name@version`
+    kind: str  # func, object, tls
+    binding: str  # global, weak
+    size: int | None  # data and TLS only: code size is not interface
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.name, self.version)
+
+    @property
+    def display(self) -> str:
+        if self.version is None:
+            return self.name
+        return f"{self.name}{'@@' if self.default else '@'}{self.version}"
+
+
+@dataclass
+class Surface:
+    """One object's normalized ABI surface."""
+
+    soname: str | None
+    machine: str | None
+    versions: list[str] = field(default_factory=list)
+    symbols: list[ExportedSymbol] = field(default_factory=list)
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "soname": self.soname,
+            "machine": self.machine,
+            "versions": self.versions,
+            "symbols": [asdict(s) for s in self.symbols],
+        }
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the surface (the path is not part of it)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: str = "") -> Surface:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not an abicheck ABI dump (schema {data.get('schema')!r}, expected {SCHEMA!r})")
+        return cls(soname=data.get("soname"), machine=data.get("machine"), versions=list(data.get("versions", [])),
+                   symbols=sorted(ExportedSymbol(**s) for s in data.get("symbols", [])), path=path)
+
+    def render_text(self) -> str:
+        lines = [f"soname: {self.soname or '-'}", f"machine: {self.machine or '-'}",
+                 f"versions: {' '.join(self.versions) or '-'}"]
+        for s in self.symbols:
+            size = f" size={s.size}" if s.size is not None else ""
+            lines.append(f"{s.kind:<6} {s.binding:<6} {s.display}{size}")
+        return "\n".join(lines) + "\n"
+
+
+def surface_of(reader: ElfReader, path: str = "") -> Surface:
+    """Read the exported surface of one object."""
+    verdefs = reader.version_definitions()
+    base = verdefs.get(1)  # index 1 names the object itself (VER_FLG_BASE)
+    versions = sorted(name for index, name in verdefs.items() if index != 1)
+    version_names = set(versions)
+    symbols = set()
+    for sym in reader.exports():
+        kind = _KINDS.get(sym.kind)
+        if kind is None or sym.name in LINKER_SYMBOLS:
+            continue
+        if sym.name in version_names and sym.size == 0:
+            continue  # the marker symbol GNU ld emits for each version
+        version = sym.version if sym.version != base else None
+        symbols.add(ExportedSymbol(
+            name=sym.name,
+            version=version,
+            default=version is not None and not sym.hidden,
+            kind=kind,
+            binding="weak" if sym.binding == "weak" else "global",
+            size=sym.size if kind in ("object", "tls") else None,
+        ))
+    return Surface(soname=reader.facts.soname, machine=reader.facts.arch, versions=versions,
+                   symbols=sorted(symbols), path=path)
+
+
+# --- diff ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # removed, added, changed, soname, version-removed, version-added
+    breaking: bool
+    symbol: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
+    """What changed from `old` to `new`, breaking changes first."""
+    changes: list[Change] = []
+    if old.soname != new.soname:
+        changes.append(Change("soname", True, None, f"SONAME changed from {old.soname} to {new.soname}: "
+                                                    "programs linked against the old one will not find it"))
+    for version in sorted(set(old.versions) - set(new.versions)):
+        changes.append(Change("version-removed", True, None, f"version {version} is no longer defined"))
+    for version in sorted(set(new.versions) - set(old.versions)):
+        changes.append(Change("version-added", False, None, f"version {version} is newly defined"))
+    before = {s.key: s for s in old.symbols}
+    after = {s.key: s for s in new.symbols}
+    for key in sorted(before.keys() - after.keys(), key=str):
+        s = before[key]
+        changes.append(Change("removed", True, s.display, f"{s.display} ({s.kind}) was removed"))
+    for key in sorted(before.keys() & after.keys(), key=str):
+        a, b = before[key], after[key]
+        if a.kind != b.kind:
+            changes.append(Change("changed", True, a.display, f"{a.display} changed kind from {a.kind} to {b.kind}"))
+        if a.size != b.size:
+            changes.append(Change("changed", True, a.display, f"{a.display} changed size from {a.size} to {b.size}"))
+        if a.binding != b.binding and b.binding == "weak":
+            changes.append(Change("changed", False, a.display, f"{a.display} became weak"))
+        if a.default != b.default:
+            changes.append(Change("changed", False, a.display,
+                                  f"{a.name}@{a.version} is {'now' if b.default else 'no longer'} the default version"))
+    for key in sorted(after.keys() - before.keys(), key=str):
+        s = after[key]
+        changes.append(Change("added", False, s.display, f"{s.display} ({s.kind}) was added"))
+    return sorted(changes, key=lambda c: (not c.breaking, c.kind, c.symbol or ""))

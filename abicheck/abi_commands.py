@@ -1,0 +1,180 @@
+"""`abicheck abi dump|diff|stub`: plain functions behind the typer commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from abicheck.abi import SCHEMA, Surface, diff_surfaces, surface_of
+from abicheck.commands import fail
+from abicheck.errors import InputError, UsageError
+
+SET_SCHEMA = "abicheck-abi-set/1"
+DIFF_SCHEMA = "abicheck-abi-diff/1"
+
+
+def load_surfaces(path: str) -> dict[str, Surface]:
+    """Surfaces of a `.so`, of each shared object in a wheel, or from a saved dump.
+
+    A single object maps from "" to its surface; a wheel from member names.
+    """
+    from abicheck.inputs import kind_of
+
+    kind = kind_of(path)
+    if kind == "dir":
+        raise InputError("is a directory; give a shared object, a wheel or a saved dump", path)
+    if kind == "wheel":
+        return _wheel_surfaces(path)
+    with open(path, "rb") as f:
+        head = f.read(1).lstrip()
+    if head == b"{":
+        return _dump_surfaces(path)
+    from abicheck.elf import open_elf
+
+    with open_elf(path) as reader:
+        return {"": surface_of(reader, path)}
+
+
+def _wheel_surfaces(path: str) -> dict[str, Surface]:
+    from abicheck.elf import ElfReader
+    from abicheck.errors import MissingBytes
+    from abicheck.wheel import WheelReader
+
+    problems: list[InputError] = []
+    out: dict[str, Surface] = {}
+    with WheelReader(path) as wheel:
+        for loaded in wheel.loaded(problems):
+            if loaded.problem is not None:
+                raise loaded.problem
+            display = wheel.display(loaded.member)
+            try:
+                reader = ElfReader(loaded.data, display)
+                surface = surface_of(reader, display)
+            except MissingBytes:
+                reader = ElfReader(wheel.read_all(loaded.member), display)
+                surface = surface_of(reader, display)
+            if reader.facts.type == "DYN":
+                out[loaded.member.name] = surface
+    if problems:
+        raise problems[0]
+    if not out:
+        raise InputError("no shared objects in this wheel", path)
+    return out
+
+
+def _dump_surfaces(path: str) -> dict[str, Surface]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a readable ABI dump: {exc}", path) from None
+    try:
+        if isinstance(data, dict) and data.get("schema") == SET_SCHEMA:
+            return {name: Surface.from_dict(s, path) for name, s in data["objects"].items()}
+        if isinstance(data, dict):
+            return {"": Surface.from_dict(data, path)}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"not an abicheck ABI dump: {exc}", path) from None
+    raise InputError("not an abicheck ABI dump", path)
+
+
+def _emit(text: str, output: str | None) -> int | None:
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            return fail(f"cannot write {output}: {exc.strerror or exc}")
+    else:
+        sys.stdout.write(text)
+    return None
+
+
+def run_dump(path: str, output_format: str = "text", output: str | None = None, digest: bool = False) -> int:
+    if output_format not in ("text", "json"):
+        return fail(f"unknown format {output_format!r}; use text or json")
+    try:
+        surfaces = load_surfaces(path)
+    except InputError as exc:
+        return fail(str(exc))
+    single = list(surfaces) == [""]
+    if digest:
+        lines = [f"{s.digest()}  {name or path}" for name, s in sorted(surfaces.items())]
+        return _emit("\n".join(lines) + "\n", output) or 0
+    if output_format == "json":
+        data: Any = (surfaces[""].to_dict() if single else
+                     {"schema": SET_SCHEMA, "objects": {n: s.to_dict() for n, s in sorted(surfaces.items())}})
+        return _emit(json.dumps(data, indent=2, sort_keys=True) + "\n", output) or 0
+    parts = [s.render_text() if single else f"== {name}\n{s.render_text()}" for name, s in sorted(surfaces.items())]
+    return _emit("".join(parts), output) or 0
+
+
+def run_diff(old: str, new: str, output_format: str = "text", strict: bool = False) -> int:
+    if output_format not in ("text", "json"):
+        return fail(f"unknown format {output_format!r}; use text or json")
+    try:
+        before, after = load_surfaces(old), load_surfaces(new)
+    except InputError as exc:
+        return fail(str(exc))
+    if list(before) == [""] and list(after) == [""]:
+        pairs = {"": (before[""], after[""])}
+    else:
+        pairs = {n: (before[n], after[n]) for n in sorted(before.keys() & after.keys())}
+    changes: list[dict[str, Any]] = []
+    for member in sorted(before.keys() - after.keys()):
+        changes.append({"kind": "object-removed", "breaking": True, "symbol": None, "object": member,
+                        "message": f"{member} is no longer shipped"})
+    for member in sorted(after.keys() - before.keys()):
+        changes.append({"kind": "object-added", "breaking": False, "symbol": None, "object": member,
+                        "message": f"{member} is newly shipped"})
+    for member, (a, b) in pairs.items():
+        for change in diff_surfaces(a, b):
+            changes.append({**change.to_dict(), "object": member or None})
+    breaking = sum(1 for c in changes if c["breaking"])
+    verdict = "breaking" if breaking else ("changed" if changes else "identical")
+    code = 1 if breaking or (strict and changes) else 0
+    if output_format == "json":
+        sys.stdout.write(json.dumps({"schema": DIFF_SCHEMA, "verdict": verdict, "breaking": breaking,
+                                     "compatible": len(changes) - breaking, "changes": changes},
+                                    indent=2) + "\n")
+        return code
+    for c in changes:
+        where = f"{c['object']}: " if c.get("object") else ""
+        sys.stdout.write(f"{'BREAKING' if c['breaking'] else 'compatible':<10} {where}{c['message']}\n")
+    if verdict == "breaking":
+        summary = f"breaking: {breaking} breaking, {len(changes) - breaking} compatible change(s); rebuild dependents"
+    elif changes:
+        summary = (f"compatible: {len(changes)} compatible change(s); a relink is enough"
+                   + (" (--strict counts them as changes)" if strict else ""))
+    else:
+        summary = "identical surfaces: a relink is enough"
+    sys.stdout.write(f"{summary}\n")
+    return code
+
+
+def run_stub(path: str, output: str) -> int:
+    from abicheck.stub import write_stub
+
+    try:
+        surfaces = load_surfaces(path)
+    except InputError as exc:
+        return fail(str(exc))
+    if list(surfaces) != [""]:
+        return fail(f"{path}: give one shared object (or its saved dump), not a wheel")
+    try:
+        data = write_stub(surfaces[""])
+    except UsageError as exc:
+        return fail(f"{path}: {exc}")
+    try:
+        with open(output, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        return fail(f"cannot write {output}: {exc.strerror or exc}")
+    os.chmod(output, 0o755)
+    sys.stderr.write(f"wrote {output} ({len(data)} bytes, {len(surfaces[''].symbols)} symbols)\n")
+    return 0
+
+
+__all__ = ["SCHEMA", "load_surfaces", "run_diff", "run_dump", "run_stub"]

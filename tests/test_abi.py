@@ -1,0 +1,180 @@
+"""ABI surface: dump, hash, diff and linkable stubs, with real gcc links and runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from conftest import bin_path, make_wheel, run_cli, sha256
+
+from abicheck.abi import surface_of
+from abicheck.elf import open_elf, read_facts
+
+V1 = bin_path("x86_64/abi/libshape-v1.so")
+BODY = bin_path("x86_64/abi/libshape-v1-body.so")
+REMOVED = bin_path("x86_64/abi/libshape-v2-removed.so")
+ADDED = bin_path("x86_64/abi/libshape-v3-added.so")
+STRIPPED = bin_path("x86_64/abi/libshape-v1.stripped.so")
+VERSIONED = bin_path("x86_64/abi/libver.so")
+
+
+def digest(path: str) -> str:
+    done = run_cli("abi", "dump", "--hash", path)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[0]
+
+
+def surface(path: str):
+    with open_elf(path) as reader:
+        return surface_of(reader, path)
+
+
+def test_dump_lists_the_exported_surface():
+    done = run_cli("abi", "dump", V1)
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [
+        "soname: libshape.so.1", "machine: x86_64", "versions: -",
+        "func   global shape_area", "object global shape_count size=4", "tls    global shape_last_error size=4",
+        "func   global shape_next", "func   global shape_scale",
+    ]
+    data = json.loads(run_cli("abi", "dump", "--format", "json", VERSIONED).stdout)
+    assert data["versions"] == ["LIBVER_1.0", "LIBVER_2.0"]
+    assert {(s["name"], s["version"], s["default"]) for s in data["symbols"]} == {
+        ("ver_add", "LIBVER_1.0", False), ("ver_add", "LIBVER_2.0", True), ("ver_counter", "LIBVER_1.0", True)}
+
+
+def test_body_changes_and_stripping_keep_the_hash():
+    assert digest(V1) == digest(BODY) == digest(STRIPPED)
+    assert sha256(V1) != sha256(BODY)  # the files themselves differ
+    assert len({digest(V1), digest(REMOVED), digest(ADDED)}) == 3
+
+
+def test_diff_verdicts_and_exit_codes():
+    same = run_cli("abi", "diff", V1, BODY)
+    assert same.returncode == 0 and "identical surfaces" in same.stdout
+    removed = run_cli("abi", "diff", V1, REMOVED)
+    assert removed.returncode == 1 and "BREAKING   shape_scale (func) was removed" in removed.stdout
+    added = run_cli("abi", "diff", V1, ADDED)
+    assert added.returncode == 0 and "compatible shape_perimeter (func) was added" in added.stdout
+    assert run_cli("abi", "diff", "--strict", V1, ADDED).returncode == 1
+    assert run_cli("abi", "diff", "--strict", V1, BODY).returncode == 0
+
+
+def test_diff_json_and_saved_dumps(tmp_path):
+    dump = tmp_path / "v1.json"
+    assert run_cli("abi", "dump", "--format", "json", "-o", str(dump), V1).returncode == 0
+    assert run_cli("abi", "diff", str(dump), BODY).returncode == 0
+    data = json.loads(run_cli("abi", "diff", "--format", "json", str(dump), REMOVED).stdout)
+    assert data["verdict"] == "breaking" and data["breaking"] == 1
+    assert data["changes"][0]["kind"] == "removed" and data["changes"][0]["symbol"] == "shape_scale"
+
+
+def test_size_kind_and_soname_changes_are_breaking():
+    from abicheck.abi import ExportedSymbol, Surface, diff_surfaces
+
+    old = surface(V1)
+    resized = Surface(old.soname, old.machine, old.versions, [
+        ExportedSymbol(s.name, s.version, s.default, s.kind, s.binding, 8 if s.name == "shape_count" else s.size)
+        for s in old.symbols])
+    assert [c.message for c in diff_surfaces(old, resized) if c.breaking] == [
+        "shape_count changed size from 4 to 8"]
+    renamed = Surface("libshape.so.2", old.machine, old.versions, old.symbols)
+    assert [c.kind for c in diff_surfaces(old, renamed)] == ["soname"]
+
+
+def test_wheels_give_one_surface_per_member(tmp_path):
+    one = make_wheel(tmp_path, "shape-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                     {"shape/libshape.so.1": V1, "shape/libver.so.1": VERSIONED})
+    (tmp_path / "next").mkdir()
+    two = make_wheel(tmp_path / "next", "shape-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                     {"shape/libshape.so.1": REMOVED, "shape/libver.so.1": VERSIONED})
+    done = run_cli("abi", "dump", "--hash", one)
+    assert [line.split()[1] for line in done.stdout.splitlines()] == ["shape/libshape.so.1", "shape/libver.so.1"]
+    diff = run_cli("abi", "diff", one, two)
+    assert diff.returncode == 1 and "shape/libshape.so.1: shape_scale (func) was removed" in diff.stdout
+
+
+# --- stubs ----------------------------------------------------------------------
+
+PROGRAM = r"""
+#include <stdio.h>
+extern double shape_area(double, double);
+extern int shape_count;
+extern __thread int shape_last_error;
+int main(void) {
+    shape_last_error = 2;
+    printf("%g %d %d\n", shape_area(2, 3), shape_count, shape_last_error);
+    return 0;
+}
+"""
+
+VERSIONED_PROGRAM = r"""
+#include <stdio.h>
+extern int ver_add(int, int);
+extern int ver_counter;
+int main(void) { printf("%d %d\n", ver_add(1, 2), ver_counter); return 0; }
+"""
+
+
+def make_stub(src: str, out) -> bytes:
+    done = run_cli("abi", "stub", src, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    return out.read_bytes()
+
+
+def link_and_run(tmp_path, stub_src: str, real: str, soname: str, libname: str, program: str) -> str:
+    stubs, real_dir = tmp_path / "stubs", tmp_path / "real"
+    stubs.mkdir()
+    real_dir.mkdir()
+    make_stub(stub_src, stubs / f"lib{libname}.so")
+    (tmp_path / "main.c").write_text(program)
+    subprocess.run(["gcc", "-o", str(tmp_path / "main"), str(tmp_path / "main.c"), f"-L{stubs}", f"-l{libname}"],
+                   check=True, capture_output=True)
+    shutil.copy(real, real_dir / soname)
+    done = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, check=True,
+                          env={"LD_LIBRARY_PATH": str(real_dir)})
+    return done.stdout
+
+
+def test_a_program_linked_against_the_stub_runs_with_the_real_library(tmp_path):
+    assert shutil.which("gcc"), "gcc is needed to link against the stub"
+    out = link_and_run(tmp_path, V1, V1, "libshape.so.1", "shape", PROGRAM)
+    assert out == "6 3 2\n"  # a function call, a copied data object and a TLS variable
+    assert read_facts(tmp_path / "main").needed[0] == "libshape.so.1"
+
+
+def test_a_versioned_stub_binds_the_default_version(tmp_path):
+    out = link_and_run(tmp_path, VERSIONED, VERSIONED, "libver.so.1", "ver", VERSIONED_PROGRAM)
+    assert out == "1003 7\n"  # ver_add@@LIBVER_2.0, not the LIBVER_1.0 behaviour
+    needs = {(n.library, n.version) for n in read_facts(tmp_path / "main").version_needs}
+    assert {("libver.so.1", "LIBVER_2.0"), ("libver.so.1", "LIBVER_1.0")} <= needs
+
+
+@pytest.mark.parametrize("lib", [V1, VERSIONED, bin_path("aarch64/abi/libshape-v1.so")])
+def test_stub_surface_round_trips(tmp_path, lib):
+    stub = tmp_path / "stub.so"
+    make_stub(lib, stub)
+    assert digest(str(stub)) == digest(lib)
+
+
+def test_stubs_are_byte_for_byte_deterministic(tmp_path):
+    first, second, body = (make_stub(V1, tmp_path / "a.so"), make_stub(V1, tmp_path / "b.so"),
+                           make_stub(BODY, tmp_path / "c.so"))
+    assert first == second == body
+    assert make_stub(STRIPPED, tmp_path / "d.so") == first
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["abi", "stub", bin_path("riscv64/newglibc.so"), "-o", "x.so"], "not supported yet"),
+    (["abi", "dump", bin_path("bad/linker-script.so")], "linker script"),
+    (["abi", "dump", bin_path("bad/truncated-tables.so")], "truncated"),
+    (["abi", "diff", bin_path("bad/not-elf.so"), V1], "not an ELF file"),
+    (["abi", "stub", bin_path("bad/garbage.so"), "-o", "x.so"], "ELF"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, args, words):
+    done = run_cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr and not (tmp_path / "x.so").exists()
