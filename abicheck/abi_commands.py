@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from abicheck.abi import SCHEMA, Surface, diff_surfaces, surface_of
-from abicheck.commands import fail
+from abicheck.commands import emit, fail
 from abicheck.errors import InputError, UsageError
 
 SET_SCHEMA = "abicheck-abi-set/1"
@@ -80,18 +80,6 @@ def _dump_surfaces(path: str) -> dict[str, Surface]:
     raise InputError("not an abicheck ABI dump", path)
 
 
-def _emit(text: str, output: str | None) -> int | None:
-    if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            return fail(f"cannot write {output}: {exc.strerror or exc}")
-    else:
-        sys.stdout.write(text)
-    return None
-
-
 def run_dump(path: str, output_format: str = "text", output: str | None = None, digest: bool = False) -> int:
     if output_format not in ("text", "json"):
         return fail(f"unknown format {output_format!r}; use text or json")
@@ -102,13 +90,13 @@ def run_dump(path: str, output_format: str = "text", output: str | None = None, 
     single = list(surfaces) == [""]
     if digest:
         lines = [f"{s.digest()}  {name or path}" for name, s in sorted(surfaces.items())]
-        return _emit("\n".join(lines) + "\n", output) or 0
+        return emit("\n".join(lines) + "\n", output) or 0
     if output_format == "json":
         data: Any = (surfaces[""].to_dict() if single else
                      {"schema": SET_SCHEMA, "objects": {n: s.to_dict() for n, s in sorted(surfaces.items())}})
-        return _emit(json.dumps(data, indent=2, sort_keys=True) + "\n", output) or 0
+        return emit(json.dumps(data, indent=2, sort_keys=True) + "\n", output) or 0
     parts = [s.render_text() if single else f"== {name}\n{s.render_text()}" for name, s in sorted(surfaces.items())]
-    return _emit("".join(parts), output) or 0
+    return emit("".join(parts), output) or 0
 
 
 def run_diff(old: str, new: str, output_format: str = "text", strict: bool = False) -> int:

@@ -13,6 +13,19 @@ def fail(message: str) -> int:
     return 2
 
 
+def emit(text: str, output: str | None) -> int | None:
+    """Write `text` to `output` (or stdout); an exit code only if writing failed."""
+    if not output:
+        sys.stdout.write(text)
+        return None
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        return fail(f"cannot write {output}: {exc.strerror or exc}")
+    return None
+
+
 class _Progress:
     """A progress line on stderr, shown only for scans that last more than a couple of seconds.
 
@@ -103,14 +116,9 @@ def run_check(
             progress.close()
     except UsageError as exc:
         return fail(str(exc))
-    text = render(report, fmt)
+    failed = emit(render(report, fmt), output)
+    if failed is not None:
+        return failed
     if output:
-        try:
-            with open(output, "w", encoding="utf-8") as f:
-                f.write(text)
-        except OSError as exc:
-            return fail(f"cannot write {output}: {exc.strerror or exc}")
         sys.stderr.write(render_text(report).splitlines()[-1] + f" Report written to {output}.\n")
-    else:
-        sys.stdout.write(text)
     return report.exit_code

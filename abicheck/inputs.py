@@ -55,7 +55,8 @@ def _is_relocatable(head: bytes) -> bool:
     return int.from_bytes(head[16:18], "big" if head[5] == 2 else "little") == 1
 
 
-def _looks_like_library(name: str) -> bool:
+def looks_like_library(name: str) -> bool:
+    """`libfoo.so`, `libfoo.so.1`: names a loader would open."""
     return name.endswith(".so") or ".so." in name
 
 
@@ -81,7 +82,7 @@ def walk_directory(root: str, problems: list[InputError]) -> tuple[list[FoundFil
                 continue
             if head[:4] == ELF_MAGIC:
                 found.append(FoundFile(path, path, _is_relocatable(head)))
-            elif _looks_like_library(name):
+            elif looks_like_library(name):
                 problems.append(InputError(describe_non_elf(head), path))
     return found, frozenset(n for n in names if satisfied_by_shipping(n))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from abicheck.elf import describe_non_elf
 from abicheck.errors import InputError
+from abicheck.inputs import looks_like_library
 from abicheck.policy import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
 
 # A member bigger than this uncompressed is refused rather than inflated; the
@@ -161,7 +162,7 @@ class WheelReader:
                         continue
                 if head[:4] == b"\x7fELF":
                     found.append(member)
-                elif _looks_like_library(member.name):
+                elif looks_like_library(os.path.basename(member.name)):
                     problems.append(InputError(describe_non_elf(head), label))
         return found
 
@@ -190,8 +191,3 @@ class LoadedMember:
     member: Member
     data: object  # SparseBuffer, or None
     problem: InputError | None
-
-
-def _looks_like_library(name: str) -> bool:
-    base = os.path.basename(name)
-    return base.endswith(".so") or ".so." in base
