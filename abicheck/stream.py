@@ -266,7 +266,7 @@ class MemberStream:
             total = 0
             for chunk in self._chunks(f):
                 total += len(chunk)
-                if total > limit:
+                if total > self.info.file_size:  # a lying header must not buy unbounded memory
                     raise InputError("member inflates past its declared size", self.label)
                 parts.append(chunk)
         return b"".join(parts)

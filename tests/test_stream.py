@@ -109,3 +109,14 @@ def test_progress_appears_only_when_enabled_and_slow(monkeypatch):
     loud("b.so")
     assert loud.bar is not None
     loud.close()
+
+
+def test_a_member_that_inflates_past_its_declared_size_is_refused(tmp_path):
+    """A lying local/central header must not buy unbounded memory in the whole-member read."""
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so")})
+    info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
+    info.file_size = 1024  # claim far less than the data holds
+    with pytest.raises(Exception) as caught:
+        MemberStream(wheel, info, "a").read_all(1 << 30)
+    assert "inflates past its declared size" in str(caught.value)
