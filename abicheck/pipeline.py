@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from abicheck.backends import BackendContext, BackendPolicy
     from abicheck.kernels import VariantDir
     from abicheck.variants import Variant
+    from abicheck.wheel import WheelTags
 
 DEFAULT_PYTHON_ABI = (3, 9)
 
@@ -28,7 +29,7 @@ TARGETS = ("wheel", "nix")
 class _WheelObjects:
     """What AB402 needs to know about each object of one wheel."""
 
-    tags: object
+    tags: WheelTags
     objects: list[tuple[str, str | None, list[tuple[str, str]]]] = field(default_factory=list)
 
 
@@ -233,7 +234,7 @@ def _tag_results(path: str, entry: _WheelObjects) -> list[ArtifactResult]:
     from abicheck.rules.tags import claim_finding
 
     results = []
-    for arch, claim in entry.tags.claims.items():  # type: ignore[attr-defined]
+    for arch, claim in entry.tags.claims.items():
         objects = [(d, needs) for d, a, needs in entry.objects if a == arch]
         if not objects:
             continue

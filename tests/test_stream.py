@@ -13,7 +13,7 @@ from conftest import bin_path, make_wheel, run_cli
 
 import abicheck
 from abicheck.elf import ElfReader
-from abicheck.errors import MissingBytes
+from abicheck.errors import InputError, MissingBytes
 from abicheck.stream import MemberStream, SparseBuffer
 
 
@@ -117,6 +117,6 @@ def test_a_member_that_inflates_past_its_declared_size_is_refused(tmp_path):
                        {"demo/a.so": bin_path("x86_64/newglibc.so")})
     info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
     info.file_size = 1024  # claim far less than the data holds
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(InputError) as caught:
         MemberStream(wheel, info, "a").read_all(1 << 30)
     assert "inflates past its declared size" in str(caught.value)
