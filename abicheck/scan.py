@@ -17,7 +17,7 @@ from abicheck.inputs import iter_paths, walk_directory
 
 if TYPE_CHECKING:
     from abicheck.kernels import VariantDir
-    from abicheck.wheel import WheelTags
+    from abicheck.wheel import WheelReader, WheelTags
 
 
 @dataclass
@@ -90,7 +90,6 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
 
 
 def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
-    from abicheck.errors import MissingBytes
     from abicheck.wheel import WheelReader  # zipfile and packaging only when a wheel is given
 
     try:
@@ -98,16 +97,27 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
     except InputError as exc:
         problems.append(exc)
         return
-    count = 0
+    counter = [0]  # ELF members met, readable or not
     with wheel:
-        for loaded in wheel.loaded(problems, jobs):
+        yield from _wheel_items(wheel, path, problems, jobs, counter)
+    if counter[0] == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
+        problems.append(NothingToCheck("no ELF objects found in this wheel", path))
+
+
+def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
+                 counter: list[int]) -> Iterator[ScanItem]:
+    from abicheck.errors import MissingBytes
+
+    try:
+        members = wheel.loaded(problems, jobs)
+        for loaded in members:
             if loaded.problem is not None:
                 problems.append(loaded.problem)
-                count += 1
+                counter[0] += 1
                 continue
             if loaded.data is None:
                 continue
-            count += 1
+            counter[0] += 1
             member = loaded.member
             display = wheel.display(member)
 
@@ -123,5 +133,5 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
                 problems.append(exc)
                 continue
             yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full)
-    if count == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
-        problems.append(NothingToCheck("no ELF objects found in this wheel", path))
+    except InputError as exc:  # the archive itself became unreadable mid-scan
+        problems.append(exc)
