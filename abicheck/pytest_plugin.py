@@ -170,7 +170,10 @@ class AbicheckItem(pytest.Item):
         for artifact in report.artifacts:
             if artifact.path == self.target or _covers(artifact, self.target):
                 lines.extend(_format(f) for f in artifact.findings)
-        lines.extend(f"error: {e.message}" for e in report.errors if e.path == self.target)
+        # An error about a folder above the object (an unknown variant name, a
+        # malformed metadata.json) fails every object in it.
+        lines.extend(f"error: {e.path}: {e.message}" if e.path != self.target else f"error: {e.message}"
+                     for e in report.errors if e.path == self.target or _inside(self.target, e.path))
         if lines:
             raise AbicheckFailure("\n".join(lines))
 
@@ -188,8 +191,12 @@ def _covers(artifact: Any, target: str) -> bool:
     if artifact.kind == "wheel":
         return target.startswith(artifact.path + "!")
     if artifact.kind == "metadata":
-        return target.startswith(os.path.dirname(artifact.path) + os.sep)
+        return _inside(target, os.path.dirname(artifact.path))
     return False
+
+
+def _inside(target: str, folder: str) -> bool:
+    return bool(folder) and target.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _format(finding: Any) -> str:

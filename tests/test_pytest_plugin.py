@@ -110,3 +110,13 @@ def test_fixture_for_hand_written_tests(kernel_repo):
     result = kernel_repo.runpytest("test_manual.py")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*AssertionError: abicheck found problems:*", "*pthread_join@GLIBC_2.34*"])
+
+
+def test_a_bad_variant_folder_fails_the_objects_in_it(pytester):
+    """An error about the folder (here an unknown variant name) must not leave its objects passing."""
+    folder = pytester.path / "build" / "torch28-cxx11-cu999x-x86_64-linux"
+    folder.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/kernels/cuda-good.abi3.so"), folder / "_relu_cuda_1.abi3.so")
+    result = pytester.runpytest("--abicheck")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*error: *torch28-cxx11-cu999x-x86_64-linux: unknown build variant name*"])
