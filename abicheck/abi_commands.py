@@ -38,25 +38,20 @@ def load_surfaces(path: str) -> dict[str, Surface]:
 
 
 def _wheel_surfaces(path: str) -> dict[str, Surface]:
-    from abicheck.elf import ElfReader
+    """One surface per shared object in the wheel, read as `check` reads wheels."""
     from abicheck.errors import MissingBytes
-    from abicheck.wheel import WheelReader
+    from abicheck.scan import scan
 
     problems: list[InputError] = []
     out: dict[str, Surface] = {}
-    with WheelReader(path) as wheel:
-        for loaded in wheel.loaded(problems):
-            if loaded.problem is not None:
-                raise loaded.problem
-            display = wheel.display(loaded.member)
-            try:
-                reader = ElfReader(loaded.data, display)
-                surface = surface_of(reader, display)
-            except MissingBytes:
-                reader = ElfReader(wheel.read_all(loaded.member), display)
-                surface = surface_of(reader, display)
-            if reader.facts.type == "DYN":
-                out[loaded.member.name] = surface
+    for item in scan([path], problems):
+        try:
+            surface = surface_of(item.reader, item.display)
+        except MissingBytes:  # symbol tables outside what streaming kept
+            item.reader = item.reload()
+            surface = surface_of(item.reader, item.display)
+        if item.reader.facts.type == "DYN":
+            out[item.display.split("!", 1)[1]] = surface
     if problems:
         raise problems[0]
     if not out:

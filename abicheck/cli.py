@@ -135,7 +135,7 @@ def policies(
         aliases = f" (alias {', '.join(policy.aliases)})" if policy.aliases else ""
         sys.stdout.write(f"{policy.name}{aliases}\n")
         for a in arches:
-            limits = ", ".join(f"{p} {lim.maximum_text}" for p, lim in sorted(policy.limits[a].items())
+            limits = ", ".join(f"{p} {lim.maximum_text}" for p, lim in sorted(policy.limits_for(a).items())
                                if lim.maximum is not None)
             sys.stdout.write(f"  {a:<12} {limits or 'no versioned libraries'}\n")
     if shown == 0:

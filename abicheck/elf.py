@@ -8,8 +8,9 @@ count, so stripped and section-less files are checked like any other.
 
 It works on an `mmap` of a file (see `open_elf`), on `bytes`, or on any object
 that supports `len`, slicing and `find` (a streamed wheel member keeps only
-the ranges the reader needs, see `abicheck.stream`). Every structure is bounds-checked, every loop is bounded by a
-count or by the file size, and every problem is raised as `ElfError`.
+the ranges the reader needs, see `abicheck.stream`). Every structure is
+bounds-checked, every loop is bounded by a count or by the file size, and
+every problem is raised as `ElfError`.
 
 The cheap facts (`ElfFacts`) are parsed eagerly. Symbols are read lazily and
 selectively: `imports(versions=...)` scans `.gnu.version` as an array of u16
@@ -157,7 +158,8 @@ def describe_non_elf(head: bytes) -> str:
 class ElfReader:
     """Parses one ELF image held in a buffer. Use `open_elf` for files."""
 
-    def __init__(self, buf: Buffer, name: str = "<bytes>") -> None:
+    def __init__(self, buf: Buffer, name: str = "<bytes>", headers_only: bool = False) -> None:
+        """Parse `buf`; with `headers_only`, stop after the ELF and program headers."""
         self._buf = buf
         self._size = len(buf)
         self._direct = isinstance(buf, (bytes, bytearray, mmap.mmap))  # struct can read it in place
@@ -166,8 +168,15 @@ class ElfReader:
         self._version_names: dict[int, tuple[str, str | None]] | None = None
         self._parse_header()
         self._parse_program_headers()
+        if headers_only:
+            return
         self._parse_dynamic()
         self.facts = self._build_facts()
+
+    @property
+    def segment_ranges(self) -> list[tuple[int, int]]:
+        """File ranges of PT_DYNAMIC and PT_INTERP: what a streamed member must keep."""
+        return [(off, off + size) for off, size in filter(None, (self._dynamic, self._interp))]
 
     # -- low-level reads -------------------------------------------------
 

@@ -80,37 +80,6 @@ class VersionLimit:
         return ".".join(map(str, self.maximum)) if self.maximum else "-"
 
 
-class _LazyLimits(dict):
-    """arch -> prefix -> VersionLimit, built on first use of each arch.
-
-    Parsing every version name of every policy costs more than a whole
-    single-file check, so each arch's table is built only when asked for.
-    """
-
-    def __init__(self, raw: dict[str, dict[str, list[str]]]) -> None:
-        super().__init__((arch, None) for arch in raw)
-        self._raw = raw
-
-    def __getitem__(self, arch: str) -> dict[str, VersionLimit]:
-        value = super().__getitem__(arch)
-        if value is None:
-            value = {}
-            for prefix, names in self._raw[arch].items():
-                numbers = [n for n in (numeric(name) for name in names) if n is not None]
-                value[prefix] = VersionLimit(prefix, max(numbers) if numbers else None, frozenset(names))
-            super().__setitem__(arch, value)
-        return value
-
-    def get(self, arch: str, default=None):
-        return self[arch] if arch in self else default
-
-    def items(self):
-        return [(arch, self[arch]) for arch in self]
-
-    def values(self):
-        return [self[arch] for arch in self]
-
-
 @dataclass(frozen=True)
 class Policy:
     """One manylinux or musllinux policy, as auditwheel's JSON describes it."""
@@ -118,9 +87,12 @@ class Policy:
     name: str
     aliases: tuple[str, ...]
     priority: int
-    limits: dict[str, dict[str, VersionLimit]] = field(hash=False, compare=False)
+    # arch -> prefix -> allowed version names, as in auditwheel's JSON
+    symbol_versions: dict[str, dict[str, list[str]]] = field(hash=False, compare=False, repr=False)
     libraries: frozenset[str] = frozenset()
     blacklist: dict[str, frozenset[str]] = field(default_factory=dict, hash=False, compare=False)
+    _limits: dict[str, dict[str, VersionLimit]] = field(default_factory=dict, hash=False, compare=False,
+                                                         repr=False)
 
     @property
     def family(self) -> str:
@@ -134,7 +106,21 @@ class Policy:
 
     @property
     def arches(self) -> tuple[str, ...]:
-        return tuple(self.limits)
+        return tuple(self.symbol_versions)
+
+    def limits_for(self, arch: str) -> dict[str, VersionLimit]:
+        """prefix -> VersionLimit on `arch` ({} for an arch the policy does not cover).
+
+        Built on first use: parsing every version name of every policy costs
+        more than a whole single-file check.
+        """
+        if arch not in self._limits:
+            table = {}
+            for prefix, names in self.symbol_versions.get(arch, {}).items():
+                numbers = [n for n in (numeric(name) for name in names) if n is not None]
+                table[prefix] = VersionLimit(prefix, max(numbers) if numbers else None, frozenset(names))
+            self._limits[arch] = table
+        return self._limits[arch]
 
     def tag(self, arch: str) -> str:
         return f"{self.name}_{arch}"
@@ -145,7 +131,7 @@ class Policy:
 
     def limit_for(self, arch: str, version: str) -> VersionLimit | None:
         prefix, _ = split_version(version)
-        return self.limits.get(arch, {}).get(prefix)
+        return self.limits_for(arch).get(prefix)
 
     def allows_version(self, arch: str, library: str, version: str) -> bool:
         """False only when `library` is covered and `version` is above the policy.
@@ -166,7 +152,7 @@ def _parse(entry: dict) -> Policy:
         name=entry["name"],
         aliases=tuple(entry.get("aliases", ())),
         priority=int(entry["priority"]),
-        limits=_LazyLimits(entry.get("symbol_versions", {})),
+        symbol_versions=entry.get("symbol_versions", {}),
         libraries=frozenset(entry.get("lib_whitelist", ())),
         blacklist={lib: frozenset(syms) for lib, syms in entry.get("blacklist", {}).items()},
     )
@@ -187,6 +173,7 @@ def policy_names() -> list[str]:
     return [p.name for p in all_policies()]
 
 
+@cache
 def load_policy(name: str) -> Policy:
     """Look a policy up by name, alias (`manylinux2014`) or full tag.
 
@@ -226,7 +213,7 @@ def policy_for_tag(tag: str) -> Policy | None:
 def most_compatible(needs: list[tuple[str, str]], arch: str, family: str = "manylinux") -> Policy | None:
     """The oldest policy of `family` on `arch` that allows all `(library, version)` needs."""
     for policy in all_policies():
-        if policy.family != family or arch not in policy.limits:
+        if policy.family != family or arch not in policy.arches:
             continue
         if all(policy.allows_version(arch, lib, ver) for lib, ver in needs):
             return policy

@@ -46,7 +46,7 @@ def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
     from abicheck.rules import ObjectContext
     from abicheck.rules.symbols import check_versions
 
-    if item.reader.facts.arch not in policy.limits:
+    if item.reader.facts.arch not in policy.arches:
         return None
     ctx = ObjectContext(path=item.display, reader=item.reader, policy=policy, shipped=item.shipped)
     findings = list(check_versions(ctx))

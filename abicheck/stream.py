@@ -26,7 +26,7 @@ import zlib
 from bisect import bisect_right
 from typing import Any
 
-from abicheck.errors import InputError, MissingBytes
+from abicheck.errors import ElfError, InputError, MissingBytes
 
 HEAD_BYTES = 32 << 20
 CHUNK = 256 << 10  # compressed bytes read at a time
@@ -98,10 +98,6 @@ class SparseBuffer:
             raise MissingBytes(start, end)
         return found + base if found >= 0 else -1
 
-    @property
-    def kept(self) -> int:
-        return sum(len(d) for d in self._data)
-
 
 def _data_offset(f: Any, info: zipfile.ZipInfo, label: str) -> int:
     f.seek(info.header_offset)
@@ -112,39 +108,22 @@ def _data_offset(f: Any, info: zipfile.ZipInfo, label: str) -> int:
     return info.header_offset + 30 + name_len + extra_len
 
 
-def _ranges_from_header(head: bytes) -> list[tuple[int, int]]:
-    """PT_DYNAMIC and PT_INTERP file ranges, from the ELF and program headers in `head`."""
-    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] not in (1, 2) or head[5] not in (1, 2):
-        return []
-    e = "<" if head[5] == 1 else ">"
-    if head[4] == 2:
-        phoff, = struct.unpack_from(e + "Q", head, 32)
-        phentsize, phnum = struct.unpack_from(e + "HH", head, 54)
-        fmt, t_off, o_off, s_off = e + "IIQQQQ", 0, 2, 5
-    else:
-        phoff, = struct.unpack_from(e + "I", head, 28)
-        phentsize, phnum = struct.unpack_from(e + "HH", head, 42)
-        fmt, t_off, o_off, s_off = e + "IIIIII", 0, 1, 4
-    out = []
-    need = struct.calcsize(fmt)
-    for i in range(min(phnum, 4096)):
-        at = phoff + i * phentsize
-        if phentsize < need or at + need > len(head):
-            break
-        fields = struct.unpack_from(fmt, head, at)
-        if fields[t_off] in (2, 3):  # PT_DYNAMIC, PT_INTERP
-            out.append((fields[o_off], fields[o_off] + fields[s_off]))
-    return out
+def _segment_ranges(head: bytes, size: int) -> list[tuple[int, int]]:
+    """PT_DYNAMIC and PT_INTERP file ranges, from the headers at the start of a member."""
+    from abicheck.elf import ElfReader
+
+    try:
+        ranges = ElfReader(head, headers_only=True).segment_ranges
+    except ElfError:
+        return []  # not parsable from its head: the full reader will say why
+    return [(start, min(stop, size)) for start, stop in ranges if start < size and stop > start]
 
 
-def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, stop in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
-        else:
-            merged.append((start, stop))
-    return merged
+def _check_readable(info: zipfile.ZipInfo, label: str) -> None:
+    if info.flag_bits & 0x1:
+        raise InputError("cannot read member: it is encrypted", label)
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise InputError(f"cannot read member: unsupported compression method {info.compress_type}", label)
 
 
 def peek(f: Any, info: zipfile.ZipInfo, label: str, n: int = 16) -> bytes:
@@ -152,13 +131,10 @@ def peek(f: Any, info: zipfile.ZipInfo, label: str, n: int = 16) -> bytes:
 
     Enough to tell ELF from anything else; inflates only a few hundred bytes.
     """
-    if info.flag_bits & 0x1:
-        raise InputError("cannot read member: it is encrypted", label)
+    _check_readable(info, label)
     f.seek(_data_offset(f, info, label))
     if info.compress_type == zipfile.ZIP_STORED:
         return f.read(min(n, info.compress_size))
-    if info.compress_type != zipfile.ZIP_DEFLATED:
-        raise InputError(f"cannot read member: unsupported compression method {info.compress_type}", label)
     raw = f.read(min(4096, info.compress_size))
     try:
         return zlib.decompressobj(-15).decompress(raw, n)
@@ -170,11 +146,8 @@ class MemberStream:
     """Streams one member's inflated bytes; one instance per worker thread."""
 
     def __init__(self, path: str, info: zipfile.ZipInfo, label: str) -> None:
+        _check_readable(info, label)
         self.path, self.info, self.label = path, info, label
-        if info.flag_bits & 0x1:
-            raise InputError("cannot read member: it is encrypted", label)
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise InputError(f"cannot read member: unsupported compression method {info.compress_type}", label)
 
     def _chunks(self, f: Any) -> Any:
         """Yield inflated chunks in order, at most OUT_STEP bytes each."""
@@ -206,20 +179,9 @@ class MemberStream:
                 yield out
             if inflate.eof:
                 return
-        tail = inflate.flush() if hasattr(inflate, "flush") else b""
+        tail = inflate.flush()
         if tail:
             yield tail
-
-    def head(self, n: int = 16) -> bytes:
-        """The first `n` bytes (enough to tell ELF from anything else)."""
-        got = b""
-        with open(self.path, "rb") as f:
-            f.seek(_data_offset(f, self.info, self.label))
-            for chunk in self._chunks(f):
-                got += chunk
-                if len(got) >= n:
-                    break
-        return got[:n]
 
     def read_sparse(self, head_bytes: int = HEAD_BYTES) -> SparseBuffer | bytes:
         """Inflate until the head, PT_DYNAMIC and PT_INTERP are complete; keep only those.
@@ -228,28 +190,29 @@ class MemberStream:
         first inflated chunk; its first 16 bytes are returned instead.
         """
         size = self.info.file_size
-        wanted = [(0, min(size, head_bytes))]
+        stops = {0: min(size, head_bytes)}  # kept range start -> stop; the head starts at 0
+        kept = {0: bytearray()}
         header_parsed = False
-        kept: dict[int, bytearray] = {0: bytearray()}
         pos = 0
         with open(self.path, "rb") as f:
             f.seek(_data_offset(f, self.info, self.label))
             for chunk in self._chunks(f):
-                end = pos + len(chunk)
-                for start, stop in wanted:
-                    if start < end and stop > pos:
-                        lo, hi = max(start, pos), min(stop, end)
-                        kept.setdefault(start, bytearray()).extend(chunk[lo - pos:hi - pos])
                 if pos == 0 and bytes(chunk[:4]) != b"\x7fELF":
                     return bytes(chunk[:16])
+                end = pos + len(chunk)
+                for start, stop in stops.items():
+                    if start < end and stop > pos:
+                        kept[start] += chunk[max(start, pos) - pos:min(stop, end) - pos]
                 pos = end
                 if not header_parsed and (pos >= 65536 or pos >= size):
                     header_parsed = True
-                    extra = [(a, min(b, size)) for a, b in _ranges_from_header(bytes(kept[0][:65536]))
-                             if a < size and b > a]
-                    wanted = _merge(wanted + extra)
-                    kept = _rekey(kept, wanted)
-                if header_parsed and pos >= max(stop for _s, stop in wanted):
+                    for start, stop in _segment_ranges(bytes(kept[0][:65536]), size):
+                        if start <= stops[0] and pos <= stops[0]:
+                            stops[0] = max(stops[0], stop)  # the head is still growing: extend it
+                        elif start >= pos:
+                            stops[start], kept[start] = stop, bytearray()
+                        # else already streamed past: the reader asks, the caller reads it whole
+                if header_parsed and pos >= max(stops.values()):
                     break
         if size == 0:
             return b""
@@ -270,15 +233,3 @@ class MemberStream:
                     raise InputError("member inflates past its declared size", self.label)
                 parts.append(chunk)
         return b"".join(parts)
-
-
-def _rekey(kept: dict[int, bytearray], wanted: list[tuple[int, int]]) -> dict[int, bytearray]:
-    """Re-home kept bytes after ranges were merged (the head may have absorbed a range)."""
-    out: dict[int, bytearray] = {}
-    for start, stop in wanted:
-        buf = bytearray()
-        for s, data in sorted(kept.items()):
-            if s >= start and s < stop and s == start + len(buf):
-                buf.extend(data)
-        out[start] = buf
-    return out

@@ -104,7 +104,8 @@ def write_stub(surface: Surface) -> bytes:
     dynamic_sec = place(".dynamic", 16 * dyn_tags, 8, type=SHT_DYNAMIC, flags=SHF_ALLOC | SHF_WRITE, entsize=16)
     file_end_of_load = offset
 
-    # Data objects get distinct, aligned addresses in .bss; TLS objects offsets in .tbss.
+    # Data objects get distinct, aligned addresses in .bss (which place() puts at
+    # the next 16-byte boundary); TLS objects get offsets in .tbss.
     bss_addr = _align(offset, 16)
     cursor, tcursor = 0, 0
     values: list[int] = []
@@ -120,9 +121,7 @@ def write_stub(surface: Surface) -> bytes:
         else:
             values.append(text_sec["offset"])
     bss_sec = place(".bss", _align(cursor, 16), 16, type=SHT_NOBITS, flags=SHF_ALLOC | SHF_WRITE)
-    bss_sec["offset"] = bss_addr
     tbss_sec = place(".tbss", _align(tcursor, 8), 8, type=SHT_NOBITS, flags=SHF_ALLOC | SHF_WRITE | SHF_TLS)
-    tbss_sec["offset"] = bss_addr
     shstrtab = _Strtab()
     for sec in sections:
         sec["name_index"] = shstrtab.add(sec["name"])

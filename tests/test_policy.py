@@ -10,7 +10,7 @@ from abicheck.policy import all_policies, load_policy, most_compatible, numeric,
 
 def test_manylinux_2_28_x86_64_limits_match_the_published_policy():
     policy = load_policy("manylinux_2_28")
-    limits = policy.limits["x86_64"]
+    limits = policy.limits_for("x86_64")
     assert limits["GLIBC"].maximum == (2, 28)
     assert limits["GLIBCXX"].maximum == (3, 4, 24)
     assert limits["CXXABI"].maximum == (1, 3, 11)

@@ -45,7 +45,7 @@ def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
                      "class": facts.elf_class, "endian": facts.endian},
         )
         return
-    if facts.arch is not None and ctx.policy.limits and facts.arch not in ctx.policy.limits:
+    if facts.arch is not None and ctx.policy.arches and facts.arch not in ctx.policy.arches:
         covers = ", ".join(ctx.policy.arches)
         yield ctx.finding(
             AB401,

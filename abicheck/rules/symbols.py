@@ -69,7 +69,7 @@ def _limit_text(ctx: ObjectContext, version: str) -> str:
 def too_new_needs(ctx: ObjectContext) -> list[VersionNeed]:
     """The non-weak version needs that the policy rejects for this object."""
     arch = ctx.arch
-    if arch is None or arch not in ctx.policy.limits:
+    if arch is None or arch not in ctx.policy.arches:
         return []  # AB401 reports an architecture the policy does not cover
     return [
         need for need in ctx.facts.version_needs
