@@ -30,7 +30,7 @@ class _WheelObjects:
     """What AB402 needs to know about each object of one wheel."""
 
     tags: WheelTags
-    objects: list[tuple[str, str | None, list[tuple[str, str]]]] = field(default_factory=list)
+    objects: list[tuple[tuple[int, int], str, str | None, list[tuple[str, str]]]] = field(default_factory=list)
 
 
 def validate_options(policy: str | None, target: str, arch: str | None) -> Policy | None:
@@ -170,6 +170,7 @@ def check(
     variant_dirs: dict[str, VariantDir] = {}
 
     workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    positions: dict[int, tuple[int, int]] = {}  # id(artifact) -> where its object was found
     for item in scan(list(paths), problems, workers):
         if progress is not None:
             progress(item.display)
@@ -197,11 +198,15 @@ def check(
         except InputError as exc:  # a malformed symbol table, found lazily
             problems.append(exc)
             continue
-        report.artifacts.append(ArtifactResult(item.display, findings, arch=facts.arch, policy=chosen.name))
+        result = ArtifactResult(item.display, findings, arch=facts.arch, policy=chosen.name)
+        report.artifacts.append(result)
+        positions[id(result)] = item.position
         if item.wheel is not None and item.container is not None:
             entry = wheels.setdefault(item.container, _WheelObjects(item.wheel))
-            entry.objects.append((item.display, facts.arch, _needs(facts, item.shipped)))
+            entry.objects.append((item.position, item.display, facts.arch, _needs(facts, item.shipped)))
 
+    # Wheel members finish out of archive order with several jobs; the report never shows it.
+    report.artifacts.sort(key=lambda a: positions[id(a)])
     if "AB402" in codes:
         for path, entry in wheels.items():
             report.artifacts.extend(_tag_results(path, entry))
@@ -235,7 +240,7 @@ def _tag_results(path: str, entry: _WheelObjects) -> list[ArtifactResult]:
 
     results = []
     for arch, claim in entry.tags.claims.items():
-        objects = [(d, needs) for d, a, needs in entry.objects if a == arch]
+        objects = [(d, needs) for _pos, d, a, needs in sorted(entry.objects) if a == arch]
         if not objects:
             continue
         all_needs = [n for _d, needs in objects for n in needs]

@@ -31,22 +31,38 @@ class ScanItem:
     wheel: WheelTags | None = None
     variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
     reload: Callable[[], ElfReader] | None = None  # read the whole member (streamed wheel members)
+    position: tuple[int, int] = (0, 0)  # (input, object within it): sorting by it gives archive/walk order
 
 
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
-    for path, kind in iter_paths(paths):
+    """Every ELF object under `paths`; each item's `position` gives its place.
+
+    Objects of one wheel may come out of archive order when `jobs` > 1 (the
+    biggest are inflated first); sort by `position` to restore it. Problems are
+    appended to `problems` in a deterministic order whatever `jobs` is.
+    """
+    for number, (path, kind) in enumerate(iter_paths(paths)):
         if isinstance(kind, InputError):
             problems.append(kind)
-        elif kind == "file":
-            try:
-                with open_elf(path) as reader:
-                    yield ScanItem(reader, path, frozenset())
-            except InputError as exc:
-                problems.append(exc)
+            continue
+        if kind == "file":
+            items = _scan_file(path, problems)
         elif kind == "dir":
-            yield from _scan_directory(path, problems)
+            items = _scan_directory(path, problems)
         else:
-            yield from _scan_wheel(path, problems, jobs)
+            items = _scan_wheel(path, problems, jobs)
+        for index, item in enumerate(items):
+            # A wheel member's place is its archive index; anything else's, its place in the walk.
+            item.position = (number, item.position[1] if item.wheel is not None else index)
+            yield item
+
+
+def _scan_file(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
+    try:
+        with open_elf(path) as reader:
+            yield ScanItem(reader, path, frozenset())
+    except InputError as exc:
+        problems.append(exc)
 
 
 def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]:
@@ -98,8 +114,13 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
         problems.append(exc)
         return
     counter = [0]  # ELF members met, readable or not
+    first = len(problems)
     with wheel:
         yield from _wheel_items(wheel, path, problems, jobs, counter)
+    # Whatever was found wrong in this wheel's members, by the scan or by the caller
+    # between items, in archive order (members finish out of order with jobs > 1).
+    index = {wheel.display(m): m.index for m in wheel.members}
+    problems[first:] = sorted(problems[first:], key=lambda p: index.get(p.path or "", len(index)))
     if counter[0] == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
         problems.append(NothingToCheck("no ELF objects found in this wheel", path))
 
@@ -132,6 +153,7 @@ def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs
             except InputError as exc:
                 problems.append(exc)
                 continue
-            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full)
+            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full,
+                            position=(0, member.index))
     except InputError as exc:  # the archive itself became unreadable mid-scan
         problems.append(exc)

@@ -71,6 +71,7 @@ class Member:
     name: str
     size: int
     info: zipfile.ZipInfo
+    index: int  # its place among the wheel's files, in archive order
 
 
 class WheelReader:
@@ -88,7 +89,8 @@ class WheelReader:
             raise InputError("is a directory, not a wheel", path) from None
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
             raise InputError(f"not a readable wheel (corrupt or not a zip archive: {exc})", path) from None
-        self.members = [Member(i.filename, i.file_size, i) for i in infos if not i.is_dir()]
+        self.members = [Member(i.filename, i.file_size, i, n)
+                        for n, i in enumerate(i for i in infos if not i.is_dir())]
         # Every name the wheel ships satisfies a NEEDED entry of the same name.
         names = (os.path.basename(m.name) for m in self.members)
         self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
@@ -167,21 +169,33 @@ class WheelReader:
         return found
 
     def loaded(self, problems: list[InputError], jobs: int = 1) -> Iterator[LoadedMember]:
-        """Every ELF member, inflated by `jobs` threads, in archive order (bounded look-ahead)."""
-        members = self.elf_members(problems)
-        if jobs <= 1 or len(members) <= 1:
-            yield from (self.load(m) for m in members)
-            return
-        from concurrent.futures import ThreadPoolExecutor
+        """Every ELF member, inflated by `jobs` threads (this one included).
 
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="abicheck-inflate") as pool:
-            window = []
-            for member in members:
-                window.append(pool.submit(self.load, member))
-                if len(window) >= 2 * jobs:
-                    yield window.pop(0).result()
-            for future in window:
-                yield future.result()
+        With one job they come in archive order. With more they come as they
+        finish, so callers that need archive order sort by `member.index`: the
+        other threads inflate the biggest members first and this one the
+        smallest (see `workshare`). The biggest member usually bounds the wall
+        time (torch's libtorch_cpu.so is 70% of its wheel's ELF bytes), so it
+        starts before the pass that finds the ELF members; if it turns out not to
+        be ELF, that costs a single inflated chunk and its result is dropped.
+        """
+        if jobs <= 1:
+            yield from (self.load(m) for m in self.elf_members(problems))
+            return
+        from abicheck.workshare import WorkShare
+
+        with WorkShare(self.load, lambda m: m.info.compress_size, workers=jobs - 1) as share:
+            early = sorted((m for m in self.members if m.size >= 4), key=lambda m: -m.info.compress_size)
+            early = early[:jobs - 1]
+            share.add(early)
+            members = self.elf_members(problems)
+            elf = {m.index for m in members}
+            started = {m.index for m in early}
+            share.add(m for m in members if m.index not in started)
+            share.close()
+            for loaded in share.results():
+                if loaded.member.index in elf:
+                    yield loaded
 
 
 @dataclass

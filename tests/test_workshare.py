@@ -1,0 +1,75 @@
+"""The thread sharing that inflates wheel members: every job once, errors surface, no hangs."""
+
+import threading
+
+import pytest
+
+from abicheck.workshare import WorkShare
+
+
+def test_every_job_runs_once():
+    with WorkShare(lambda n: n * n, size=lambda n: n, workers=2) as share:
+        share.add(range(200))
+        share.close()
+        results = list(share.results())
+    assert sorted(results) == [n * n for n in range(200)]
+
+
+def test_a_worker_holds_the_biggest_job_while_the_caller_does_the_small_ones():
+    big_started, smalls_done = threading.Event(), threading.Event()
+    ran_on: dict[int, str] = {}
+
+    def work(n: int) -> int:
+        ran_on[n] = threading.current_thread().name
+        if n == 1000:
+            big_started.set()
+            assert smalls_done.wait(10)
+        return n
+
+    with WorkShare(work, size=lambda n: n, workers=1) as share:
+        share.add([1000])
+        assert big_started.wait(10)
+        share.add([1, 2, 3])
+        share.close()
+        results = share.results()
+        first = [next(results) for _ in range(3)]
+        smalls_done.set()
+        assert sorted(first) == [1, 2, 3] and list(results) == [1000]
+    me = threading.current_thread().name
+    assert ran_on[1000] != me and {ran_on[n] for n in (1, 2, 3)} == {me}
+
+
+def test_jobs_added_before_and_after_the_workers_start_are_all_done():
+    with WorkShare(lambda n: n, size=lambda n: n, workers=1) as share:
+        share.add([1000])
+        share.add([1, 2, 3])
+        share.close()
+        assert sorted(share.results()) == [1, 2, 3, 1000]
+
+
+def test_an_error_in_a_worker_is_raised_in_the_caller():
+    def work(n: int) -> int:
+        if n == 7:
+            raise RuntimeError("job 7 failed")
+        return n
+
+    with WorkShare(work, size=lambda n: n, workers=3) as share:
+        share.add(range(10))
+        share.close()
+        with pytest.raises(RuntimeError, match="job 7 failed"):
+            list(share.results())
+
+
+def test_leaving_early_stops_the_workers():
+    started = []
+
+    def work(n: int) -> int:
+        started.append(n)
+        return n
+
+    with WorkShare(work, size=lambda n: n, workers=2) as share:
+        share.add(range(10_000))
+        share.close()
+        next(iter(share.results()))
+    assert all(not t.is_alive() for t in share._threads)
+    assert len(started) < 10_000
