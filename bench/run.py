@@ -19,8 +19,10 @@ Inputs (made under bench/.cache, never committed):
 and the "limit": inflating every ELF member of the torch wheel with the
 fastest inflater available, doing nothing else.
 
-Each command runs --runs times; the table gives the median wall time, the
-peak RSS of the process, and each peer's time as a multiple of abicheck's.
+Each command runs --runs times, and the runs of the tools compared on one
+input are interleaved round by round, so that the machine's drift in speed
+hits them alike. The table gives the median wall time, the peak RSS of the
+process, and each peer's time as a multiple of abicheck's.
 Wall times are never asserted by the tests: this script is the place for them.
 """
 
@@ -51,20 +53,38 @@ def sh(*cmd: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, check=True, **kw)
 
 
-def measure(cmd: list[str], runs: int, env: dict | None = None) -> dict:
-    """Median wall time and peak RSS of `cmd` as a whole process (after one warm-up run)."""
+def run_once(cmd: list[str], env: dict) -> tuple[float, int, int]:
+    """Wall time, peak RSS (KiB) and exit code of `cmd` as a whole process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+
+
+def measure_side_by_side(cmds: list[tuple[list[str], int]], env: dict | None = None) -> list[dict]:
+    """Time each (command, runs) pair, their runs interleaved round by round.
+
+    This machine's speed drifts by tens of percent over minutes; interleaving
+    makes the drift hit every tool alike, so the ratios stay fair. Each command
+    gets one untimed warm-up run first.
+    """
     env = env or clean_env()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-    times, peaks, codes = [], [], set()
-    for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        times.append(time.perf_counter() - start)
-        peaks.append(usage.ru_maxrss)  # KiB on Linux
-        codes.add(os.waitstatus_to_exitcode(status))
-    return {"median": statistics.median(times), "min": min(times), "max": max(times),
-            "rss_mb": max(peaks) / 1024, "exit": sorted(codes), "runs": runs}
+    for cmd, _runs in cmds:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+    samples: list[list[tuple[float, int, int]]] = [[] for _ in cmds]
+    rounds = max(runs for _cmd, runs in cmds)
+    for round_ in range(rounds):
+        for sample, (cmd, runs) in zip(samples, cmds, strict=True):
+            first = (rounds - runs) // 2  # a command with fewer runs takes the middle rounds
+            if first <= round_ < first + runs:
+                sample.append(run_once(cmd, env))
+    results = []
+    for sample in samples:
+        times = [t for t, _rss, _code in sample]
+        results.append({"median": statistics.median(times), "min": min(times), "max": max(times),
+                        "rss_mb": max(rss for _t, rss, _code in sample) / 1024,
+                        "exit": sorted({code for _t, _rss, code in sample}), "runs": len(sample)})
+    return results
 
 
 # --- peers ---------------------------------------------------------------------
@@ -238,22 +258,24 @@ def main() -> None:
 
     rows: list[str] = []
 
-    def compare(name: str, ours: list[str], peers: list[tuple[str, list[str] | None, int, str]]) -> dict:
-        mine = measure(ours, runs)
+    def compare(name: str, ours: list[str], peers: list[tuple[str, list[str] | None, int, str]],
+                limit: list[str] | None = None) -> None:
+        """abicheck and its peers on one input, measured side by side."""
+        timed = [(cmd, n) for _tool, cmd, n, _note in peers if cmd]
+        results = measure_side_by_side([(ours, runs), *timed, *([(limit, runs)] if limit else [])])
+        mine, rest = results[0], iter(results[1:])
         rows.append(fmt_row(name, "abicheck check", mine, None))
-        for tool, cmd, n, note in peers:
-            rows.append(fmt_row(name, tool, measure(cmd, n) if cmd else None, mine["median"], note))
-            print(rows[-1], flush=True)
-        print(rows[-1 - len(peers)], flush=True)
-        return mine
+        for tool, cmd, _n, note in peers:
+            rows.append(fmt_row(name, tool, next(rest) if cmd else None, mine["median"], note))
+        if limit:
+            rows.append(fmt_row(name, "limit: inflate every ELF member", next(rest), mine["median"],
+                                "(ratio = limit / abicheck)"))
+        print("\n".join(rows[-1 - len(peers) - bool(limit):]), flush=True)
 
-    mine = compare("torch-wheel (torch 2.13.0 CPU, 606 MB of ELF)", [abicheck, "check", str(wheel)], [
+    compare("torch-wheel (torch 2.13.0 CPU, 606 MB of ELF)", [abicheck, "check", str(wheel)], [
         ("auditwheel show", None if args.quick else [auditwheel, "show", str(wheel)], slow, ""),
         ("kernel-abi-check", None, 0, "cannot read wheels"),
-    ])
-    limit = measure([py, "-c", LIMIT_SCRIPT, str(wheel)], runs)
-    rows.append(fmt_row("torch-wheel", "limit: inflate every ELF member", limit, mine["median"],
-                        "(ratio = limit / abicheck)"))
+    ], limit=[py, "-c", LIMIT_SCRIPT, str(wheel)])
     compare("torch-lib (torch/lib/ on disk)", [abicheck, "check", str(lib)], [
         ("kernel-abi-check", [*kac, str(lib)], runs, ""),
         ("auditwheel show", None, 0, "reads wheels only"),

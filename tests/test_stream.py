@@ -120,3 +120,51 @@ def test_a_member_that_inflates_past_its_declared_size_is_refused(tmp_path):
     with pytest.raises(InputError) as caught:
         MemberStream(wheel, info, "a").read_all(1 << 30)
     assert "inflates past its declared size" in str(caught.value)
+
+
+def _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, fmt, terminal=True):
+    """Run `check` in-process with stderr on a pseudo-terminal (or a pipe); return (exit, stdout, stderr bytes)."""
+    import pty
+    import shutil
+
+    from abicheck.commands import _Progress, run_check
+
+    for rel in ("x86_64/newglibc.so", "x86_64/portable-glibc228.so", "x86_64/tool"):
+        shutil.copy(bin_path(rel), tmp_path / rel.replace("/", "-"))
+    master, slave = pty.openpty() if terminal else os.pipe()
+    terminal = os.fdopen(slave, "w")
+    monkeypatch.setattr(_Progress, "DELAY", 0.0)  # the bar waits 2 s; these objects take milliseconds
+    monkeypatch.setattr(sys, "stderr", terminal)
+    stdout = []
+    monkeypatch.setattr(sys, "stdout", type("Out", (), {"write": stdout.append, "flush": lambda: None})())
+    code = run_check([str(tmp_path)], output_format=fmt)
+    terminal.flush()
+    os.set_blocking(master, False)
+    shown = b""
+    try:
+        while chunk := os.read(master, 65536):
+            shown += chunk
+    except (BlockingIOError, OSError):
+        pass
+    terminal.close()
+    os.close(master)
+    return code, "".join(stdout), shown
+
+
+def test_progress_bar_is_drawn_on_a_terminal_for_text_output(monkeypatch, tmp_path):
+    code, out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, "text")
+    assert code == 1 and "pthread_join@GLIBC_2.34" in out
+    assert b"checked 3 objects" in shown
+    assert "\x1b" not in out and "\r" not in out  # the report itself carries no terminal drawing
+
+
+def test_progress_bar_is_never_drawn_for_json(monkeypatch, tmp_path):
+    code, out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, "json")
+    assert code == 1 and json.loads(out)["summary"]["objects"] == 3
+    assert b"checked" not in shown and shown.strip() == b""
+
+
+def test_progress_bar_is_never_drawn_when_stderr_is_not_a_terminal(monkeypatch, tmp_path):
+    code, out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, "text", terminal=False)
+    assert code == 1 and "pthread_join@GLIBC_2.34" in out
+    assert shown == b""
