@@ -29,7 +29,7 @@ LINKER_SYMBOLS = frozenset({
 _KINDS = {"func": "func", "ifunc": "func", "object": "object", "common": "object", "tls": "tls"}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class ExportedSymbol:
     name: str
     version: str | None  # None: unversioned
@@ -41,6 +41,12 @@ class ExportedSymbol:
     @property
     def key(self) -> tuple[str, str | None]:
         return (self.name, self.version)
+
+    @property
+    def order(self) -> tuple[str, str, bool, str, str, int]:
+        """The sort key of a normalized surface (an unversioned name sorts before its versions)."""
+        return (self.name, self.version or "", self.default, self.kind, self.binding,
+                -1 if self.size is None else self.size)
 
     @property
     def display(self) -> str:
@@ -78,7 +84,8 @@ class Surface:
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not an abicheck ABI dump (schema {data.get('schema')!r}, expected {SCHEMA!r})")
         return cls(soname=data.get("soname"), machine=data.get("machine"), versions=list(data.get("versions", [])),
-                   symbols=sorted(ExportedSymbol(**s) for s in data.get("symbols", [])), path=path)
+                   symbols=sorted((ExportedSymbol(**s) for s in data.get("symbols", [])),
+                                  key=lambda s: s.order), path=path)
 
     def render_text(self) -> str:
         lines = [f"soname: {self.soname or '-'}", f"machine: {self.machine or '-'}",
@@ -112,7 +119,7 @@ def surface_of(reader: ElfReader, path: str = "") -> Surface:
             size=sym.size if kind in ("object", "tls") else None,
         ))
     return Surface(soname=reader.facts.soname, machine=reader.facts.arch, versions=versions,
-                   symbols=sorted(symbols), path=path)
+                   symbols=sorted(symbols, key=lambda s: s.order), path=path)
 
 
 # --- diff ---------------------------------------------------------------------------

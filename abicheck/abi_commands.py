@@ -44,7 +44,7 @@ def _wheel_surfaces(path: str) -> dict[str, Surface]:
 
     problems: list[InputError] = []
     out: dict[str, Surface] = {}
-    for item in scan([path], problems):
+    for item in scan([path], problems, jobs=os.cpu_count() or 1):  # output is sorted by name
         try:
             surface = surface_of(item.reader, item.display)
         except MissingBytes:  # symbol tables outside what streaming kept

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 from abicheck.errors import InputError
@@ -60,8 +61,8 @@ def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
 def summarize(paths: list[str], policy: str | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
     target = load_policy(policy or DEFAULT_POLICY)
     problems: list[InputError] = []
-    out: list[ObjectSummary] = []
-    for item in scan(paths, problems):
+    out: list[tuple[tuple[int, int], ObjectSummary]] = []
+    for item in scan(paths, problems, jobs=os.cpu_count() or 1):
         facts = item.reader.facts
         needs = [n for n in facts.version_needs if n.library not in item.shipped]
         strong = [n for n in needs if not n.weak]
@@ -71,7 +72,7 @@ def summarize(paths: list[str], policy: str | None = None) -> tuple[list[ObjectS
             best = most_compatible([(n.library, n.version) for n in strong], facts.arch,
                                    "musllinux" if musl else "manylinux")
             policy = best.tag(facts.arch) if best else None
-        out.append(ObjectSummary(
+        out.append((item.position, ObjectSummary(
             path=item.display, arch=facts.arch, machine=facts.machine_description, type=facts.type,
             interpreter=facts.interpreter, soname=facts.soname, needed=list(facts.needed),
             rpath=list(facts.rpath), runpath=list(facts.runpath),
@@ -79,8 +80,9 @@ def summarize(paths: list[str], policy: str | None = None) -> tuple[list[ObjectS
             weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
             most_compatible=policy,
             to_reach=_to_reach(item, target),
-        ))
-    return out, problems
+        )))
+    out.sort(key=lambda pair: pair[0])  # wheel members finish out of archive order with several jobs
+    return [summary for _position, summary in out], problems
 
 
 def render_summary(items: list[ObjectSummary]) -> str:

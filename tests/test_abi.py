@@ -178,3 +178,19 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, words):
     assert done.returncode == 2
     assert words in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr and not (tmp_path / "x.so").exists()
+
+
+def test_a_name_exported_both_unversioned_and_versioned_dumps_and_diffs(tmp_path):
+    """`foo` and `foo@V1` side by side once made sorting compare None with a string."""
+    symbol = {"default": False, "kind": "func", "binding": "global", "size": None}
+    dump = {"schema": "abicheck-abi/1", "soname": "libfoo.so.1", "machine": "x86_64", "versions": ["V1"], "symbols": [
+        {**symbol, "name": "foo", "version": "V1"},
+        {**symbol, "name": "foo", "version": None},
+    ]}
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(dump))
+    dump["symbols"] = dump["symbols"][1:]  # foo@V1 removed
+    new.write_text(json.dumps(dump))
+    done = run_cli("abi", "diff", str(old), str(new))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "foo@V1" in done.stdout
