@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from abicheck.errors import UsageError
@@ -19,13 +18,16 @@ KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list
         "backend": str, "variant": str, "python_abi": str, "policy_file": list}
 
 
-def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
-    here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
+def find_pyproject(start: str | os.PathLike[str] | None = None) -> str | None:
+    here = os.path.realpath(start or os.getcwd())
+    while True:
+        candidate = os.path.join(here, "pyproject.toml")
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -33,13 +35,20 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     path = find_pyproject(start)
     if path is None:
         return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read [tool.abicheck]: {exc}") from None
+    if "abicheck" not in text:
+        return {}  # most projects: no need to load a TOML parser at all
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: cannot read [tool.abicheck]: {exc}") from None
     table = data.get("tool", {}).get("abicheck", {})
     if not isinstance(table, dict):
@@ -55,6 +64,6 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             expected = "list of strings" if kind is list else "string"
             raise UsageError(f"{path}: [tool.abicheck] {key} must be a {expected}")
         if key.replace("-", "_") == "policy_file":
-            value = [str(path.parent / v) for v in value]
+            value = [os.path.join(os.path.dirname(path), v) for v in value]
         config[key.replace("-", "_")] = value
     return config

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ class FoundFile:
     path: str  # as it is opened
     display: str  # as it is reported
     relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader
+
+
+_KERNEL_FILE = re.compile(r"_(?P<backend>cuda|rocm|xpu|cpu|metal)_[0-9a-z]+(\.abi3)?\.so$")
+
+
+def backend_from_filename(name: str) -> str | None:
+    """The backend a kernel builder's file name states (`_relu_cuda_ab12.abi3.so` -> cuda)."""
+    m = _KERNEL_FILE.search(os.path.basename(name))
+    return m.group("backend") if m else None
 
 
 def kind_of(path: str) -> str:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass
 
 from abicheck.errors import InputError
+from abicheck.inputs import backend_from_filename  # noqa: F401 - part of this module's API
 from abicheck.variants import Variant, looks_like_variant, parse_variant
 
 OUTPUT_FOLDERS = ("build", "result")
 # `_relu_cuda_ab12cd3.abi3.so`: kernel builders name their ops libraries so.
-_KERNEL_FILE = re.compile(r"_(?P<backend>cuda|rocm|xpu|cpu|metal)_[0-9a-z]+(\.abi3)?\.so$")
 
 
 @dataclass(frozen=True)
@@ -26,12 +25,6 @@ class VariantDir:
     variant: Variant
     metadata_path: str | None = None
     metadata_backend: str | None = None
-
-
-def backend_from_filename(name: str) -> str | None:
-    """The backend a kernel builder's file name states (`_relu_cuda_ab12.abi3.so` -> cuda)."""
-    m = _KERNEL_FILE.search(os.path.basename(name))
-    return m.group("backend") if m else None
 
 
 def _variant_children(folder: str) -> list[str]:

@@ -73,8 +73,13 @@ def _expected_arch(facts: ElfFacts, arch: str | None, item: ScanItem,
 
 def _backend_for(item: ScanItem, option: BackendContext | None, variant: Variant | None) -> BackendContext | None:
     """The variant folder wins; then --variant/--backend; then a kernel file name."""
+    from abicheck.inputs import backend_from_filename
+
+    if item.variant_dir is None and variant is None and option is None:
+        named = backend_from_filename(item.display)
+        if named is None:
+            return None  # a plain object: the backend machinery is not even imported
     from abicheck.backends import BackendContext
-    from abicheck.kernels import backend_from_filename
 
     if item.variant_dir is not None:
         v = item.variant_dir.variant

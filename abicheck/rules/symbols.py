@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from abicheck.demangle import demangle
 from abicheck.elf import VersionNeed
-from abicheck.hints import hint_for
 from abicheck.policy import split_version
 from abicheck.report import Finding
 from abicheck.rules import ObjectContext, Rule
@@ -83,6 +82,8 @@ def check_versions(ctx: ObjectContext) -> Iterator[Finding]:
     needs = too_new_needs(ctx)
     if not needs:
         return
+    from abicheck.hints import hint_for  # only once something is too new
+
     by_index = {need.index: need for need in needs}
     used: set[int] = set()
     symbols = sorted(ctx.reader.imports(set(by_index)), key=lambda s: (s.name, s.version or ""))
