@@ -25,7 +25,6 @@ python3Packages.buildPythonApplication {
 
   build-system = [ python3Packages.setuptools ];
   dependencies = with python3Packages; [
-    abi3info
     auditwheel
     isal
     packaging

@@ -25,7 +25,6 @@ let
     python3Packages = {
       buildPythonApplication = attrs: drv "buildPythonApplication" attrs;
       setuptools = pkg "setuptools";
-      abi3info = pkg "abi3info";
       auditwheel = pkg "auditwheel";
       isal = pkg "isal";
       packaging = pkg "packaging";
