@@ -27,6 +27,7 @@ class FoundFile:
     relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader
 
 
+# `_relu_cuda_ab12cd3.abi3.so`: kernel builders name their ops libraries so.
 _KERNEL_FILE = re.compile(r"_(?P<backend>cuda|rocm|xpu|cpu|metal)_[0-9a-z]+(\.abi3)?\.so$")
 
 

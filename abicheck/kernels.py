@@ -12,11 +12,9 @@ import os
 from dataclasses import dataclass
 
 from abicheck.errors import InputError
-from abicheck.inputs import backend_from_filename  # noqa: F401 - part of this module's API
 from abicheck.variants import Variant, looks_like_variant, parse_variant
 
 OUTPUT_FOLDERS = ("build", "result")
-# `_relu_cuda_ab12cd3.abi3.so`: kernel builders name their ops libraries so.
 
 
 @dataclass(frozen=True)
