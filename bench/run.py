@@ -307,13 +307,17 @@ def main() -> None:
         "# Benchmark results",
         "",
         f"Run on {datetime.date.today().isoformat()} by `python bench/run.py --runs {runs}`"
+        + (f" --slow-runs {args.slow_runs}" if args.slow_runs else "")
         + (" --quick" if args.quick else "") + ".",
         f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}; inflater for abicheck and the limit: "
         f"{'isal' if inflater else 'zlib'}.",
         "",
         "Whole-process wall time, median of the runs (range), and the peak RSS of the process. "
-        "The ratio column is the peer's median over abicheck's (higher is better for abicheck).",
+        "The ratio column is the peer's median over abicheck's (higher is better for abicheck). "
+        "The tools compared on one input run interleaved, round by round, because this shared "
+        "machine's speed drifts by 2-3x over minutes; compare ratios, and read absolute times "
+        "against the `python -c pass` row of the same run.",
         "",
         "| input | tool | median | range | peak RSS | vs abicheck | notes |",
         "|---|---|---|---|---|---|---|",
