@@ -17,7 +17,9 @@ Inputs (made under bench/.cache, never committed):
   kernel-tree   a build/ tree of 200 small kernel objects in variant folders
   single-so     one small .so
 and the "limit": inflating every ELF member of the torch wheel with the
-fastest inflater available, doing nothing else.
+fastest inflater available, doing nothing else. A second table gives each
+tool's findings on the same testdata objects (stripped, section-less, kernel
+linkage, RPATH), so that speed is never bought with missed problems.
 
 Each command runs --runs times, and the runs of the tools compared on one
 input are interleaved round by round, so that the machine's drift in speed
@@ -150,6 +152,66 @@ with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
             left -= len(chunk)
             d.decompress(chunk)
 """
+
+
+# --- verdicts: what each tool says about the same testdata objects ---------------
+
+VARIANT = ["--variant", "torch28-cxx11-cu128-x86_64-linux"]
+VERDICT_CASES = [
+    ("x86_64/newglibc.so", "host gcc: pthread_join@GLIBC_2.34, arc4random@GLIBC_2.36, ...", []),
+    ("x86_64/newglibc.stripped.so", "the same, stripped", []),
+    ("x86_64/newglibc.nosections.so", "the same, without section headers", []),
+    ("x86_64/newcxx.so", "host g++: GLIBCXX_3.4.29 and newer", []),
+    ("x86_64/newcxx.stripped.so", "the same, stripped", []),
+    ("x86_64/runpath-nix.so", "RUNPATH into /nix/store", []),
+    ("x86_64/kernels/cuda-driver.abi3.so", "a cu128 kernel linking libcuda.so.1 directly", VARIANT),
+    ("x86_64/kernels/cuda-cudart13.abi3.so", "a cu128 kernel linking libcudart.so.13", VARIANT),
+    ("x86_64/kernels/pyapi-private.abi3.so", "an abi3 kernel calling _PyLong_AsByteArray", VARIANT),
+    ("x86_64/portable-glibc228.so", "zig cc for glibc 2.28: conformant", []),
+]
+
+
+KAC_VERDICT_SCRIPT = r"""
+import sys
+from kernel_abi_check import ObjectFile
+obj = ObjectFile(sys.argv[1])
+found = len(obj.check_manylinux("manylinux_2_28"))
+if sys.argv[1].endswith(".abi3.so"):
+    found += len(obj.check_python_abi("3.9"))
+print(found)
+"""
+
+
+def has_symtab(path: str) -> bool:
+    """Whether the object keeps its static symbol table (the one kernel-abi-check reads)."""
+    from elftools.elf.elffile import ELFFile
+
+    with open(path, "rb") as f:
+        return ELFFile(f).get_section_by_name(".symtab") is not None
+
+
+def verdicts(abicheck: str, python: str) -> list[str]:
+    """Findings per tool on the same objects: the speed table's other half."""
+    import json
+
+    rows = ["", "## Verdicts on the same objects", "",
+            "Findings each tool reports for objects from `testdata/bin/` (policy manylinux_2_28; "
+            "kernel objects checked as the variant torch28-cxx11-cu128-x86_64-linux, which "
+            "kernel-abi-check has no notion of; it runs `check_manylinux`, and `check_python_abi(\"3.9\")` "
+            "on `.abi3.so` files).", "",
+            "| object | what it is | `.symtab` | abicheck | kernel-abi-check |", "|---|---|---|---|---|"]
+    for rel, what, extra in VERDICT_CASES:
+        path = str(ROOT / "testdata" / "bin" / rel)
+        done = subprocess.run([abicheck, "check", "--format", "json", *extra, path],
+                              capture_output=True, text=True, env=clean_env(), check=False)
+        findings = json.loads(done.stdout)["artifacts"][0]["findings"]
+        codes = sorted({f["code"] for f in findings})
+        ours = f"{len(findings)} ({', '.join(codes)})" if findings else "0"
+        peer = subprocess.run([python, "-c", KAC_VERDICT_SCRIPT, path], capture_output=True, text=True,
+                              env=clean_env(), check=False)
+        theirs = peer.stdout.strip() or f"error (exit {peer.returncode})"
+        rows.append(f"| `{rel}` | {what} | {'yes' if has_symtab(path) else 'no'} | {ours} | {theirs} |")
+    return rows
 
 
 # --- inputs --------------------------------------------------------------------
@@ -322,7 +384,7 @@ def main() -> None:
         "| input | tool | median | range | peak RSS | vs abicheck | notes |",
         "|---|---|---|---|---|---|---|",
     ]
-    Path(args.output).write_text("\n".join(header + rows) + "\n")
+    Path(args.output).write_text("\n".join(header + rows + verdicts(abicheck, py)) + "\n")
     print(f"wrote {args.output}")
 
 
