@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
 from conftest import bin_path
 from elftools.elf.elffile import ELFFile
 
-from abicheck.elf import ElfReader, open_elf, read_facts
+from abicheck.elf import DT_SYMTAB, ElfReader, open_elf, read_facts
 from abicheck.errors import ElfError, InputError
 
 GOOD = [
@@ -165,3 +166,68 @@ def test_phnum_overflow_is_an_error(tmp_path):
     struct.pack_into("<H", data, 0x38, 0xFFFE)
     with pytest.raises(ElfError, match="program headers"):
         read_facts(_copy(tmp_path, bytes(data)))
+
+
+HOST_LIBRARIES = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"]
+
+
+@pytest.mark.parametrize("path", [*(bin_path(r) for r in GOOD), *HOST_LIBRARIES])
+def test_whole_table_reads_match_entry_by_entry_reads(path):
+    """exports()/imports() read .dynsym in one block; each entry must equal the one-at-a-time read."""
+    assert os.path.exists(path), "the Debian 12 host libraries are required"
+    with open_elf(path) as reader:
+        if reader.symbol_count == 0:
+            return
+        symtab = reader._offset_of(reader._dyn[DT_SYMTAB], "DT_SYMTAB")
+        versym = reader._versym()
+        block = list(reader._symbol_block(range(1, reader.symbol_count), symtab, versym))
+        one_by_one = [reader._symbol(i, symtab, versym) for i in range(1, reader.symbol_count)]
+    assert block == one_by_one
+
+
+@pytest.mark.parametrize("path", HOST_LIBRARIES)
+def test_big_host_libraries_agree_with_pyelftools_entry_for_entry(path):
+    """Name, binding, kind, size and version of every .dynsym entry of a real library with thousands."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        dynsym = elf.get_section_by_name(".dynsym")
+        versions = elf.get_section_by_name(".gnu.version")
+        names = _version_names(elf)
+        bindings = {"STB_GLOBAL": "global", "STB_WEAK": "weak", "STB_LOCAL": "local",
+                    "STB_GNU_UNIQUE": "gnu_unique", "STB_LOOS": "gnu_unique"}
+        theirs = []
+        for i, s in enumerate(dynsym.iter_symbols()):
+            if i == 0 or not s.name:
+                continue
+            theirs.append((s.name, bindings[s["st_info"]["bind"]], s["st_size"], s["st_shndx"] == "SHN_UNDEF",
+                           dynsym_version(versions, names, i)))
+    with open_elf(path) as reader:
+        ours = [(s.name, s.binding, s.size, not s.defined, s.version)
+                for s in [*reader.exports(), *reader.imports()]]
+    assert len(theirs) > 2000
+    theirs_kept = [t for t in theirs if t[3] or t[1] in ("global", "weak", "gnu_unique")]
+    assert sorted(ours, key=repr) == sorted(theirs_kept, key=repr)
+
+
+def _version_names(elf) -> dict[int, str]:
+    """Version index -> name, from pyelftools' reading of .gnu.version_d and .gnu.version_r."""
+    names = {}
+    verdef = elf.get_section_by_name(".gnu.version_d")
+    if verdef is not None:
+        for entry, auxiliaries in verdef.iter_versions():
+            names[entry["vd_ndx"]] = next(iter(auxiliaries)).name
+    verneed = elf.get_section_by_name(".gnu.version_r")
+    if verneed is not None:
+        for _entry, auxiliaries in verneed.iter_versions():
+            for aux in auxiliaries:
+                names[aux["vna_other"]] = aux.name
+    return names
+
+
+def dynsym_version(versions, names, index):
+    """The version pyelftools' sections give entry `index` of .dynsym (None for local/global)."""
+    ndx = versions.get_symbol(index).entry["ndx"]
+    if ndx in ("VER_NDX_LOCAL", "VER_NDX_GLOBAL"):
+        return None
+    ndx = ndx & 0x7FFF
+    return None if ndx <= 1 else names[ndx]
