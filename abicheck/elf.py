@@ -196,16 +196,25 @@ class ElfReader:
 
     def _string(self, offset: int) -> str:
         """A NUL-terminated string from the dynamic string table."""
+        return self._cut_string(self._buf, self._strtab_start(), self._strtab_end(), offset)
+
+    def _strtab_start(self) -> int:
         if self._strtab is None:
             raise self._fail("malformed ELF: a dynamic entry names a string but there is no DT_STRTAB")
-        start = self._strtab + offset
-        if offset < 0 or offset >= self._strsz or start >= self._size:
+        return self._strtab
+
+    def _strtab_end(self) -> int:
+        return min(self._strtab_start() + self._strsz, self._size)
+
+    def _cut_string(self, data: Buffer, first: int, last: int, offset: int) -> str:
+        """The string at `offset` of a string table held in `data[first:last]`."""
+        start = first + offset
+        if offset < 0 or offset >= self._strsz or start >= last:
             raise self._fail(f"malformed ELF: string offset {offset} is outside the dynamic string table")
-        end = min(self._strtab + self._strsz, self._size)
-        stop = self._buf.find(b"\0", start, end)
+        stop = data.find(b"\0", start, last)
         if stop < 0:
             raise self._fail("malformed ELF: unterminated string in the dynamic string table")
-        return bytes(self._buf[start:stop]).decode("utf-8", "replace")
+        return bytes(data[start:stop]).decode("utf-8", "replace")
 
     def _offset_of(self, vaddr: int, what: str) -> int:
         """Translate a virtual address to a file offset through PT_LOAD."""
@@ -447,12 +456,23 @@ class ElfReader:
         return table
 
     def _symbol(self, index: int, symtab: int, versym: array | None) -> Symbol:
+        entry = self._unpack(self._symbol_format, symtab + index * self._syment)
+        return self._make_symbol(index, entry, self._string(self._entry_fields(entry)[0]), versym)
+
+    @property
+    def _symbol_format(self) -> str:
+        return "IBBHQQ" if self.elf_class == 64 else "IIIBBH"
+
+    def _entry_fields(self, entry: tuple) -> tuple[int, int, int, int]:
+        """(st_name, st_info, st_shndx, st_size) of one unpacked `.dynsym` entry."""
         if self.elf_class == 64:
-            st_name, st_info, _other, st_shndx, _value, st_size = self._unpack(
-                "IBBHQQ", symtab + index * 24)
+            st_name, st_info, _other, st_shndx, _value, st_size = entry
         else:
-            st_name, _value, st_size, st_info, _other, st_shndx = self._unpack(
-                "IIIBBH", symtab + index * 16)
+            st_name, _value, st_size, st_info, _other, st_shndx = entry
+        return st_name, st_info, st_shndx, st_size
+
+    def _make_symbol(self, index: int, entry: tuple, name: str, versym: array | None) -> Symbol:
+        _st_name, st_info, st_shndx, st_size = self._entry_fields(entry)
         version = library = None
         hidden = False
         if versym is not None:
@@ -461,7 +481,7 @@ class ElfReader:
             if (raw & VERSYM_INDEX) > 1:  # 0 is local, 1 the unversioned global
                 version, library = self._version_table().get(raw & VERSYM_INDEX, (None, None))
         return Symbol(
-            name=self._string(st_name),
+            name=name,
             version=version,
             library=library,
             kind=_SYMBOL_KINDS.get(st_info & 0xF, f"type{st_info & 0xF}"),
@@ -486,53 +506,18 @@ class ElfReader:
         """`_symbol` for a run of entries, from one read of the table and of the strings.
 
         Whole-table reads (exports for `abi dump`, a library's 200k symbols) would
-        otherwise cost a bounds-checked read per field and per string. Entries and
-        strings are validated exactly as `_symbol` and `_string` do.
+        otherwise cost a bounds-checked read per field and per string.
         """
-        wide = self.elf_class == 64
-        entsize = 24 if wide else 16
-        start, stop = symtab + indices.start * entsize, symtab + indices.stop * entsize
+        start, stop = symtab + indices.start * self._syment, symtab + indices.stop * self._syment
         if start < 0 or stop > self._size:
             raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - start} bytes "
                              f"at offset {start}) runs past the end of the file ({self._size} bytes)")
-        entries = struct.iter_unpack(self._e + ("IBBHQQ" if wide else "IIIBBH"), bytes(self._buf[start:stop]))
-        strings = self._string_block()
-        versions = self._version_table() if versym is not None else {}
-        for index, fields in zip(indices, entries, strict=True):
-            if wide:
-                st_name, st_info, _other, st_shndx, _value, st_size = fields
-            else:
-                st_name, _value, st_size, st_info, _other, st_shndx = fields
-            if st_name >= self._strsz or st_name >= len(strings):
-                raise self._fail(f"malformed ELF: string offset {st_name} is outside the dynamic string table")
-            end = strings.find(b"\0", st_name)
-            if end < 0:
-                raise self._fail("malformed ELF: unterminated string in the dynamic string table")
-            version = library = None
-            hidden = False
-            if versym is not None:
-                raw = versym[index]
-                hidden = bool(raw & VERSYM_HIDDEN)
-                if (raw & VERSYM_INDEX) > 1:
-                    version, library = versions.get(raw & VERSYM_INDEX, (None, None))
-            yield Symbol(
-                name=strings[st_name:end].decode("utf-8", "replace"),
-                version=version,
-                library=library,
-                kind=_SYMBOL_KINDS.get(st_info & 0xF, f"type{st_info & 0xF}"),
-                binding=_SYMBOL_BINDINGS.get(st_info >> 4, f"bind{st_info >> 4}"),
-                defined=st_shndx != SHN_UNDEF,
-                size=st_size,
-                hidden=hidden,
-            )
-
-    def _string_block(self) -> bytes:
-        """The whole dynamic string table, clipped to the file."""
-        if self._strtab is None:
-            raise self._fail("malformed ELF: a dynamic entry names a string but there is no DT_STRTAB")
-        if self._strtab >= self._size:
-            return b""
-        return bytes(self._buf[self._strtab:min(self._strtab + self._strsz, self._size)])
+        entries = struct.iter_unpack(self._e + self._symbol_format, bytes(self._buf[start:stop]))
+        first, last = self._strtab_start(), self._strtab_end()
+        strings = bytes(self._buf[first:last]) if first < last else b""
+        for index, entry in zip(indices, entries, strict=True):
+            name = self._cut_string(strings, 0, len(strings), self._entry_fields(entry)[0])
+            yield self._make_symbol(index, entry, name, versym)
 
     def imports(self, versions: set[int] | None = None) -> list[Symbol]:
         """Undefined dynamic symbols, optionally only those bound to `versions`.
