@@ -39,17 +39,12 @@ def load_surfaces(path: str) -> dict[str, Surface]:
 
 def _wheel_surfaces(path: str) -> dict[str, Surface]:
     """One surface per shared object in the wheel, read as `check` reads wheels."""
-    from abicheck.errors import MissingBytes
     from abicheck.scan import scan
 
     problems: list[InputError] = []
     out: dict[str, Surface] = {}
     for item in scan([path], problems, jobs=os.cpu_count() or 1):  # output is sorted by name
-        try:
-            surface = surface_of(item.reader, item.display)
-        except MissingBytes:  # symbol tables outside what streaming kept
-            item.reader = item.reload()
-            surface = surface_of(item.reader, item.display)
+        surface = item.read(lambda reader, item=item: surface_of(reader, item.display))
         if item.reader.facts.type == "DYN":
             out[item.display.split("!", 1)[1]] = surface
     if problems:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from abicheck.elf import ARCH_SIGNATURES, ElfFacts
-from abicheck.errors import InputError, MissingBytes, NothingToCheck, UsageError
+from abicheck.elf import ARCH_SIGNATURES, ElfFacts, ElfReader
+from abicheck.errors import InputError, NothingToCheck, UsageError
 from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible
 from abicheck.report import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import ObjectContext, run_object_rules, selected_codes
@@ -192,14 +192,12 @@ def check(
                             backend_policy=backend_policy() if kernel_backend else None,
                             abi3=item.display.endswith(".abi3.so") or bool(item.wheel and item.wheel.abi3),
                             python_abi=py_abi, python_abi_source=py_source)
+        def rules(reader: ElfReader, ctx: ObjectContext = ctx) -> list[Finding]:
+            ctx.reader = reader
+            return list(run_object_rules(ctx, codes))
+
         try:
-            try:
-                findings = list(run_object_rules(ctx, codes))
-            except MissingBytes:  # a streamed member whose tables lie outside the kept ranges
-                if item.reload is None:
-                    raise
-                ctx.reader = item.reader = item.reload()
-                findings = list(run_object_rules(ctx, codes))
+            findings = item.read(rules)
         except InputError as exc:  # a malformed symbol table, found lazily
             problems.append(exc)
             continue

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from abicheck.elf import ElfReader, open_elf
-from abicheck.errors import InputError, NothingToCheck
+from abicheck.errors import InputError, MissingBytes, NothingToCheck
 from abicheck.inputs import iter_paths, walk_directory
 
 if TYPE_CHECKING:
     from abicheck.kernels import VariantDir
     from abicheck.wheel import WheelReader, WheelTags
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,6 +34,16 @@ class ScanItem:
     variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
     reload: Callable[[], ElfReader] | None = None  # read the whole member (streamed wheel members)
     position: tuple[int, int] = (0, 0)  # (input, object within it): sorting by it gives archive/walk order
+
+    def read(self, use: Callable[[ElfReader], T]) -> T:
+        """`use(reader)`; if a streamed member's tables lie outside the kept bytes, read it whole and retry."""
+        try:
+            return use(self.reader)
+        except MissingBytes:
+            if self.reload is None:
+                raise
+            self.reader = self.reload()
+            return use(self.reader)
 
 
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
@@ -127,8 +139,6 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
 
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
                  counter: list[int]) -> Iterator[ScanItem]:
-    from abicheck.errors import MissingBytes
-
     try:
         members = wheel.loaded(problems, jobs)
         for loaded in members:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from abicheck.errors import InputError
 from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
 from abicheck.scan import ScanItem, scan
+
+if TYPE_CHECKING:
+    from abicheck.elf import ElfReader
+    from abicheck.report import Finding
 
 
 @dataclass
@@ -49,8 +54,12 @@ def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
 
     if item.reader.facts.arch not in policy.arches:
         return None
-    ctx = ObjectContext(path=item.display, reader=item.reader, policy=policy, shipped=item.shipped)
-    findings = list(check_versions(ctx))
+
+    def versions(reader: ElfReader) -> list[Finding]:
+        return list(check_versions(ObjectContext(path=item.display, reader=reader, policy=policy,
+                                                 shipped=item.shipped)))
+
+    findings = item.read(versions)
     counts = {"rebuild": 0, "code-change": 0, "toolchain": 0}
     for f in findings:
         counts[f.hint_kind or "rebuild"] += 1

@@ -168,3 +168,31 @@ def test_progress_bar_is_never_drawn_when_stderr_is_not_a_terminal(monkeypatch, 
     code, out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, "text", terminal=False)
     assert code == 1 and "pthread_join@GLIBC_2.34" in out
     assert shown == b""
+
+
+def test_scan_item_reads_a_member_whole_when_its_symbols_were_not_kept():
+    """check, show and abi dump share ScanItem.read: tables outside the kept bytes mean one whole read."""
+    from elftools.elf.elffile import ELFFile
+
+    from abicheck.scan import ScanItem
+
+    path = bin_path("x86_64/newglibc.so")
+    whole = open(path, "rb").read()
+    with open(path, "rb") as f:
+        dynsym = ELFFile(f).get_section_by_name(".dynsym")
+        hole = (dynsym["sh_offset"], dynsym["sh_offset"] + dynsym["sh_size"])
+    holed = SparseBuffer(len(whole), {0: whole[:hole[0]], hole[1]: whole[hole[1]:]})  # all but .dynsym
+    expected = [s.name for s in ElfReader(whole).imports()]
+    reloads = []
+
+    def reload():
+        reloads.append(1)
+        return ElfReader(whole, "demo.whl!a.so")
+
+    item = ScanItem(ElfReader(holed, "demo.whl!a.so"), "demo.whl!a.so", frozenset(), reload=reload)
+    assert [s.name for s in item.read(lambda reader: reader.imports())] == expected
+    assert reloads == [1] and item.read(lambda reader: len(reader.imports())) == len(expected)
+    assert reloads == [1]  # the whole read is kept for later uses
+    without = ScanItem(ElfReader(holed, "a.so"), "a.so", frozenset())
+    with pytest.raises(MissingBytes):
+        without.read(lambda reader: reader.imports())
