@@ -175,7 +175,7 @@ def check(
     variant_dirs: dict[str, VariantDir] = {}
 
     workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
-    positions: dict[int, tuple[int, int]] = {}  # id(artifact) -> where its object was found
+    found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)
     for item in scan(list(paths), problems, workers):
         if progress is not None:
             progress(item.display)
@@ -202,14 +202,13 @@ def check(
             problems.append(exc)
             continue
         result = ArtifactResult(item.display, findings, arch=facts.arch, policy=chosen.name)
-        report.artifacts.append(result)
-        positions[id(result)] = item.position
+        found.append((item.position, result))
         if item.wheel is not None and item.container is not None:
             entry = wheels.setdefault(item.container, _WheelObjects(item.wheel))
             entry.objects.append((item.position, item.display, facts.arch, _needs(facts, item.shipped)))
 
     # Wheel members finish out of archive order with several jobs; the report never shows it.
-    report.artifacts.sort(key=lambda a: positions[id(a)])
+    report.artifacts = [result for _position, result in sorted(found, key=lambda pair: pair[0])]
     if "AB402" in codes:
         for path, entry in wheels.items():
             report.artifacts.extend(_tag_results(path, entry))

@@ -131,8 +131,9 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
         yield from _wheel_items(wheel, path, problems, jobs, counter)
     # Whatever was found wrong in this wheel's members, by the scan or by the caller
     # between items, in archive order (members finish out of order with jobs > 1).
-    index = {wheel.display(m): m.index for m in wheel.members}
-    problems[first:] = sorted(problems[first:], key=lambda p: index.get(p.path or "", len(index)))
+    if len(problems) - first > 1:
+        index = {wheel.display(m): m.index for m in wheel.members}
+        problems[first:] = sorted(problems[first:], key=lambda p: index.get(p.path or "", len(index)))
     if counter[0] == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
         problems.append(NothingToCheck("no ELF objects found in this wheel", path))
 

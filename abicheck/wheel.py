@@ -182,11 +182,13 @@ class WheelReader:
         if jobs <= 1:
             yield from (self.load(m) for m in self.elf_members(problems))
             return
+        import heapq
+
         from abicheck.workshare import WorkShare
 
         with WorkShare(self.load, lambda m: m.info.compress_size, workers=jobs - 1) as share:
-            early = sorted((m for m in self.members if m.size >= 4), key=lambda m: -m.info.compress_size)
-            early = early[:jobs - 1]
+            early = heapq.nlargest(jobs - 1, (m for m in self.members if m.size >= 4),
+                                   key=lambda m: m.info.compress_size)
             share.add(early)
             members = self.elf_members(problems)
             elf = {m.index for m in members}
