@@ -32,17 +32,17 @@ __all__ = [
 if TYPE_CHECKING:
     from abicheck.errors import InputError, UsageError
     from abicheck.pipeline import check
-    from abicheck.policy import load_policy
-    from abicheck.report import Finding, InputProblem, Report
+    from abicheck.policy.manylinux import load_policy
+    from abicheck.report.model import Finding, InputProblem, Report
 
 _LAZY = {
     "check": "abicheck.pipeline",
-    "Report": "abicheck.report",
-    "Finding": "abicheck.report",
-    "InputProblem": "abicheck.report",
+    "Report": "abicheck.report.model",
+    "Finding": "abicheck.report.model",
+    "InputProblem": "abicheck.report.model",
     "InputError": "abicheck.errors",
     "UsageError": "abicheck.errors",
-    "load_policy": "abicheck.policy",
+    "load_policy": "abicheck.policy.manylinux",
 }
 
 

@@ -1,6 +1,6 @@
 """`python -m abicheck`."""
 
-from abicheck.entry import main
+from abicheck.cli.entry import main
 
 if __name__ == "__main__":
     main()

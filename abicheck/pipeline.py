@@ -7,18 +7,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from abicheck.elf import ARCH_SIGNATURES, ElfFacts, ElfReader
+from abicheck.binary.elf import ARCH_SIGNATURES, ElfFacts, ElfReader
 from abicheck.errors import InputError, NothingToCheck, UsageError
-from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible
-from abicheck.report import ArtifactResult, Finding, InputProblem, Report
+from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_compatible
+from abicheck.report.model import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import ObjectContext, run_object_rules, selected_codes
-from abicheck.scan import ScanItem, scan
+from abicheck.inputs.scan import ScanItem, scan
 
 if TYPE_CHECKING:
-    from abicheck.backends import BackendContext, BackendPolicy
-    from abicheck.kernels import VariantDir
-    from abicheck.variants import Variant
-    from abicheck.wheel import WheelTags
+    from abicheck.policy.backends import BackendContext, BackendPolicy
+    from abicheck.inputs.kernel_tree import VariantDir
+    from abicheck.inputs.variants import Variant
+    from abicheck.inputs.wheel import WheelTags
 
 DEFAULT_PYTHON_ABI = (3, 9)
 
@@ -73,13 +73,13 @@ def _expected_arch(facts: ElfFacts, arch: str | None, item: ScanItem,
 
 def _backend_for(item: ScanItem, option: BackendContext | None, variant: Variant | None) -> BackendContext | None:
     """The variant folder wins; then --variant/--backend; then a kernel file name."""
-    from abicheck.inputs import backend_from_filename
+    from abicheck.inputs.paths import backend_from_filename
 
     if item.variant_dir is None and variant is None and option is None:
         named = backend_from_filename(item.display)
         if named is None:
             return None  # a plain object: the backend machinery is not even imported
-    from abicheck.backends import BackendContext
+    from abicheck.policy.backends import BackendContext
 
     if item.variant_dir is not None:
         v = item.variant_dir.variant
@@ -144,12 +144,12 @@ def check(
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
     backend_option = None
     if backend:
-        from abicheck.backends import parse_backend_option
+        from abicheck.policy.backends import parse_backend_option
 
         backend_option = parse_backend_option(backend)
     variant_option = None
     if variant:
-        from abicheck.variants import parse_variant
+        from abicheck.inputs.variants import parse_variant
 
         try:
             variant_option = parse_variant(variant)
@@ -162,7 +162,7 @@ def check(
     def backend_policy() -> BackendPolicy:
         """Loaded once, when the first object with a kernel backend is met."""
         if not loaded_policy:
-            from abicheck.backends import load_backend_policy
+            from abicheck.policy.backends import load_backend_policy
 
             loaded_policy.append(load_backend_policy(policy_files))
         return loaded_policy[0]

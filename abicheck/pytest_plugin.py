@@ -100,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _discover(settings: _Settings) -> list[str]:
     """Every ELF object (or wheel member) under the configured paths, as display paths."""
-    from abicheck.inputs import kind_of, walk_directory
+    from abicheck.inputs.paths import kind_of, walk_directory
 
     found: list[str] = []
     for path in settings.existing_paths():
@@ -112,7 +112,7 @@ def _discover(settings: _Settings) -> list[str]:
             files, _shipped = walk_directory(path, [])
             found.extend(f.display for f in files if not f.relocatable)
         elif kind == "wheel":
-            from abicheck.wheel import WheelReader
+            from abicheck.inputs.wheel import WheelReader
 
             try:
                 with WheelReader(path) as wheel:

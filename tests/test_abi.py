@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from conftest import bin_path, make_wheel, run_cli, sha256
 
-from abicheck.abi import surface_of
-from abicheck.elf import open_elf, read_facts
+from abicheck.abi.surface import surface_of
+from abicheck.binary.elf import open_elf, read_facts
 
 V1 = bin_path("x86_64/abi/libshape-v1.so")
 BODY = bin_path("x86_64/abi/libshape-v1-body.so")
@@ -72,7 +72,7 @@ def test_diff_json_and_saved_dumps(tmp_path):
 
 
 def test_size_kind_and_soname_changes_are_breaking():
-    from abicheck.abi import ExportedSymbol, Surface, diff_surfaces
+    from abicheck.abi.surface import ExportedSymbol, Surface, diff_surfaces
 
     old = surface(V1)
     resized = Surface(old.soname, old.machine, old.versions, [

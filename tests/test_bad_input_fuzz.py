@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import abicheck
-from abicheck.elf import ElfReader
+from abicheck.binary.elf import ElfReader
 from abicheck.errors import ElfError
 
 SEEDS = [open(bin_path(rel), "rb").read() for rel in (

@@ -9,7 +9,7 @@ import pytest
 from conftest import bin_path
 from elftools.elf.elffile import ELFFile
 
-from abicheck.elf import DT_SYMTAB, ElfReader, open_elf, read_facts
+from abicheck.binary.elf import DT_SYMTAB, ElfReader, open_elf, read_facts
 from abicheck.errors import ElfError, InputError
 
 GOOD = [
@@ -117,7 +117,7 @@ def test_missing_file_is_an_input_error(tmp_path):
 # --- hostile structures, crafted from a real file --------------------------
 
 def _verneed_offset() -> int:
-    from abicheck.elf import DT_VERNEED
+    from abicheck.binary.elf import DT_VERNEED
 
     with open_elf(bin_path("x86_64/newglibc.so")) as reader:
         return reader._offset_of(reader._dyn[DT_VERNEED], "DT_VERNEED")
@@ -152,7 +152,7 @@ def test_huge_version_need_count_is_bounded(tmp_path):
 def test_symbol_count_past_the_end_is_an_error(tmp_path):
     data = bytearray(open(bin_path("x86_64/newglibc.so"), "rb").read())
     with open_elf(bin_path("x86_64/newglibc.so")) as reader:
-        from abicheck.elf import DT_GNU_HASH
+        from abicheck.binary.elf import DT_GNU_HASH
 
         base = reader._offset_of(reader._dyn[DT_GNU_HASH], "DT_GNU_HASH")
     struct.pack_into("<I", data, base, 0x40000000)  # nbuckets: a billion

@@ -9,8 +9,8 @@ import pytest
 import typer.main
 from conftest import bin_path, run_cli
 
-from abicheck.cli import app
-from abicheck.entry import CHECK_OPTIONS, parse_check
+from abicheck.cli.app import app
+from abicheck.cli.entry import CHECK_OPTIONS, parse_check
 
 
 def test_fast_parser_knows_exactly_the_check_options_typer_defines():
@@ -33,7 +33,7 @@ def test_fast_parser_reads_values_forms_and_repeats():
 
 
 def _typer_path(*args: str) -> subprocess.CompletedProcess:
-    code = "import sys; from abicheck.cli import app; sys.argv = ['abicheck', *sys.argv[1:]]; app()"
+    code = "import sys; from abicheck.cli.app import app; sys.argv = ['abicheck', *sys.argv[1:]]; app()"
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
 
 

@@ -11,9 +11,9 @@ import pytest
 from conftest import ROOT, bin_path, run_cli
 
 import abicheck
-from abicheck import glibc_symbols
-from abicheck.elf import open_elf
-from abicheck.policy import numeric
+from abicheck.policy import glibc_symbols
+from abicheck.binary.elf import open_elf
+from abicheck.policy.manylinux import numeric
 
 
 def by_symbol(report):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from abicheck.errors import UsageError
-from abicheck.policy import all_policies, load_policy, most_compatible, numeric, split_version
+from abicheck.policy.manylinux import all_policies, load_policy, most_compatible, numeric, split_version
 
 
 def test_manylinux_2_28_x86_64_limits_match_the_published_policy():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abi3info
 
-from abicheck.stable_abi import stable_symbols
+from abicheck.policy.stable_abi import stable_symbols
 
 
 def _abi3info_table() -> dict[str, tuple[int, int]]:

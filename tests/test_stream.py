@@ -12,9 +12,9 @@ import pytest
 from conftest import bin_path, make_wheel, run_cli
 
 import abicheck
-from abicheck.elf import ElfReader
+from abicheck.binary.elf import ElfReader
 from abicheck.errors import InputError, MissingBytes
-from abicheck.stream import MemberStream, SparseBuffer
+from abicheck.inputs.stream import MemberStream, SparseBuffer
 
 
 def _wheel_with_everything(tmp_path):
@@ -83,7 +83,7 @@ def test_isal_and_zlib_and_any_number_of_jobs_give_identical_json(tmp_path):
 
 
 def test_inflater_choice_is_reported():
-    code = "from abicheck.stream import inflater_name; print(inflater_name())"
+    code = "from abicheck.inputs.stream import inflater_name; print(inflater_name())"
     def run(env):
         return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout.strip()
 
@@ -97,7 +97,7 @@ def test_bad_jobs_value_is_a_usage_error():
 
 
 def test_progress_appears_only_when_enabled_and_slow(monkeypatch):
-    from abicheck.commands import _Progress
+    from abicheck.cli.check import _Progress
 
     quiet = _Progress(enabled=False)
     quiet("a.so")
@@ -127,7 +127,7 @@ def _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, fmt, terminal=True):
     import pty
     import shutil
 
-    from abicheck.commands import _Progress, run_check
+    from abicheck.cli.check import _Progress, run_check
 
     for rel in ("x86_64/newglibc.so", "x86_64/portable-glibc228.so", "x86_64/tool"):
         shutil.copy(bin_path(rel), tmp_path / rel.replace("/", "-"))
@@ -174,7 +174,7 @@ def test_scan_item_reads_a_member_whole_when_its_symbols_were_not_kept():
     """check, show and abi dump share ScanItem.read: tables outside the kept bytes mean one whole read."""
     from elftools.elf.elffile import ELFFile
 
-    from abicheck.scan import ScanItem
+    from abicheck.inputs.scan import ScanItem
 
     path = bin_path("x86_64/newglibc.so")
     whole = open(path, "rb").read()

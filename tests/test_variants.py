@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from abicheck.errors import InputError
-from abicheck.variants import parse_variant
+from abicheck.inputs.variants import parse_variant
 
 
 @pytest.mark.parametrize(("name", "backend", "version", "torch", "arch", "os"), [
@@ -49,7 +49,7 @@ def test_unknown_variants_explain_the_grammar(name):
 
 
 def test_only_variant_like_names_claim_to_be_variants():
-    from abicheck.variants import looks_like_variant
+    from abicheck.inputs.variants import looks_like_variant
 
     assert looks_like_variant("torch28-cxx11-cu999x-x86_64-linux")  # claims, then fails to parse
     assert looks_like_variant("torch-universal") and looks_like_variant("torch-stable-abi29-cu128-x86_64-linux")

@@ -10,7 +10,7 @@ import pytest
 from conftest import bin_path, make_wheel, sha256
 
 import abicheck
-from abicheck.wheel import parse_wheel_name
+from abicheck.inputs.wheel import parse_wheel_name
 
 GOOD = "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
 

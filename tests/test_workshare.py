@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from abicheck.workshare import WorkShare
+from abicheck.inputs.workshare import WorkShare
 
 
 def test_every_job_runs_once():

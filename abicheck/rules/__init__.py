@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from abicheck.elf import ElfFacts, ElfReader
+from abicheck.binary.elf import ElfFacts, ElfReader
 from abicheck.errors import UsageError
-from abicheck.policy import Policy
-from abicheck.report import Finding
+from abicheck.policy.manylinux import Policy
+from abicheck.report.model import Finding
 
 if TYPE_CHECKING:
-    from abicheck.backends import BackendContext, BackendPolicy
+    from abicheck.policy.backends import BackendContext, BackendPolicy
 
 
 @dataclass(frozen=True)

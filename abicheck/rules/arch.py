@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.elf import ARCH_SIGNATURES
-from abicheck.report import Finding
+from abicheck.binary.elf import ARCH_SIGNATURES
+from abicheck.report.model import Finding
 from abicheck.rules import ObjectContext, Rule
 
 AB401 = Rule(

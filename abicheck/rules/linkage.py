@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.policy import is_loader
-from abicheck.report import Finding
+from abicheck.policy.manylinux import is_loader
+from abicheck.report.model import Finding
 from abicheck.rules import ObjectContext, Rule
 
 AB301 = Rule(

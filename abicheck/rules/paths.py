@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.data import load_json
-from abicheck.report import Finding
+from abicheck.policy.data import load_json
+from abicheck.report.model import Finding
 from abicheck.rules import ObjectContext, Rule
 
 AB201 = Rule(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.report import Finding
+from abicheck.report.model import Finding
 from abicheck.rules import ObjectContext, Rule
 
 AB501 = Rule(
@@ -49,7 +49,7 @@ def _version(v: tuple[int, int]) -> str:
 def check_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
     if not ctx.abi3:
         return
-    from abicheck.stable_abi import is_python_api, stable_symbols
+    from abicheck.policy.stable_abi import is_python_api, stable_symbols
 
     table = stable_symbols()
     seen: set[str] = set()

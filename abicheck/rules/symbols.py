@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.demangle import demangle
-from abicheck.elf import VersionNeed
-from abicheck.policy import split_version
-from abicheck.report import Finding
+from abicheck.binary.demangle import demangle
+from abicheck.binary.elf import VersionNeed
+from abicheck.policy.manylinux import split_version
+from abicheck.report.model import Finding
 from abicheck.rules import ObjectContext, Rule
 
 AB101 = Rule(
@@ -82,7 +82,7 @@ def check_versions(ctx: ObjectContext) -> Iterator[Finding]:
     needs = too_new_needs(ctx)
     if not needs:
         return
-    from abicheck.hints import hint_for  # only once something is too new
+    from abicheck.rules.hints import hint_for  # only once something is too new
 
     by_index = {need.index: need for need in needs}
     used: set[int] = set()

@@ -8,8 +8,8 @@ finding names the honest tag.
 
 from __future__ import annotations
 
-from abicheck.policy import Policy
-from abicheck.report import Finding
+from abicheck.policy.manylinux import Policy
+from abicheck.report.model import Finding
 from abicheck.rules import Rule
 
 AB402 = Rule(

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from abicheck.data import load_json
-from abicheck.policy import Policy, numeric, split_version
+from abicheck.policy.data import load_json
+from abicheck.policy.manylinux import Policy, numeric, split_version
 
 REBUILD, CODE_CHANGE, TOOLCHAIN = "rebuild", "code-change", "toolchain"
 
@@ -53,7 +53,7 @@ def _build_recipe(policy: Policy, arch: str | None) -> str:
 
 
 def glibc_hint(symbol: str | None, version: str, library: str, policy: Policy, arch: str | None) -> Hint:
-    from abicheck import glibc_symbols
+    from abicheck.policy import glibc_symbols
 
     libc = policy.libc_version or (0, 0)
     release = f"{libc[0]}.{libc[1]}"

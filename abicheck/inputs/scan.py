@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from abicheck.elf import ElfReader, open_elf
+from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.errors import InputError, MissingBytes, NothingToCheck
-from abicheck.inputs import iter_paths, walk_directory
+from abicheck.inputs.paths import iter_paths, walk_directory
 
 if TYPE_CHECKING:
-    from abicheck.kernels import VariantDir
-    from abicheck.wheel import WheelReader, WheelTags
+    from abicheck.inputs.kernel_tree import VariantDir
+    from abicheck.inputs.wheel import WheelReader, WheelTags
 
 T = TypeVar("T")
 
@@ -78,7 +78,7 @@ def _scan_file(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
 
 
 def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]:
-    from abicheck.kernels import find_variant_dirs, load_variant_dir
+    from abicheck.inputs.kernel_tree import find_variant_dirs, load_variant_dir
 
     variant_paths = find_variant_dirs(root)
     if variant_paths is None:  # a plain directory, not a kernel tree
@@ -118,7 +118,7 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
 
 
 def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
-    from abicheck.wheel import WheelReader  # zipfile and packaging only when a wheel is given
+    from abicheck.inputs.wheel import WheelReader  # zipfile and packaging only when a wheel is given
 
     try:
         wheel = WheelReader(path)

@@ -4,7 +4,7 @@
 over, so it is parsed here by a small parser without importing typer (whose
 import alone costs more than a whole single-file check). Anything else, or a
 `check` invocation this parser does not fully understand (help, unknown or
-malformed options), goes to the typer app in abicheck.cli, which owns the
+malformed options), goes to the typer app in abicheck.cli.app, which owns the
 help text and the error messages. tests/test_entry.py keeps the two in step.
 """
 
@@ -89,13 +89,13 @@ def guarded(run: Callable[[], Any]) -> None:
 def main() -> None:
     kwargs = parse_check(sys.argv[1:])
     if kwargs is None:
-        from abicheck.cli import app
+        from abicheck.cli.app import app
 
         guarded(app)
         return
 
     def fast() -> None:
-        from abicheck.commands import run_check
+        from abicheck.cli.check import run_check
 
         sys.exit(run_check(**kwargs))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from abicheck.abi import Surface
+from abicheck.abi.surface import Surface
 from abicheck.errors import UsageError
 
 MACHINES = {"x86_64": 62, "aarch64": 183}

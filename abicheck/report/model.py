@@ -120,7 +120,7 @@ class Report:
         """Raise AssertionError listing every finding and input error."""
         if self.clean:
             return
-        from abicheck.render import render_text
+        from abicheck.report.render import render_text
 
         raise AssertionError("abicheck found problems:\n" + render_text(self, summary=False))
 

@@ -7,12 +7,12 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from abicheck.errors import InputError
-from abicheck.policy import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
-from abicheck.scan import ScanItem, scan
+from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
+from abicheck.inputs.scan import ScanItem, scan
 
 if TYPE_CHECKING:
-    from abicheck.elf import ElfReader
-    from abicheck.report import Finding
+    from abicheck.binary.elf import ElfReader
+    from abicheck.report.model import Finding
 
 
 @dataclass

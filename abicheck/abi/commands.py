@@ -7,8 +7,8 @@ import os
 import sys
 from typing import Any
 
-from abicheck.abi import SCHEMA, Surface, diff_surfaces, surface_of
-from abicheck.commands import emit, fail
+from abicheck.abi.surface import SCHEMA, Surface, diff_surfaces, surface_of
+from abicheck.cli.check import emit, fail
 from abicheck.errors import InputError, UsageError
 
 SET_SCHEMA = "abicheck-abi-set/1"
@@ -20,7 +20,7 @@ def load_surfaces(path: str) -> dict[str, Surface]:
 
     A single object maps from "" to its surface; a wheel from member names.
     """
-    from abicheck.inputs import kind_of
+    from abicheck.inputs.paths import kind_of
 
     kind = kind_of(path)
     if kind == "dir":
@@ -31,7 +31,7 @@ def load_surfaces(path: str) -> dict[str, Surface]:
         head = f.read(1).lstrip()
     if head == b"{":
         return _dump_surfaces(path)
-    from abicheck.elf import open_elf
+    from abicheck.binary.elf import open_elf
 
     with open_elf(path) as reader:
         return {"": surface_of(reader, path)}
@@ -39,7 +39,7 @@ def load_surfaces(path: str) -> dict[str, Surface]:
 
 def _wheel_surfaces(path: str) -> dict[str, Surface]:
     """One surface per shared object in the wheel, read as `check` reads wheels."""
-    from abicheck.scan import scan
+    from abicheck.inputs.scan import scan
 
     problems: list[InputError] = []
     out: dict[str, Surface] = {}
@@ -133,7 +133,7 @@ def run_diff(old: str, new: str, output_format: str = "text", strict: bool = Fal
 
 
 def run_stub(path: str, output: str) -> int:
-    from abicheck.stub import write_stub
+    from abicheck.abi.stub import write_stub
 
     try:
         surfaces = load_surfaces(path)

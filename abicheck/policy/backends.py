@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from abicheck.data import load_json
+from abicheck.policy.data import load_json
 from abicheck.errors import UsageError
-from abicheck.variants import BACKENDS, parse_compute
+from abicheck.inputs.variants import BACKENDS, parse_compute
 
 _LIST_KEYS = ("torch_libraries", "families", "drivers", "allowed")
 

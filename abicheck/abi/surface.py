@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from abicheck.elf import ElfReader
+from abicheck.binary.elf import ElfReader
 
 SCHEMA = "abicheck-abi/1"
 

@@ -4,7 +4,7 @@
 * a directory: searched recursively; ELF objects are found by their magic
   bytes, symlinks are never followed (so a scan never leaves the root), and
   relocatable `.o` files are left out since no loader ever sees them;
-* a wheel: see `abicheck.wheel`.
+* a wheel: see `abicheck.inputs.wheel`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from abicheck.elf import ELF_MAGIC, describe_non_elf
+from abicheck.binary.elf import ELF_MAGIC, describe_non_elf
 from abicheck.errors import InputError
-from abicheck.policy import satisfied_by_shipping
+from abicheck.policy.manylinux import satisfied_by_shipping
 
 
 @dataclass(frozen=True)

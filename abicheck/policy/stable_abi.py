@@ -13,7 +13,7 @@ from functools import lru_cache
 @lru_cache(maxsize=1)
 def stable_symbols() -> dict[str, tuple[int, int]]:
     """Symbol name -> the Python version that added it to the stable ABI."""
-    from abicheck.data import load_json
+    from abicheck.policy.data import load_json
 
     table: dict[str, tuple[int, int]] = {}
     for name, added in load_json("stable-abi.json")["symbols"].items():

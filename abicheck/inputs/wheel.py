@@ -1,7 +1,7 @@
 """Wheels: file-name tags, and ELF members read straight from the zip.
 
 A wheel is never extracted to disk: members are streamed through inflate and
-only the bytes the ELF reader needs are kept (see `abicheck.stream`), by a
+only the bytes the ELF reader needs are kept (see `abicheck.inputs.stream`), by a
 small pool of threads (inflate releases the GIL).
 """
 
@@ -12,10 +12,10 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from abicheck.elf import describe_non_elf
+from abicheck.binary.elf import describe_non_elf
 from abicheck.errors import InputError
-from abicheck.inputs import looks_like_library
-from abicheck.policy import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
+from abicheck.inputs.paths import looks_like_library
+from abicheck.policy.manylinux import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
 
 # A member bigger than this uncompressed is refused rather than inflated; the
 # largest real objects (libtorch_cuda.so) are about 1.5 GiB.
@@ -116,7 +116,7 @@ class WheelReader:
 
     def load(self, member: Member) -> LoadedMember:
         """Inflate what the ELF reader needs of one ELF member (safe in worker threads)."""
-        from abicheck.stream import MemberStream
+        from abicheck.inputs.stream import MemberStream
 
         label = self.display(member)
         try:
@@ -132,7 +132,7 @@ class WheelReader:
 
     def read_all(self, member: Member) -> bytes:
         """The whole member, for the rare layout whose tables lie outside what was kept."""
-        from abicheck.stream import MemberStream
+        from abicheck.inputs.stream import MemberStream
 
         return MemberStream(self.path, member.info, self.display(member)).read_all(MAX_MEMBER_BYTES)
 
@@ -141,7 +141,7 @@ class WheelReader:
 
         One pass over the archive with one file handle, inflating a few bytes of each.
         """
-        from abicheck.stream import peek
+        from abicheck.inputs.stream import peek
 
         found = []
         try:
@@ -184,7 +184,7 @@ class WheelReader:
             return
         import heapq
 
-        from abicheck.workshare import WorkShare
+        from abicheck.inputs.workshare import WorkShare
 
         with WorkShare(self.load, lambda m: m.info.compress_size, workers=jobs - 1) as share:
             early = heapq.nlargest(jobs - 1, (m for m in self.members if m.size >= 4),

@@ -84,9 +84,9 @@ def run_check(
     allow_empty: bool = False,
 ) -> int:
     """Check, print or write the report, and return the exit code (0, 1 or 2)."""
-    from abicheck.config import load_config
+    from abicheck.cli.config import load_config
     from abicheck.pipeline import check
-    from abicheck.render import FORMATS, render, render_text
+    from abicheck.report.render import FORMATS, render, render_text
 
     if not paths:
         return fail("give at least one file, directory or wheel to check")

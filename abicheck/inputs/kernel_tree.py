@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from abicheck.errors import InputError
-from abicheck.variants import Variant, looks_like_variant, parse_variant
+from abicheck.inputs.variants import Variant, looks_like_variant, parse_variant
 
 OUTPUT_FOLDERS = ("build", "result")
 

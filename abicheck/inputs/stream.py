@@ -110,7 +110,7 @@ def _data_offset(f: Any, info: zipfile.ZipInfo, label: str) -> int:
 
 def _segment_ranges(head: bytes, size: int) -> list[tuple[int, int]]:
     """PT_DYNAMIC and PT_INTERP file ranges, from the headers at the start of a member."""
-    from abicheck.elf import ElfReader
+    from abicheck.binary.elf import ElfReader
 
     try:
         ranges = ElfReader(head, headers_only=True).segment_ranges

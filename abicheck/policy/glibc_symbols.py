@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from abicheck.data import load_json
-from abicheck.policy import numeric
+from abicheck.policy.data import load_json
+from abicheck.policy.manylinux import numeric
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from abicheck.report import Report
+from abicheck.report.model import Report
 
 FORMATS = ("text", "json", "sarif", "github")
 INFORMATION_URI = "https://pypi.org/project/manylinux-abicheck/"

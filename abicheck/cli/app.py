@@ -27,7 +27,7 @@ app = typer.Typer(
 
 
 def _fail(message: str) -> typer.Exit:
-    from abicheck.commands import fail
+    from abicheck.cli.check import fail
 
     return typer.Exit(fail(message))
 
@@ -81,7 +81,7 @@ def check(
         "--allow-empty", help="A directory or wheel without ELF objects is not an error.")] = False,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
-    from abicheck.commands import run_check
+    from abicheck.cli.check import run_check
 
     raise typer.Exit(run_check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
@@ -100,7 +100,7 @@ def show(
     """Summarise each object: versions needed, NEEDED, interpreter, RPATH, best policy."""
     import json
 
-    from abicheck.show import render_summary, summarize
+    from abicheck.cli.show import render_summary, summarize
 
     if output_format not in ("text", "json"):
         raise _fail(f"unknown format {output_format!r}; use text or json")
@@ -124,7 +124,7 @@ def policies(
     arch: Annotated[Optional[str], typer.Option(help="Only this architecture.")] = None,
 ) -> None:
     """List the manylinux and musllinux policies with their maximum versions."""
-    from abicheck.policy import all_policies
+    from abicheck.policy.manylinux import all_policies
 
     shown = 0
     for policy in all_policies():
@@ -171,7 +171,7 @@ def abi_dump(
     digest: Annotated[bool, typer.Option("--hash", help="Print the sha256 of the normalized surface.")] = False,
 ) -> None:
     """Print the normalized exported surface: SONAME, versions, symbols."""
-    from abicheck.abi_commands import run_dump
+    from abicheck.abi.commands import run_dump
 
     raise typer.Exit(run_dump(path, output_format, output, digest))
 
@@ -184,7 +184,7 @@ def abi_diff(
     strict: Annotated[bool, typer.Option("--strict", help="Treat additions as a change too (exit 1).")] = False,
 ) -> None:
     """Say whether NEW can replace OLD: removed or changed symbols break dependents."""
-    from abicheck.abi_commands import run_diff
+    from abicheck.abi.commands import run_diff
 
     raise typer.Exit(run_diff(old, new, output_format, strict))
 
@@ -195,13 +195,13 @@ def abi_stub(
     output: Annotated[str, typer.Option("--output", "-o", help="Where to write the stub .so.")],
 ) -> None:
     """Write a code-free shared object with the same surface, for linking against."""
-    from abicheck.abi_commands import run_stub
+    from abicheck.abi.commands import run_stub
 
     raise typer.Exit(run_stub(path, output))
 
 
 def main() -> None:
-    """Run the typer app (the console script goes through abicheck.entry first)."""
-    from abicheck.entry import guarded
+    """Run the typer app (the console script goes through abicheck.cli.entry first)."""
+    from abicheck.cli.entry import guarded
 
     guarded(app)

@@ -8,7 +8,7 @@ count, so stripped and section-less files are checked like any other.
 
 It works on an `mmap` of a file (see `open_elf`), on `bytes`, or on any object
 that supports `len`, slicing and `find` (a streamed wheel member keeps only
-the ranges the reader needs, see `abicheck.stream`). Every structure is
+the ranges the reader needs, see `abicheck.inputs.stream`). Every structure is
 bounds-checked, every loop is bounded by a count or by the file size, and
 every problem is raised as `ElfError`.
 

@@ -1,0 +1,1 @@
+"""The exported ABI surface of shared objects: dump, diff and linkable stubs."""
