@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, bin_path, run_cli
 
 import abicheck
-from abicheck.policy import glibc_symbols
 from abicheck.binary.elf import open_elf
+from abicheck.policy import glibc_symbols
 from abicheck.policy.manylinux import numeric
 
 

@@ -22,140 +22,49 @@ from __future__ import annotations
 import mmap
 import os
 import struct
-import sys
-from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Union
 
+from abicheck.binary.elf_model import (  # noqa: F401 - the reader's constants and types, importable from here
+    ARCH_SIGNATURES,
+    DT_GNU_HASH,
+    DT_HASH,
+    DT_NEEDED,
+    DT_NULL,
+    DT_RPATH,
+    DT_RUNPATH,
+    DT_SONAME,
+    DT_STRSZ,
+    DT_STRTAB,
+    DT_SYMTAB,
+    DT_VERDEF,
+    DT_VERDEFNUM,
+    DT_VERNEED,
+    DT_VERNEEDNUM,
+    DT_VERSYM,
+    ELF_MAGIC,
+    ELF_TYPES,
+    MAX_DYNAMIC_ENTRIES,
+    MAX_VERSION_ENTRIES,
+    PN_XNUM,
+    PT_DYNAMIC,
+    PT_INTERP,
+    PT_LOAD,
+    VER_FLG_WEAK,
+    VERSYM_INDEX,
+    Buffer,
+    ElfFacts,
+    Symbol,
+    VersionNeed,
+    describe_non_elf,
+    is_elf,
+    split_paths,
+)
+from abicheck.binary.elf_symbols import DynamicSymbols
 from abicheck.errors import ElfError
 
-Buffer = Union[bytes, bytearray, mmap.mmap]
 
-ELF_MAGIC = b"\x7fELF"
-
-PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
-PN_XNUM = 0xFFFF
-
-DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 4, 5, 6
-DT_STRSZ, DT_SYMENT, DT_SONAME, DT_RPATH, DT_RUNPATH = 10, 11, 14, 15, 29
-DT_GNU_HASH = 0x6FFFFEF5
-DT_VERSYM = 0x6FFFFFF0
-DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFC, 0x6FFFFFFD
-DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
-
-VER_FLG_WEAK = 0x2
-VERSYM_HIDDEN = 0x8000
-VERSYM_INDEX = 0x7FFF
-SHN_UNDEF = 0
-
-# Generous caps: no real file comes near them, a hostile one cannot make a
-# loop run longer than these.
-MAX_DYNAMIC_ENTRIES = 1 << 16
-MAX_VERSION_ENTRIES = 1 << 16
-MAX_SYMBOLS = 1 << 24
-
-ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
-
-# (e_machine, class, endianness) -> the architecture name wheel tags use.
-_ARCHES: dict[tuple[int, int, str], str] = {
-    (62, 64, "little"): "x86_64",
-    (3, 32, "little"): "i686",
-    (183, 64, "little"): "aarch64",
-    (40, 32, "little"): "armv7l",
-    (21, 64, "little"): "ppc64le",
-    (21, 64, "big"): "ppc64",
-    (20, 32, "big"): "ppc",
-    (22, 64, "big"): "s390x",
-    (243, 64, "little"): "riscv64",
-    (243, 32, "little"): "riscv32",
-    (258, 64, "little"): "loongarch64",
-    (8, 32, "big"): "mips",
-    (8, 32, "little"): "mipsel",
-    (8, 64, "big"): "mips64",
-    (8, 64, "little"): "mips64el",
-}
-ARCH_SIGNATURES: dict[str, tuple[int, int, str]] = {v: k for k, v in _ARCHES.items()}
-
-MACHINE_NAMES = {
-    3: "Intel 80386", 8: "MIPS", 20: "PowerPC", 21: "PowerPC64", 22: "IBM S/390",
-    40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V", 258: "LoongArch",
-}
-
-_LINKER_SCRIPT_WORDS = (b"/*", b"GROUP", b"INPUT", b"OUTPUT_FORMAT", b"SEARCH_DIR", b"AS_NEEDED")
-
-
-@dataclass(frozen=True)
-class VersionNeed:
-    """One entry of `.gnu.version_r`: `library` must provide `version`."""
-
-    library: str
-    version: str
-    weak: bool
-    index: int  # vna_other: the `.gnu.version` value that refers to this need
-
-
-@dataclass(frozen=True)
-class Symbol:
-    """A `.dynsym` entry with its version resolved."""
-
-    name: str
-    version: str | None
-    library: str | None  # for imports, the library whose version need names it
-    kind: str  # func, object, tls, notype, ...
-    binding: str  # global, weak, local, gnu_unique
-    defined: bool
-    size: int
-    hidden: bool  # the version is not the default one (`name@VER`, not `@@`)
-
-    @property
-    def display(self) -> str:
-        return f"{self.name}@{self.version}" if self.version else self.name
-
-
-@dataclass(frozen=True)
-class ElfFacts:
-    """The cheap facts of one ELF object; all that most rules need."""
-
-    elf_class: int  # 32 or 64
-    endian: str  # "little" or "big"
-    machine: int
-    type: str  # EXEC, DYN, REL, CORE
-    interpreter: str | None
-    needed: tuple[str, ...]
-    soname: str | None
-    rpath: tuple[str, ...]
-    runpath: tuple[str, ...]
-    version_needs: tuple[VersionNeed, ...]
-    has_dynamic: bool
-
-    @property
-    def arch(self) -> str | None:
-        """The wheel-tag architecture name, or None for an unusual machine."""
-        return _ARCHES.get((self.machine, self.elf_class, self.endian))
-
-    @property
-    def machine_description(self) -> str:
-        name = MACHINE_NAMES.get(self.machine, f"machine {self.machine}")
-        return f"{name}, {self.elf_class}-bit {self.endian}-endian"
-
-
-def describe_non_elf(head: bytes) -> str:
-    """The one-line reason why a file starting with `head` is not ELF."""
-    if not head:
-        return "empty file, not an ELF object"
-    stripped = head.lstrip()
-    if stripped.startswith(_LINKER_SCRIPT_WORDS):
-        return "a linker script, not an ELF object (only the linker can read it; check the library it names)"
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive, not an ELF object (name it .whl to check it as a wheel)"
-    if head.startswith(b"!<arch>"):
-        return "a static archive (.a), not a shared object"
-    return "not an ELF file (bad magic bytes)"
-
-
-class ElfReader:
+class ElfReader(DynamicSymbols):
     """Parses one ELF image held in a buffer. Use `open_elf` for files."""
 
     def __init__(self, buf: Buffer, name: str = "<bytes>", headers_only: bool = False) -> None:
@@ -323,8 +232,8 @@ class ElfReader:
             interpreter=interpreter,
             needed=tuple(self._string(o) for o in self._needed_offsets),
             soname=soname,
-            rpath=_split_paths(self._string(o) for o in self._rpath_offsets),
-            runpath=_split_paths(self._string(o) for o in self._runpath_offsets),
+            rpath=split_paths(self._string(o) for o in self._rpath_offsets),
+            runpath=split_paths(self._string(o) for o in self._runpath_offsets),
             version_needs=tuple(self._version_needs()),
             has_dynamic=self._dynamic is not None,
         )
@@ -378,180 +287,6 @@ class ElfReader:
             self._version_names = table
         return self._version_names
 
-    # -- symbols ---------------------------------------------------------
-
-    @property
-    def symbol_count(self) -> int:
-        """The number of `.dynsym` entries, from the hash tables or sections."""
-        if self._nsyms is None:
-            self._nsyms = self._count_symbols()
-        return self._nsyms
-
-    def _count_symbols(self) -> int:
-        if DT_SYMTAB not in self._dyn:
-            return 0
-        if DT_HASH in self._dyn:
-            _nbucket, nchain = self._unpack("II", self._offset_of(self._dyn[DT_HASH], "DT_HASH"))
-            return self._checked_count(nchain)
-        if DT_GNU_HASH in self._dyn:
-            return self._checked_count(self._count_gnu_hash())
-        return self._checked_count(self._count_from_sections())
-
-    def _checked_count(self, count: int) -> int:
-        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
-        if count > MAX_SYMBOLS or symtab + count * self._syment > self._size:
-            raise self._fail(
-                f"malformed ELF: {count} dynamic symbols would run past the end of the file"
-            )
-        return count
-
-    @property
-    def _syment(self) -> int:
-        return 24 if self.elf_class == 64 else 16
-
-    def _count_gnu_hash(self) -> int:
-        base = self._offset_of(self._dyn[DT_GNU_HASH], "DT_GNU_HASH")
-        nbuckets, symoffset, bloom_size, _shift = self._unpack("IIII", base)
-        buckets = base + 16 + bloom_size * (8 if self.elf_class == 64 else 4)
-        if buckets + 4 * nbuckets > self._size:
-            raise self._fail("malformed ELF: the GNU hash table runs past the end of the file")
-        raw = bytes(self._buf[buckets:buckets + 4 * nbuckets])
-        last = max(struct.unpack(f"{self._e}{nbuckets}I", raw), default=0)
-        if last < symoffset:
-            return symoffset
-        chain = buckets + 4 * nbuckets + 4 * (last - symoffset)
-        while True:  # each step moves 4 bytes forward; _unpack stops it at the end
-            (value,) = self._unpack("I", chain)
-            if value & 1:
-                return last + 1
-            last += 1
-            chain += 4
-
-    def _count_from_sections(self) -> int:
-        """Fallback for files without hash tables: the `.dynsym` section size."""
-        shsize = 40 if self.elf_class == 32 else 64
-        if not self._shoff or self._shentsize < shsize:
-            return 0
-        symtab_addr = self._dyn[DT_SYMTAB]
-        for i in range(min(self._shnum, MAX_VERSION_ENTRIES)):
-            base = self._shoff + i * self._shentsize
-            if self.elf_class == 64:
-                _n, sh_type, _f, addr, _o, size, _l, _i, _a, entsize = self._unpack("IIQQQQIIQQ", base)
-            else:
-                _n, sh_type, _f, addr, _o, size, _l, _i, _a, entsize = self._unpack("IIIIIIIIII", base)
-            if sh_type == 11 and addr == symtab_addr:  # SHT_DYNSYM
-                return size // (entsize or self._syment)
-        return 0
-
-    def _versym(self) -> array | None:
-        if DT_VERSYM not in self._dyn:
-            return None
-        offset = self._offset_of(self._dyn[DT_VERSYM], "DT_VERSYM")
-        n = self.symbol_count
-        if offset + 2 * n > self._size:
-            raise self._fail("malformed ELF: .gnu.version runs past the end of the file")
-        table = array("H", bytes(self._buf[offset:offset + 2 * n]))
-        if self.endian != sys.byteorder:
-            table.byteswap()
-        return table
-
-    def _symbol(self, index: int, symtab: int, versym: array | None) -> Symbol:
-        entry = self._unpack(self._symbol_format, symtab + index * self._syment)
-        return self._make_symbol(index, entry, self._string(self._entry_fields(entry)[0]), versym)
-
-    @property
-    def _symbol_format(self) -> str:
-        return "IBBHQQ" if self.elf_class == 64 else "IIIBBH"
-
-    def _entry_fields(self, entry: tuple) -> tuple[int, int, int, int]:
-        """(st_name, st_info, st_shndx, st_size) of one unpacked `.dynsym` entry."""
-        if self.elf_class == 64:
-            st_name, st_info, _other, st_shndx, _value, st_size = entry
-        else:
-            st_name, _value, st_size, st_info, _other, st_shndx = entry
-        return st_name, st_info, st_shndx, st_size
-
-    def _make_symbol(self, index: int, entry: tuple, name: str, versym: array | None) -> Symbol:
-        _st_name, st_info, st_shndx, st_size = self._entry_fields(entry)
-        version = library = None
-        hidden = False
-        if versym is not None:
-            raw = versym[index]
-            hidden = bool(raw & VERSYM_HIDDEN)
-            if (raw & VERSYM_INDEX) > 1:  # 0 is local, 1 the unversioned global
-                version, library = self._version_table().get(raw & VERSYM_INDEX, (None, None))
-        return Symbol(
-            name=name,
-            version=version,
-            library=library,
-            kind=_SYMBOL_KINDS.get(st_info & 0xF, f"type{st_info & 0xF}"),
-            binding=_SYMBOL_BINDINGS.get(st_info >> 4, f"bind{st_info >> 4}"),
-            defined=st_shndx != SHN_UNDEF,
-            size=st_size,
-            hidden=hidden,
-        )
-
-    def _symbols(self, indices: Iterator[int] | range) -> Iterator[Symbol]:
-        if DT_SYMTAB not in self._dyn:
-            return
-        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
-        versym = self._versym()
-        if isinstance(indices, range):
-            yield from self._symbol_block(indices, symtab, versym)
-            return
-        for i in indices:
-            yield self._symbol(i, symtab, versym)
-
-    def _symbol_block(self, indices: range, symtab: int, versym: array | None) -> Iterator[Symbol]:
-        """`_symbol` for a run of entries, from one read of the table and of the strings.
-
-        Whole-table reads (exports for `abi dump`, a library's 200k symbols) would
-        otherwise cost a bounds-checked read per field and per string.
-        """
-        start, stop = symtab + indices.start * self._syment, symtab + indices.stop * self._syment
-        if start < 0 or stop > self._size:
-            raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - start} bytes "
-                             f"at offset {start}) runs past the end of the file ({self._size} bytes)")
-        entries = struct.iter_unpack(self._e + self._symbol_format, bytes(self._buf[start:stop]))
-        first, last = self._strtab_start(), self._strtab_end()
-        strings = bytes(self._buf[first:last]) if first < last else b""
-        for index, entry in zip(indices, entries, strict=True):
-            name = self._cut_string(strings, 0, len(strings), self._entry_fields(entry)[0])
-            yield self._make_symbol(index, entry, name, versym)
-
-    def imports(self, versions: set[int] | None = None) -> list[Symbol]:
-        """Undefined dynamic symbols, optionally only those bound to `versions`.
-
-        With `versions` (a set of version indices, as in `VersionNeed.index`)
-        only the matching entries of `.gnu.version` are decoded.
-        """
-        if versions is not None:
-            versym = self._versym()
-            if versym is None:
-                return []
-            wanted = versions
-            picks = (i for i, v in enumerate(versym) if i and (v & VERSYM_INDEX) in wanted)
-            found = self._symbols(picks)
-        else:
-            found = self._symbols(range(1, self.symbol_count))
-        return [s for s in found if not s.defined and s.name]
-
-    def exports(self) -> list[Symbol]:
-        """Defined global and weak dynamic symbols."""
-        return [
-            s for s in self._symbols(range(1, self.symbol_count))
-            if s.defined and s.name and s.binding in ("global", "weak", "gnu_unique")
-        ]
-
-
-_SYMBOL_KINDS = {0: "notype", 1: "object", 2: "func", 3: "section", 4: "file", 5: "common", 6: "tls",
-                 10: "ifunc"}
-_SYMBOL_BINDINGS = {0: "local", 1: "global", 2: "weak", 10: "gnu_unique"}
-
-
-def _split_paths(values: Iterator[str]) -> tuple[str, ...]:
-    return tuple(p for value in values for p in value.split(":") if p)
-
 
 @contextmanager
 def open_elf(path: str | os.PathLike[str], name: str | None = None) -> Iterator[ElfReader]:
@@ -581,6 +316,3 @@ def read_facts(path: str | os.PathLike[str]) -> ElfFacts:
         return reader.facts
 
 
-def is_elf(head: bytes) -> bool:
-    """True when `head` (the first bytes of a file) starts with the ELF magic."""
-    return head[:4] == ELF_MAGIC

@@ -199,9 +199,3 @@ def abi_stub(
 
     raise typer.Exit(run_stub(path, output))
 
-
-def main() -> None:
-    """Run the typer app (the console script goes through abicheck.cli.entry first)."""
-    from abicheck.cli.entry import guarded
-
-    guarded(app)

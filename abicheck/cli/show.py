@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from abicheck.errors import InputError
-from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
 from abicheck.inputs.scan import ScanItem, scan
+from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
 
 if TYPE_CHECKING:
     from abicheck.binary.elf import ElfReader
@@ -49,7 +49,7 @@ def _highest(versions: list[str]) -> dict[str, str]:
 
 def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
     """Count the AB101 findings against `policy` by what fixes them."""
-    from abicheck.rules import ObjectContext
+    from abicheck.context import ObjectContext
     from abicheck.rules.symbols import check_versions
 
     if item.reader.facts.arch not in policy.arches:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from abicheck.policy.data import load_json
 from abicheck.errors import UsageError
 from abicheck.inputs.variants import BACKENDS, parse_compute
+from abicheck.policy.data import load_json
 
 _LIST_KEYS = ("torch_libraries", "families", "drivers", "allowed")
 

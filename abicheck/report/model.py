@@ -120,9 +120,21 @@ class Report:
         """Raise AssertionError listing every finding and input error."""
         if self.clean:
             return
-        from abicheck.report.render import render_text
+        raise AssertionError("abicheck found problems:\n" + "\n".join(self.lines()) + "\n")
 
-        raise AssertionError("abicheck found problems:\n" + render_text(self, summary=False))
+    def lines(self) -> list[str]:
+        """One line per finding, location first (as ruff does), then its hint; then the input errors."""
+        lines: list[str] = []
+        for artifact in self.artifacts:
+            last_hint = None
+            for f in artifact.findings:
+                lines.append(f"{artifact.path}: {f.code} [{f.name}] {f.message}")
+                if f.hint != last_hint:  # the same fix for the next symbol is not repeated
+                    lines.append(f"  hint: {f.hint}")
+                last_hint = f.hint
+        for error in self.errors:
+            lines.append(f"{error.path}: error: {error.message}")
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
         return {

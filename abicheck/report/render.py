@@ -23,17 +23,8 @@ def render(report: Report, fmt: str) -> str:
 
 
 def render_text(report: Report, summary: bool = True) -> str:
-    """One line per finding, location first (as ruff does), then its hint."""
-    lines: list[str] = []
-    for artifact in report.artifacts:
-        last_hint = None
-        for f in artifact.findings:
-            lines.append(f"{artifact.path}: {f.code} [{f.name}] {f.message}")
-            if f.hint != last_hint:  # the same fix for the next symbol is not repeated
-                lines.append(f"  hint: {f.hint}")
-            last_hint = f.hint
-    for error in report.errors:
-        lines.append(f"{error.path}: error: {error.message}")
+    """One line per finding, location first (as ruff does), then its hint; then the summary."""
+    lines = report.lines()
     if summary:
         if lines:
             lines.append("")

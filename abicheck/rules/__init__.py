@@ -1,7 +1,8 @@
 """The rules: each a small module with stable codes (ruff-style).
 
-A rule is a pure function of an `ObjectContext` (the ELF facts, the options
-and the policy) that yields `Finding`s. Codes never change meaning once
+A check is a pure function of a context (one object's ELF facts, options and
+policy; or one wheel; or one variant folder: see abicheck.context) that
+yields `Finding`s. Codes never change meaning once
 released; `abicheck explain CODE` prints a rule's explanation.
 
 | family | rules |
@@ -16,76 +17,41 @@ released; `abicheck explain CODE` prints a rule's explanation.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from abicheck.binary.elf import ElfFacts, ElfReader
 from abicheck.errors import UsageError
-from abicheck.policy.manylinux import Policy
-from abicheck.report.model import Finding
+from abicheck.rules.base import SCOPES, Rule
 
 if TYPE_CHECKING:
-    from abicheck.policy.backends import BackendContext, BackendPolicy
+    from abicheck.context import Context
+    from abicheck.report.model import Finding
 
+__all__ = ["Rule", "all_rules", "get_rule", "registry", "run_rules", "selected_codes"]
 
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    summary: str
-    explanation: str
-    scope: str = "object"  # "object": per ELF file; "wheel": per wheel
-
-
-@dataclass
-class ObjectContext:
-    """What a per-object rule may look at."""
-
-    path: str
-    reader: ElfReader
-    policy: Policy
-    target: str = "wheel"  # "wheel" or "nix"
-    expected_arch: str | None = None  # from the wheel tag or --arch
-    expected_arch_source: str = "--arch"
-    shipped: frozenset[str] = field(default_factory=frozenset)
-    backend: BackendContext | None = None  # the kernel backend, when known
-    backend_policy: BackendPolicy | None = None
-    abi3: bool = False  # built for the Python stable ABI (.abi3.so, an abi3 wheel)
-    python_abi: tuple[int, int] = (3, 9)  # the oldest Python the stable-ABI claim covers
-    python_abi_source: str = "the default (--python-abi)"
-
-    @property
-    def facts(self) -> ElfFacts:
-        return self.reader.facts
-
-    @property
-    def arch(self) -> str | None:
-        """The architecture whose policy limits apply: the object's own."""
-        return self.facts.arch
-
-    def finding(self, rule: Rule, message: str, hint: str, **extra: object) -> Finding:
-        return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=self.path,
-                       **extra)  # type: ignore[arg-type]
-
-
-ObjectCheck = Callable[[ObjectContext], Iterable[Finding]]
+Check = Callable[[Any], Iterable["Finding"]]
 
 _RULES: dict[str, Rule] | None = None
-_CHECKS: list[tuple[ObjectCheck, frozenset[str]]] | None = None
+_CHECKS: dict[str, list[tuple[Check, frozenset[str]]]] | None = None
 
 
 def _load() -> None:
-    """Each rule module lists its RULES and its CHECKS: (function, the rules it reports)."""
+    """Each rule module lists its RULES and its CHECKS: (function, the rules it reports).
+
+    A check's scope is its rules' scope: it is called with an `ObjectContext`,
+    a `WheelContext` or a `VariantContext` (see abicheck.context).
+    """
     global _RULES, _CHECKS
     from abicheck.rules import arch, linkage, paths, python_abi, symbols, tags
 
     rules: dict[str, Rule] = {}
-    checks: list[tuple[ObjectCheck, frozenset[str]]] = []
+    checks: dict[str, list[tuple[Check, frozenset[str]]]] = {scope: [] for scope in SCOPES}
     for module in (symbols, paths, linkage, arch, tags, python_abi):
         for rule in module.RULES:
             rules[rule.code] = rule
         for check, reported in module.CHECKS:
-            checks.append((check, frozenset(r.code for r in reported)))
+            scopes = {r.scope for r in reported}
+            assert len(scopes) == 1, f"{check.__name__} reports rules of several scopes"
+            checks[scopes.pop()].append((check, frozenset(r.code for r in reported)))
     _RULES, _CHECKS = rules, checks
 
 
@@ -139,10 +105,10 @@ def selected_codes(select: Iterable[str] | None = None, ignore: Iterable[str] | 
     return chosen - expand(ignore or ())
 
 
-def run_object_rules(ctx: ObjectContext, codes: set[str]) -> Iterator[Finding]:
-    """Run every check that reports at least one selected code; keep the selected findings."""
+def run_rules(ctx: Context, codes: set[str]) -> Iterator[Finding]:
+    """Run every check of `ctx`'s scope that reports a selected code; keep the selected findings."""
     registry()
     assert _CHECKS is not None
-    for check, reported in _CHECKS:
+    for check, reported in _CHECKS[ctx.scope]:
         if reported & codes:
             yield from (f for f in check(ctx) if f.code in codes)

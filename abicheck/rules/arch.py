@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from abicheck.binary.elf import ARCH_SIGNATURES
+from abicheck.context import ObjectContext
 from abicheck.report.model import Finding
-from abicheck.rules import ObjectContext, Rule
+from abicheck.rules.base import Rule
 
 AB401 = Rule(
     code="AB401",

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from abicheck.context import ObjectContext, VariantContext
 from abicheck.policy.manylinux import is_loader
 from abicheck.report.model import Finding
-from abicheck.rules import ObjectContext, Rule
+from abicheck.rules.base import Rule
 
 AB301 = Rule(
     code="AB301",
@@ -87,6 +88,7 @@ from different builds, and loaders that trust either will pick the wrong
 objects.
 
 Fix: rebuild the variant, or regenerate metadata.json from the same build.""",
+    scope="variant",
 )
 
 
@@ -153,5 +155,19 @@ def check_linkage(ctx: ObjectContext) -> Iterator[Finding]:
         )
 
 
+def check_metadata(ctx: VariantContext) -> Iterator[Finding]:
+    """AB305: the backend a variant folder's metadata.json names against the one its name says."""
+    vdir = ctx.variant_dir
+    said, variant = vdir.metadata_backend, vdir.variant
+    if said is None or variant.backend is None or said == variant.backend or vdir.metadata_path is None:
+        return
+    yield Finding(
+        code=AB305.code, name=AB305.name, path=vdir.metadata_path,
+        message=f"metadata.json says backend {said!r} but the variant name {variant.name} says {variant.backend!r}",
+        hint="rebuild the variant, or regenerate metadata.json from the same build",
+        details={"metadata_backend": said, "variant_backend": variant.backend, "variant": variant.name},
+    )
+
+
 RULES = [AB301, AB302, AB303, AB304, AB305]
-CHECKS = [(check_linkage, [AB301, AB302, AB303, AB304])]  # AB305 is per variant folder: pipeline.py
+CHECKS = [(check_linkage, [AB301, AB302, AB303, AB304]), (check_metadata, [AB305])]

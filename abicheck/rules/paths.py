@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from abicheck.context import ObjectContext
 from abicheck.policy.data import load_json
 from abicheck.report.model import Finding
-from abicheck.rules import ObjectContext, Rule
+from abicheck.rules.base import Rule
 
 AB201 = Rule(
     code="AB201",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from abicheck.context import ObjectContext
 from abicheck.report.model import Finding
-from abicheck.rules import ObjectContext, Rule
+from abicheck.rules.base import Rule
 
 AB501 = Rule(
     code="AB501",

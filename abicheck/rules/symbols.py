@@ -12,9 +12,10 @@ from collections.abc import Iterator
 
 from abicheck.binary.demangle import demangle
 from abicheck.binary.elf import VersionNeed
+from abicheck.context import ObjectContext
 from abicheck.policy.manylinux import split_version
 from abicheck.report.model import Finding
-from abicheck.rules import ObjectContext, Rule
+from abicheck.rules.base import Rule
 
 AB101 = Rule(
     code="AB101",

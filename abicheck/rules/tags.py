@@ -8,9 +8,12 @@ finding names the honest tag.
 
 from __future__ import annotations
 
-from abicheck.policy.manylinux import Policy
+from collections.abc import Iterator
+
+from abicheck.context import WheelContext
+from abicheck.policy.manylinux import most_compatible
 from abicheck.report.model import Finding
-from abicheck.rules import Rule
+from abicheck.rules.base import Rule
 
 AB402 = Rule(
     code="AB402",
@@ -29,14 +32,21 @@ symbols), or retag the wheel honestly (`wheel tags --platform-tag ...`).""",
 )
 
 
-def claim_finding(path: str, arch: str, claim: Policy, honest: Policy | None,
-                  culprits: list[str]) -> Finding:
+def check_tag_claim(ctx: WheelContext) -> Iterator[Finding]:
+    """AB402 for one wheel and architecture: the oldest policy all its objects meet vs. the tag's claim."""
+    claim, arch = ctx.claim, ctx.arch
+    all_needs = [n for _d, needs in ctx.objects for n in needs]
+    honest = most_compatible(all_needs, arch, claim.family)
+    if honest is not None and honest.priority >= claim.priority:
+        return
+    culprits = [d for d, needs in ctx.objects
+                if (p := most_compatible(needs, arch, claim.family)) is None or p.priority < claim.priority]
     honest_tag = honest.tag(arch) if honest else f"linux_{arch} (no manylinux policy fits)"
     where = f"; needed by {', '.join(culprits[:3])}" + (" and others" if len(culprits) > 3 else "")
-    return Finding(
+    yield Finding(
         code=AB402.code,
         name=AB402.name,
-        path=path,
+        path=ctx.path,
         message=f"tag {claim.tag(arch)} claims more than the contents allow; the honest tag is "
                 f"{honest_tag}{where}",
         hint=f"rebuild against {claim.name}'s toolchain (see the AB101 findings), or retag the wheel "
@@ -47,4 +57,4 @@ def claim_finding(path: str, arch: str, claim: Policy, honest: Policy | None,
 
 
 RULES = [AB402]
-CHECKS: list = []  # AB402 looks at a whole wheel: see pipeline.py
+CHECKS = [(check_tag_claim, [AB402])]

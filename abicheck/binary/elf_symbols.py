@@ -1,0 +1,223 @@
+"""Reading `.dynsym`: the symbol count, `.gnu.version`, and the entries themselves.
+
+`DynamicSymbols` is the part of `ElfReader` that reads symbols, lazily and
+selectively: `imports(versions=...)` scans `.gnu.version` as an array of u16
+and decodes only the `.dynsym` entries that use the given version indices,
+while whole-table reads (`exports()`, a full `imports()`) unpack the table
+from one block and the names from one read of the string table.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from array import array
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from abicheck.binary.elf_model import (
+    DT_GNU_HASH,
+    DT_HASH,
+    DT_SYMTAB,
+    DT_VERSYM,
+    MAX_SYMBOLS,
+    MAX_VERSION_ENTRIES,
+    SHN_UNDEF,
+    SYMBOL_BINDINGS,
+    SYMBOL_KINDS,
+    VERSYM_HIDDEN,
+    VERSYM_INDEX,
+    Buffer,
+    Symbol,
+)
+
+if TYPE_CHECKING:
+    from abicheck.errors import ElfError
+
+
+class DynamicSymbols:
+    """Symbol reading for `ElfReader`, which provides the structure reads it relies on."""
+
+    _buf: Buffer
+    _size: int
+    _e: str
+    _dyn: dict[int, int]
+    _nsyms: int | None
+    elf_class: int
+    endian: str
+    _shoff: int
+    _shnum: int
+    _shentsize: int
+
+    def _fail(self, message: str) -> ElfError: ...  # pragma: no cover - ElfReader's
+    def _unpack(self, fmt: str, offset: int) -> tuple: ...  # pragma: no cover
+    def _offset_of(self, vaddr: int, what: str) -> int: ...  # pragma: no cover
+    def _string(self, offset: int) -> str: ...  # pragma: no cover
+    def _strtab_start(self) -> int: ...  # pragma: no cover
+    def _strtab_end(self) -> int: ...  # pragma: no cover
+    def _cut_string(self, data: Buffer, first: int, last: int, offset: int) -> str: ...  # pragma: no cover
+    def _version_table(self) -> dict[int, tuple[str, str | None]]: ...  # pragma: no cover
+
+    @property
+    def symbol_count(self) -> int:
+        """The number of `.dynsym` entries, from the hash tables or sections."""
+        if self._nsyms is None:
+            self._nsyms = self._count_symbols()
+        return self._nsyms
+
+    def _count_symbols(self) -> int:
+        if DT_SYMTAB not in self._dyn:
+            return 0
+        if DT_HASH in self._dyn:
+            _nbucket, nchain = self._unpack("II", self._offset_of(self._dyn[DT_HASH], "DT_HASH"))
+            return self._checked_count(nchain)
+        if DT_GNU_HASH in self._dyn:
+            return self._checked_count(self._count_gnu_hash())
+        return self._checked_count(self._count_from_sections())
+
+    def _checked_count(self, count: int) -> int:
+        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
+        if count > MAX_SYMBOLS or symtab + count * self._syment > self._size:
+            raise self._fail(
+                f"malformed ELF: {count} dynamic symbols would run past the end of the file"
+            )
+        return count
+
+    @property
+    def _syment(self) -> int:
+        return 24 if self.elf_class == 64 else 16
+
+    def _count_gnu_hash(self) -> int:
+        base = self._offset_of(self._dyn[DT_GNU_HASH], "DT_GNU_HASH")
+        nbuckets, symoffset, bloom_size, _shift = self._unpack("IIII", base)
+        buckets = base + 16 + bloom_size * (8 if self.elf_class == 64 else 4)
+        if buckets + 4 * nbuckets > self._size:
+            raise self._fail("malformed ELF: the GNU hash table runs past the end of the file")
+        raw = bytes(self._buf[buckets:buckets + 4 * nbuckets])
+        last = max(struct.unpack(f"{self._e}{nbuckets}I", raw), default=0)
+        if last < symoffset:
+            return symoffset
+        chain = buckets + 4 * nbuckets + 4 * (last - symoffset)
+        while True:  # each step moves 4 bytes forward; _unpack stops it at the end
+            (value,) = self._unpack("I", chain)
+            if value & 1:
+                return last + 1
+            last += 1
+            chain += 4
+
+    def _count_from_sections(self) -> int:
+        """Fallback for files without hash tables: the `.dynsym` section size."""
+        shsize = 40 if self.elf_class == 32 else 64
+        if not self._shoff or self._shentsize < shsize:
+            return 0
+        symtab_addr = self._dyn[DT_SYMTAB]
+        for i in range(min(self._shnum, MAX_VERSION_ENTRIES)):
+            base = self._shoff + i * self._shentsize
+            if self.elf_class == 64:
+                _n, sh_type, _f, addr, _o, size, _l, _i, _a, entsize = self._unpack("IIQQQQIIQQ", base)
+            else:
+                _n, sh_type, _f, addr, _o, size, _l, _i, _a, entsize = self._unpack("IIIIIIIIII", base)
+            if sh_type == 11 and addr == symtab_addr:  # SHT_DYNSYM
+                return size // (entsize or self._syment)
+        return 0
+
+    def _versym(self) -> array | None:
+        if DT_VERSYM not in self._dyn:
+            return None
+        offset = self._offset_of(self._dyn[DT_VERSYM], "DT_VERSYM")
+        n = self.symbol_count
+        if offset + 2 * n > self._size:
+            raise self._fail("malformed ELF: .gnu.version runs past the end of the file")
+        table = array("H", bytes(self._buf[offset:offset + 2 * n]))
+        if self.endian != sys.byteorder:
+            table.byteswap()
+        return table
+
+    def _symbol(self, index: int, symtab: int, versym: array | None) -> Symbol:
+        entry = self._unpack(self._symbol_format, symtab + index * self._syment)
+        return self._make_symbol(index, entry, self._string(self._entry_fields(entry)[0]), versym)
+
+    @property
+    def _symbol_format(self) -> str:
+        return "IBBHQQ" if self.elf_class == 64 else "IIIBBH"
+
+    def _entry_fields(self, entry: tuple) -> tuple[int, int, int, int]:
+        """(st_name, st_info, st_shndx, st_size) of one unpacked `.dynsym` entry."""
+        if self.elf_class == 64:
+            st_name, st_info, _other, st_shndx, _value, st_size = entry
+        else:
+            st_name, _value, st_size, st_info, _other, st_shndx = entry
+        return st_name, st_info, st_shndx, st_size
+
+    def _make_symbol(self, index: int, entry: tuple, name: str, versym: array | None) -> Symbol:
+        _st_name, st_info, st_shndx, st_size = self._entry_fields(entry)
+        version = library = None
+        hidden = False
+        if versym is not None:
+            raw = versym[index]
+            hidden = bool(raw & VERSYM_HIDDEN)
+            if (raw & VERSYM_INDEX) > 1:  # 0 is local, 1 the unversioned global
+                version, library = self._version_table().get(raw & VERSYM_INDEX, (None, None))
+        return Symbol(
+            name=name,
+            version=version,
+            library=library,
+            kind=SYMBOL_KINDS.get(st_info & 0xF, f"type{st_info & 0xF}"),
+            binding=SYMBOL_BINDINGS.get(st_info >> 4, f"bind{st_info >> 4}"),
+            defined=st_shndx != SHN_UNDEF,
+            size=st_size,
+            hidden=hidden,
+        )
+
+    def _symbols(self, indices: Iterator[int] | range) -> Iterator[Symbol]:
+        if DT_SYMTAB not in self._dyn:
+            return
+        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
+        versym = self._versym()
+        if isinstance(indices, range):
+            yield from self._symbol_block(indices, symtab, versym)
+            return
+        for i in indices:
+            yield self._symbol(i, symtab, versym)
+
+    def _symbol_block(self, indices: range, symtab: int, versym: array | None) -> Iterator[Symbol]:
+        """`_symbol` for a run of entries, from one read of the table and of the strings.
+
+        Whole-table reads (exports for `abi dump`, a library's 200k symbols) would
+        otherwise cost a bounds-checked read per field and per string.
+        """
+        start, stop = symtab + indices.start * self._syment, symtab + indices.stop * self._syment
+        if start < 0 or stop > self._size:
+            raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - start} bytes "
+                             f"at offset {start}) runs past the end of the file ({self._size} bytes)")
+        entries = struct.iter_unpack(self._e + self._symbol_format, bytes(self._buf[start:stop]))
+        first, last = self._strtab_start(), self._strtab_end()
+        strings = bytes(self._buf[first:last]) if first < last else b""
+        for index, entry in zip(indices, entries, strict=True):
+            name = self._cut_string(strings, 0, len(strings), self._entry_fields(entry)[0])
+            yield self._make_symbol(index, entry, name, versym)
+
+    def imports(self, versions: set[int] | None = None) -> list[Symbol]:
+        """Undefined dynamic symbols, optionally only those bound to `versions`.
+
+        With `versions` (a set of version indices, as in `VersionNeed.index`)
+        only the matching entries of `.gnu.version` are decoded.
+        """
+        if versions is not None:
+            versym = self._versym()
+            if versym is None:
+                return []
+            wanted = versions
+            picks = (i for i, v in enumerate(versym) if i and (v & VERSYM_INDEX) in wanted)
+            found = self._symbols(picks)
+        else:
+            found = self._symbols(range(1, self.symbol_count))
+        return [s for s in found if not s.defined and s.name]
+
+    def exports(self) -> list[Symbol]:
+        """Defined global and weak dynamic symbols."""
+        return [
+            s for s in self._symbols(range(1, self.symbol_count))
+            if s.defined and s.name and s.binding in ("global", "weak", "gnu_unique")
+        ]
+

@@ -1,0 +1,267 @@
+"""Each object's context, built in one place: what the rules may look at.
+
+An object found by the scan gets its policy, the architecture it must be
+built for, its kernel backend, the oldest Python its stable-ABI claim covers,
+and its build variant, from (first match wins):
+
+* the options (`--policy`, `--arch`, `--backend`, `--variant`, `--python-abi`);
+* the variant folder it lies in (`build/torch28-cxx11-cu128-x86_64-linux/`);
+* the wheel it is a member of (its platform and ABI tags);
+* the object itself (its libc, its kernel-style file name) and the defaults.
+
+Rules come in three scopes, each with its context: one ELF object
+(`ObjectContext`), one wheel and architecture (`WheelContext`, for AB402),
+and one variant folder (`VariantContext`, for AB305). `ContextBuilder` makes
+all three; the pipeline hands them to the rule registry without knowing any
+rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+from abicheck.binary.elf import ARCH_SIGNATURES, ElfFacts, ElfReader
+from abicheck.errors import InputError, UsageError
+from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy
+from abicheck.report.model import ArtifactResult, Finding
+
+if TYPE_CHECKING:
+    from abicheck.inputs.kernel_tree import VariantDir
+    from abicheck.inputs.scan import ScanItem
+    from abicheck.inputs.variants import Variant
+    from abicheck.inputs.wheel import WheelTags
+    from abicheck.policy.backends import BackendContext, BackendPolicy
+    from abicheck.rules.base import Rule
+
+DEFAULT_PYTHON_ABI = (3, 9)
+TARGETS = ("wheel", "nix")
+
+
+@dataclass
+class ObjectContext:
+    """What a per-object rule may look at."""
+
+    scope: ClassVar[str] = "object"
+
+    path: str
+    reader: ElfReader
+    policy: Policy
+    target: str = "wheel"  # "wheel" or "nix"
+    expected_arch: str | None = None  # from the wheel tag, the variant or --arch
+    expected_arch_source: str = "--arch"
+    shipped: frozenset[str] = field(default_factory=frozenset)
+    backend: BackendContext | None = None  # the kernel backend, when known
+    backend_policy: BackendPolicy | None = None
+    abi3: bool = False  # built for the Python stable ABI (.abi3.so, an abi3 wheel)
+    python_abi: tuple[int, int] = DEFAULT_PYTHON_ABI  # the oldest Python the stable-ABI claim covers
+    python_abi_source: str = "the default (--python-abi)"
+
+    @property
+    def facts(self) -> ElfFacts:
+        return self.reader.facts
+
+    @property
+    def arch(self) -> str | None:
+        """The architecture whose policy limits apply: the object's own."""
+        return self.facts.arch
+
+    def finding(self, rule: Rule, message: str, hint: str, **extra: object) -> Finding:
+        return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=self.path,
+                       **extra)  # type: ignore[arg-type]
+
+    def result(self, findings: list[Finding]) -> ArtifactResult:
+        return ArtifactResult(self.path, findings, arch=self.facts.arch, policy=self.policy.name)
+
+
+@dataclass
+class WheelContext:
+    """One wheel and one architecture it claims: what a per-wheel rule may look at."""
+
+    scope: ClassVar[str] = "wheel"
+
+    path: str
+    arch: str
+    claim: Policy  # the oldest policy its platform tag claims for `arch`
+    # (display path, non-weak (library, version) needs outside the wheel) of each object for `arch`
+    objects: list[tuple[str, list[tuple[str, str]]]]
+
+    def result(self, findings: list[Finding]) -> ArtifactResult:
+        return ArtifactResult(self.path, findings, arch=self.arch, policy=self.claim.name, kind="wheel")
+
+
+@dataclass
+class VariantContext:
+    """One kernel build-variant folder: what a per-variant rule may look at."""
+
+    scope: ClassVar[str] = "variant"
+
+    variant_dir: VariantDir
+
+    @property
+    def path(self) -> str:
+        return self.variant_dir.metadata_path or self.variant_dir.path
+
+    def result(self, findings: list[Finding]) -> ArtifactResult:
+        return ArtifactResult(self.path, findings, arch=self.variant_dir.variant.arch, policy=None,
+                              kind="metadata")
+
+
+Context = ObjectContext | WheelContext | VariantContext
+
+
+def validate_options(policy: str | None, target: str, arch: str | None) -> Policy | None:
+    """Check --target and --arch; load --policy. Raises UsageError."""
+    if target not in TARGETS:
+        raise UsageError(f"unknown target {target!r}; use 'wheel' or 'nix'")
+    if arch is not None and arch not in ARCH_SIGNATURES:
+        raise UsageError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCH_SIGNATURES))}")
+    return load_policy(policy) if policy else None
+
+
+def parse_python_abi(value: str) -> tuple[int, int]:
+    text = value.strip().lower().removeprefix("cp")
+    parts = text.split(".") if "." in text else [text[:1], text[1:]]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise UsageError(f"bad --python-abi {value!r}; use a version such as 3.9 (or cp39)")
+    return int(parts[0]), int(parts[1])
+
+
+def is_musl(facts: ElfFacts) -> bool:
+    return "libc.so" in facts.needed or bool(facts.interpreter and "ld-musl" in facts.interpreter)
+
+
+def _needs(facts: ElfFacts, shipped: frozenset[str]) -> list[tuple[str, str]]:
+    return [(n.library, n.version) for n in facts.version_needs if not n.weak and n.library not in shipped]
+
+
+class ContextBuilder:
+    """Turns the options once into the context of every object, wheel and variant folder."""
+
+    def __init__(self, *, policy: str | None = None, target: str = "wheel", arch: str | None = None,
+                 backend: str | None = None, variant: str | None = None, python_abi: str | None = None,
+                 policy_files: Iterable[str] = ()) -> None:
+        """Parse the options; raises UsageError for one that makes no sense."""
+        self.explicit = validate_options(policy, target, arch)
+        self.target = target
+        self.arch = arch
+        self.backend_option: BackendContext | None = None
+        if backend:
+            from abicheck.policy.backends import parse_backend_option
+
+            self.backend_option = parse_backend_option(backend)
+        self.variant: Variant | None = None
+        if variant:
+            from abicheck.inputs.variants import parse_variant
+
+            try:
+                self.variant = parse_variant(variant)
+            except InputError as exc:
+                raise UsageError(f"--variant: {exc.message}") from None
+        self.python_option = parse_python_abi(python_abi) if python_abi else None
+        self.policy_files = tuple(policy_files)
+        self._backend_policy: BackendPolicy | None = None
+        if self.policy_files:
+            self.backend_policy()  # a bad --policy-file is a usage error before any work
+        self._wheels: dict[str, tuple[WheelTags, list[tuple[tuple[int, int], str, str | None,
+                                                           list[tuple[str, str]]]]]] = {}
+        self._variant_dirs: dict[str, VariantDir] = {}
+
+    def backend_policy(self) -> BackendPolicy:
+        """Loaded once, when the first object with a kernel backend is met."""
+        if self._backend_policy is None:
+            from abicheck.policy.backends import load_backend_policy
+
+            self._backend_policy = load_backend_policy(self.policy_files)
+        return self._backend_policy
+
+    # -- per object -----------------------------------------------------------
+
+    def for_object(self, item: ScanItem) -> ObjectContext:
+        """The context of one scanned object; also remembers its wheel and variant folder."""
+        facts = item.reader.facts
+        chosen = self.policy_for(facts, item)
+        expected, source = self._expected_arch(facts, item)
+        py_abi, py_source = self._python_abi(item)
+        backend = self._backend_for(item)
+        if item.variant_dir is not None:
+            self._variant_dirs.setdefault(item.variant_dir.path, item.variant_dir)
+        if item.wheel is not None and item.container is not None:
+            entry = self._wheels.setdefault(item.container, (item.wheel, []))
+            entry[1].append((item.position, item.display, facts.arch, _needs(facts, item.shipped)))
+        return ObjectContext(
+            path=item.display, reader=item.reader, policy=chosen, target=self.target,
+            expected_arch=expected, expected_arch_source=source, shipped=item.shipped,
+            backend=backend, backend_policy=self.backend_policy() if backend else None,
+            abi3=item.display.endswith(".abi3.so") or bool(item.wheel and item.wheel.abi3),
+            python_abi=py_abi, python_abi_source=py_source,
+        )
+
+    def policy_for(self, facts: ElfFacts, item: ScanItem) -> Policy:
+        """--policy wins; then the wheel's claim for this object's architecture; then the default."""
+        if self.explicit is not None:
+            return self.explicit
+        if item.wheel is not None and item.wheel.claims:
+            claims = item.wheel.claims
+            return claims.get(facts.arch or "") or next(iter(claims.values()))
+        return load_policy("musllinux_1_2" if is_musl(facts) else DEFAULT_POLICY)
+
+    def _expected_arch(self, facts: ElfFacts, item: ScanItem) -> tuple[str | None, str]:
+        if self.arch is not None:
+            return self.arch, "--arch"
+        if item.variant_dir is not None and item.variant_dir.variant.arch:
+            return item.variant_dir.variant.arch, f"the variant {item.variant_dir.variant.name}"
+        if self.variant is not None and self.variant.arch:
+            return self.variant.arch, f"--variant {self.variant.name}"
+        if item.wheel is not None and item.wheel.claims:
+            arches = item.wheel.arches
+            if facts.arch in arches:
+                return facts.arch, "the wheel tag"
+            return arches[0], f"the wheel tag ({item.wheel.claims[arches[0]].tag(arches[0])})"
+        return None, ""
+
+    def _backend_for(self, item: ScanItem) -> BackendContext | None:
+        """The variant folder wins; then --variant/--backend; then a kernel file name."""
+        from abicheck.inputs.paths import backend_from_filename
+
+        variant, option = self.variant, self.backend_option
+        if item.variant_dir is None and variant is None and option is None:
+            named = backend_from_filename(item.display)
+            if named is None:
+                return None  # a plain object: the backend machinery is not even imported
+        from abicheck.policy.backends import BackendContext
+
+        if item.variant_dir is not None:
+            v = item.variant_dir.variant
+            return BackendContext(v.backend, v.backend_version, f"the variant {v.name}", v.name) if v.backend else None
+        if variant is not None:
+            if variant.backend is None:
+                return None
+            return BackendContext(variant.backend, variant.backend_version, f"--variant {variant.name}",
+                                  variant.name)
+        if option is not None:
+            return option
+        named = backend_from_filename(item.display)
+        return BackendContext(named, None, "its file name") if named else None
+
+    def _python_abi(self, item: ScanItem) -> tuple[tuple[int, int], str]:
+        if self.python_option is not None:
+            return self.python_option, "--python-abi"
+        if item.wheel is not None and item.wheel.abi3_python is not None:
+            v = item.wheel.abi3_python
+            return v, f"the wheel's cp{v[0]}{v[1]}-abi3 tag"
+        return DEFAULT_PYTHON_ABI, "the default; set --python-abi"
+
+    # -- per wheel and per variant folder ------------------------------------
+
+    def scope_contexts(self) -> Iterator[WheelContext | VariantContext]:
+        """After the scan: one context per wheel and claimed architecture, then per variant folder."""
+        for path, (tags, objects) in self._wheels.items():
+            ordered = sorted(objects)  # members finish out of archive order with several jobs
+            for arch, claim in tags.claims.items():
+                mine = [(display, needs) for _pos, display, a, needs in ordered if a == arch]
+                if mine:
+                    yield WheelContext(path, arch, claim, mine)
+        for vdir in self._variant_dirs.values():
+            yield VariantContext(vdir)
