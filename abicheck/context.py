@@ -29,10 +29,11 @@ from abicheck.report.model import ArtifactResult, Finding
 
 if TYPE_CHECKING:
     from abicheck.inputs.kernel_tree import VariantDir
-    from abicheck.inputs.scan import ScanItem
+    from abicheck.inputs.scan import Container, ScanItem
     from abicheck.inputs.variants import Variant
     from abicheck.inputs.wheel import WheelTags
     from abicheck.policy.backends import BackendContext, BackendPolicy
+    from abicheck.resolve.resolver import Environment, Resolved, SearchPath
     from abicheck.rules.base import Rule
 
 DEFAULT_PYTHON_ABI = (3, 9)
@@ -58,14 +59,23 @@ class ObjectContext:
     python_abi: tuple[int, int] = DEFAULT_PYTHON_ABI  # the oldest Python the stable-ABI claim covers
     python_abi_source: str = "the default (--python-abi)"
 
-    @property
-    def facts(self) -> ElfFacts:
-        return self.reader.facts
+    facts: ElfFacts = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.facts = self.reader.facts
 
     @property
     def arch(self) -> str | None:
         """The architecture whose policy limits apply: the object's own."""
         return self.facts.arch
+
+    def release(self) -> None:
+        """Drop the reader, and the bytes it holds, once the object's own rules have run.
+
+        Later stages (resolution) see only the facts, so a wheel's members are
+        never all held in memory at once.
+        """
+        self.reader = None  # type: ignore[assignment]
 
     def finding(self, rule: Rule, message: str, hint: str, **extra: object) -> Finding:
         return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=self.path,
@@ -82,13 +92,15 @@ class WheelContext:
     scope: ClassVar[str] = "wheel"
 
     path: str
-    arch: str
-    claim: Policy  # the oldest policy its platform tag claims for `arch`
+    arch: str | None  # None for a wheel whose tag names no architecture (`any`)
+    claim: Policy | None  # the oldest policy its platform tag claims for `arch`
     # (display path, non-weak (library, version) needs outside the wheel) of each object for `arch`
     objects: list[tuple[str, list[tuple[str, str]]]]
+    platforms: tuple[str, ...] = ()  # the platform tags of its file name
 
     def result(self, findings: list[Finding]) -> ArtifactResult:
-        return ArtifactResult(self.path, findings, arch=self.arch, policy=self.claim.name, kind="wheel")
+        return ArtifactResult(self.path, findings, arch=self.arch, policy=self.claim.name if self.claim else None,
+                              kind="wheel")
 
 
 @dataclass
@@ -108,7 +120,38 @@ class VariantContext:
                               kind="metadata")
 
 
-Context = ObjectContext | WheelContext | VariantContext
+@dataclass
+class LoadContext:
+    """One object after the whole input was scanned: where each of its NEEDED libraries comes from."""
+
+    scope: ClassVar[str] = "load"
+
+    object: ObjectContext
+    facts: ElfFacts
+    relpath: str  # inside its wheel or tree
+    resolved: list[Resolved]
+    search: SearchPath
+    environment: Environment
+    builder: ContextBuilder
+
+    @property
+    def path(self) -> str:
+        return self.object.path
+
+    def backend_policy(self) -> BackendPolicy:
+        return self.builder.backend_policy()
+
+    def finding(self, rule: Rule, message: str, hint: str, **extra: object) -> Finding:
+        return self.object.finding(rule, message, hint, **extra)
+
+    def attach(self, result: ArtifactResult, findings: list[Finding]) -> None:
+        """Add the findings and the resolution to the object's result (its other findings first)."""
+        result.findings.extend(findings)
+        result.findings.sort(key=lambda f: f.code)
+        result.needed = [r.to_dict() for r in self.resolved]
+
+
+Context = ObjectContext | WheelContext | VariantContext | LoadContext
 
 
 def validate_options(policy: str | None, target: str, arch: str | None) -> Policy | None:
@@ -129,7 +172,9 @@ def parse_python_abi(value: str) -> tuple[int, int]:
 
 
 def is_musl(facts: ElfFacts) -> bool:
-    return "libc.so" in facts.needed or bool(facts.interpreter and "ld-musl" in facts.interpreter)
+    """musl's C library (`libc.musl-x86_64.so.1`, or `libc.so` as musl's linker names it) or loader."""
+    return (any(n == "libc.so" or n.startswith("libc.musl-") for n in facts.needed)
+            or bool(facts.interpreter and "ld-musl" in facts.interpreter))
 
 
 def _needs(facts: ElfFacts, shipped: frozenset[str]) -> list[tuple[str, str]]:
@@ -167,6 +212,7 @@ class ContextBuilder:
         self._wheels: dict[str, tuple[WheelTags, list[tuple[tuple[int, int], str, str | None,
                                                            list[tuple[str, str]]]]]] = {}
         self._variant_dirs: dict[str, VariantDir] = {}
+        self._objects: list[tuple[Container, str, ObjectContext]] = []
 
     def backend_policy(self) -> BackendPolicy:
         """Loaded once, when the first object with a kernel backend is met."""
@@ -190,13 +236,16 @@ class ContextBuilder:
         if item.wheel is not None and item.container is not None:
             entry = self._wheels.setdefault(item.container, (item.wheel, []))
             entry[1].append((item.position, item.display, facts.arch, _needs(facts, item.shipped)))
-        return ObjectContext(
+        ctx = ObjectContext(
             path=item.display, reader=item.reader, policy=chosen, target=self.target,
             expected_arch=expected, expected_arch_source=source, shipped=item.shipped,
             backend=backend, backend_policy=self.backend_policy() if backend else None,
             abi3=item.display.endswith(".abi3.so") or bool(item.wheel and item.wheel.abi3),
             python_abi=py_abi, python_abi_source=py_source,
         )
+        if item.origin is not None:
+            self._objects.append((item.origin, item.relpath, ctx))
+        return ctx
 
     def policy_for(self, facts: ElfFacts, item: ScanItem) -> Policy:
         """--policy wins; then the wheel's claim for this object's architecture; then the default."""
@@ -262,6 +311,35 @@ class ContextBuilder:
             for arch, claim in tags.claims.items():
                 mine = [(display, needs) for _pos, display, a, needs in ordered if a == arch]
                 if mine:
-                    yield WheelContext(path, arch, claim, mine)
+                    yield WheelContext(path, arch, claim, mine, tags.platforms)
+            if not tags.claims and ordered:
+                yield WheelContext(path, None, None, [(display, needs) for _p, display, _a, needs in ordered],
+                                   tags.platforms)
         for vdir in self._variant_dirs.values():
             yield VariantContext(vdir)
+
+    def load_contexts(self) -> Iterator[LoadContext]:
+        """After the scan: each object with its NEEDED libraries resolved in its container."""
+        from abicheck.resolve.environment import build_environment
+        from abicheck.resolve.loaded import settle
+        from abicheck.resolve.resolver import search_path
+
+        sonames: dict[int, dict[str, str]] = {}
+        for origin, relpath, ctx in self._objects:
+            if ctx.facts.soname:
+                sonames.setdefault(id(origin), {}).setdefault(ctx.facts.soname, relpath)
+        environments: dict[tuple, Environment] = {}
+        found: list[tuple[int, str, list[Resolved]]] = []
+        for origin, relpath, ctx in self._objects:
+            facts, backend = ctx.facts, ctx.backend
+            key = (id(origin), facts.arch, backend.backend if backend else None, backend.version if backend else None)
+            if key not in environments:
+                environments[key] = build_environment(origin, sonames.get(id(origin), {}), self.target, facts.arch,
+                                                      backend, ctx.backend_policy)
+            env = environments[key]
+            found.append((id(origin), relpath, env.resolve(facts, relpath, ctx.policy, is_musl(facts))))
+        links = {id(origin): origin.links for origin, _relpath, _ctx in self._objects}
+        for (origin, relpath, ctx), resolved in zip(self._objects, settle(found, links), strict=True):
+            facts, backend = ctx.facts, ctx.backend
+            key = (id(origin), facts.arch, backend.backend if backend else None, backend.version if backend else None)
+            yield LoadContext(ctx, facts, relpath, resolved, search_path(facts, relpath), environments[key], self)

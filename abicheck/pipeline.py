@@ -3,6 +3,8 @@
     inputs.scan      every ELF object under the paths, with where it came from
     context          each object's policy, architecture, backend, Python ABI
     rules            every selected rule of each scope: object, wheel, variant
+    resolve          after the scan, where each object's NEEDED libraries come from,
+                     then the rules of the load scope
     report           the findings and the input errors, in walk/archive order
 
 Nothing here knows any particular rule.
@@ -52,7 +54,9 @@ def check(
     problems: list[InputError] = []
     workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)
-    for item in scan(list(paths), problems, workers):
+    by_context: dict[int, ArtifactResult] = {}
+    skipped: list[str] = []
+    for item in scan(list(paths), problems, workers, skipped):
         if progress is not None:
             progress(item.display)
         ctx = contexts.for_object(item)
@@ -66,10 +70,18 @@ def check(
         except InputError as exc:  # a malformed symbol table, found lazily
             problems.append(exc)
             continue
-        found.append((item.position, ctx.result(findings)))
+        finally:
+            ctx.release()
+        result = ctx.result(findings)
+        found.append((item.position, result))
+        by_context[id(ctx)] = result
 
     # Wheel members finish out of archive order with several jobs; the report never shows it.
     report.artifacts = [result for _position, result in sorted(found, key=lambda pair: pair[0])]
+    for load_ctx in contexts.load_contexts():
+        result = by_context.get(id(load_ctx.object))
+        if result is not None:  # None: its symbol table was malformed, an input error already
+            load_ctx.attach(result, list(run_rules(load_ctx, codes)))
     for scope_ctx in contexts.scope_contexts():
         findings = list(run_rules(scope_ctx, codes))
         if findings:
@@ -77,4 +89,5 @@ def check(
     if allow_empty:
         problems = [p for p in problems if not isinstance(p, NothingToCheck)]
     report.errors = [InputProblem(p.path or "", p.message) for p in problems]
+    report.skipped = len(skipped)
     return report

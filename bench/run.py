@@ -296,6 +296,45 @@ def fmt_row(name: str, tool: str, r: dict | None, base: float | None, note: str 
             f"| {ratio} | exit {','.join(map(str, r['exit']))} {note} |")
 
 
+STAGE_SCRIPT = """
+import os, sys, time
+from abicheck.context import ContextBuilder
+from abicheck.inputs.scan import scan
+from abicheck.rules import run_rules, selected_codes
+codes, builder, problems = selected_codes(), ContextBuilder(), []
+start = time.perf_counter()
+for item in scan(sys.argv[1:], problems, os.cpu_count() or 1):
+    ctx = builder.for_object(item)
+    item.read(lambda reader, ctx=ctx: list(run_rules(ctx, codes)))
+    ctx.release()
+scanned = time.perf_counter()
+for load in builder.load_contexts():
+    list(run_rules(load, codes))
+resolved = time.perf_counter()
+print(f"{scanned - start:.4f} {resolved - scanned:.4f}")
+"""
+
+
+def stage_costs(py: str, inputs: list[tuple[str, Path]], runs: int) -> list[str]:
+    """In-process time of each stage: what the resolution stage adds to a check."""
+    rows = ["", "## Stage costs (in process)", "",
+            "Each stage timed inside one process (no interpreter start-up or imports), median of the runs: "
+            "scanning with the per-object rules, then the resolution stage (where every NEEDED library comes "
+            "from, and the rules that read it).", "",
+            "| input | scan + object rules | resolution + its rules | resolution share |", "|---|---|---|---|"]
+    for name, path in inputs:
+        samples = []
+        for _ in range(runs):
+            out = subprocess.run([py, "-c", STAGE_SCRIPT, str(path)], capture_output=True, text=True, check=True)
+            samples.append(tuple(float(x) for x in out.stdout.split()))
+        scan_s = statistics.median(s[0] for s in samples)
+        resolve_s = statistics.median(s[1] for s in samples)
+        rows.append(f"| {name} | {scan_s * 1000:.1f} ms | {resolve_s * 1000:.1f} ms | "
+                    f"{100 * resolve_s / (scan_s + resolve_s):.1f}% |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -384,7 +423,9 @@ def main() -> None:
         "| input | tool | median | range | peak RSS | vs abicheck | notes |",
         "|---|---|---|---|---|---|---|",
     ]
-    Path(args.output).write_text("\n".join(header + rows + verdicts(abicheck, py)) + "\n")
+    stages = stage_costs(py, [("torch-wheel", wheel), ("torch-lib", lib), ("kernel-tree", tree),
+                              ("single-so", single)], runs)
+    Path(args.output).write_text("\n".join(header + rows + stages + verdicts(abicheck, py)) + "\n")
     print(f"wrote {args.output}")
 
 

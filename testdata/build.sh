@@ -102,6 +102,36 @@ kernel cpu-good.abi3.so "${TORCH[@]}"
 "${ZIG228[@]}" -DUSE_PY312 -o "$OUT/x86_64/kernels/pyapi-py312.abi3.so" "$SRC/pyapi.c"
 "${ZIG228[@]}" -DUSE_PRIVATE -o "$OUT/x86_64/kernels/pyapi-private.abi3.so" "$SRC/pyapi.c"
 
+# --- library resolution: where each NEEDED entry comes from ----------------
+# A conformant object that also needs libOpenCL.so.1 (not shipped, not on any
+# manylinux list), as `patchelf --add-needed` leaves it.
+cp "$OUT/x86_64/portable-glibc228.so" "$OUT/x86_64/needs-opencl.so"
+patchelf --add-needed libOpenCL.so.1 "$OUT/x86_64/needs-opencl.so"
+# An object that needs a library of its own (libbar.so.1): without a RUNPATH,
+# and with one that reaches ../pkg.libs as auditwheel repair lays it out.
+"${ZIG228[@]}" -Wl,-soname,libbar.so.1 -o "$RT/libbar.so.1" "$SRC/empty.c"
+"${ZIG228[@]}" -o "$OUT/x86_64/needs-libbar.so" "$SRC/kernel.c" -L"$RT" -Wl,--no-as-needed -l:libbar.so.1 -lm
+cp "$OUT/x86_64/needs-libbar.so" "$OUT/x86_64/needs-libbar-origin.so"
+patchelf --set-rpath '$ORIGIN/../pkg.libs' "$OUT/x86_64/needs-libbar-origin.so"
+# An extension that needs libneedsbar.so (needs-libbar.so, which has no RUNPATH
+# of its own, as auditwheel leaves grafted libraries) and libbar.so.1 itself:
+# libbar.so.1 is loaded first, so libneedsbar.so's need is met.
+cp "$OUT/x86_64/needs-libbar.so" "$RT/libneedsbar.so"
+"${ZIG228[@]}" -o "$OUT/x86_64/needs-two.so" "$SRC/kernel.c" -L"$RT" -Wl,--no-as-needed \
+    -l:libneedsbar.so -l:libbar.so.1 -lm
+rm "$RT/libneedsbar.so"
+patchelf --set-rpath '$ORIGIN/../pkg.libs' "$OUT/x86_64/needs-two.so"
+# A library of torch/lib/ that reaches the CUDA runtime wheel's folder, as torch's do.
+"${ZIG228[@]}" -o "$OUT/x86_64/needs-cudart-runpath.so" "$SRC/kernel.c" -L"$RT" -Wl,--no-as-needed \
+    -l:libcudart.so.12 -lm
+patchelf --set-rpath '$ORIGIN/../../nvidia/cuda_runtime/lib' "$OUT/x86_64/needs-cudart-runpath.so"
+# A weak reference to a symbol the manylinux_2_17 blacklist names.
+"${ZIG228[@]}" -o "$OUT/x86_64/weak-optional.so" "$SRC/weak_optional.c"
+# A musl object as musllinux wheels hold them: NEEDED libc.musl-x86_64.so.1.
+"${ZIG[@]}" -target x86_64-linux-musl "${CFLAGS[@]}" -Wl,--build-id=none \
+    -o "$OUT/x86_64/musl.so" "$SRC/portable.c"
+patchelf --replace-needed libc.so libc.musl-x86_64.so.1 "$OUT/x86_64/musl.so"
+
 # --- ABI surfaces: versions of one small library, and a versioned one -----
 mkdir -p "$OUT/x86_64/abi" "$OUT/aarch64/abi"
 SHAPE=(gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1)

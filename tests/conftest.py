@@ -36,15 +36,18 @@ def sha256(path: str | Path) -> str:
 
 
 def make_wheel(directory: Path, filename: str, members: dict[str, str | bytes],
-               compression: int = zipfile.ZIP_DEFLATED) -> str:
-    """Assemble a wheel from test binaries (paths) or raw bytes; return its path."""
+               compression: int = zipfile.ZIP_DEFLATED, metadata: str = "") -> str:
+    """Assemble a wheel from test binaries (paths) or raw bytes; return its path.
+
+    `metadata` is added to its METADATA (Requires-Dist and Provides-Extra lines).
+    """
     path = directory / filename
     with zipfile.ZipFile(path, "w", compression=compression) as zf:
         for arcname, source in members.items():
             data = source if isinstance(source, bytes) else Path(source).read_bytes()
             zf.writestr(arcname, data)
         dist = filename.split("-")[0] + "-" + filename.split("-")[1] + ".dist-info"
-        zf.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+        zf.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n" + metadata)
         zf.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: false\n")
     return str(path)
 

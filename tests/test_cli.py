@@ -72,7 +72,8 @@ def test_usage_errors_exit_2_without_traceback():
 
 def test_json_output_validates_against_the_documented_schema(tmp_path):
     wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
-                       {"demo/a.so": HOST, "demo/b.so": bin_path("bad/linker-script.so")})
+                       {"demo/a.so": HOST, "demo/b.so": bin_path("bad/truncated-tables.so"),
+                        "demo/c.so": bin_path("bad/linker-script.so")})
     done = run_cli("check", "--format", "json", wheel, bin_path("x86_64/runpath-usr.so"))
     data = json.loads(done.stdout)
     jsonschema.validate(data, _schema("docs/report-v1.schema.json"))
@@ -83,6 +84,9 @@ def test_json_output_validates_against_the_documented_schema(tmp_path):
     assert {"code", "name", "message", "hint"} <= set(join)
     assert {f["code"] for f in findings} == {"AB101", "AB202", "AB402"}
     assert data["errors"][0]["path"].endswith("!demo/b.so")
+    assert data["summary"]["skipped_non_elf"] >= 2  # demo/c.so and the wheel's metadata files
+    host = next(a for a in data["artifacts"] if a["path"].endswith("!demo/a.so"))
+    assert {"library": "libc.so.6", "how": "system", "where": "the C library"} in host["needed"]
 
 
 def test_sarif_output_validates_against_sarif_2_1_0(tmp_path):

@@ -185,6 +185,37 @@ def test_whole_table_reads_match_entry_by_entry_reads(path):
     assert block == one_by_one
 
 
+ALL_OBJECTS = sorted({*GOOD, "x86_64/weak-optional.so", "x86_64/zlib-internal.so", "i686/portable-glibc228.so",
+                      "s390x/portable-glibc228.so", "mips/portable-glibc228.so"})
+
+
+@pytest.mark.parametrize("path", [*(bin_path(r) for r in ALL_OBJECTS), *HOST_LIBRARIES])
+def test_undefined_entries_found_without_decoding_match_a_full_decode(path):
+    """undefined_indices() finds imports from raw bytes; it must agree with decoding every entry."""
+    with open_elf(path) as reader:
+        count = reader.symbol_count
+        if count == 0:
+            return
+        symtab = reader._offset_of(reader._dyn[DT_SYMTAB], "DT_SYMTAB")
+        versym = reader._versym()
+        decoded = [reader._symbol(i, symtab, versym) for i in range(1, count)]
+        undefined = [i for i, s in enumerate(decoded, start=1) if not s.defined]
+        strong = [i for i in undefined if decoded[i - 1].binding != "weak"]
+        assert reader.undefined_indices() == undefined
+        assert reader.undefined_indices(strong_only=True) == strong
+        names = frozenset(decoded[i - 1].name for i in undefined[:5])
+        picked = reader.imports_named(names)
+        assert {s.name for s in picked} == {decoded[i - 1].name for i in strong if decoded[i - 1].name in names}
+
+
+def test_imports_named_leaves_weak_references_out():
+    with open_elf(bin_path("x86_64/weak-optional.so")) as reader:
+        assert [s.name for s in reader.imports() if s.binding == "weak"].count("__cxa_thread_atexit_impl") == 1
+        assert reader.imports_named(frozenset({"__cxa_thread_atexit_impl"})) == []
+        weak = reader.imports_named(frozenset({"__cxa_thread_atexit_impl"}), strong_only=False)
+        assert [(s.name, s.binding, s.version) for s in weak] == [("__cxa_thread_atexit_impl", "weak", "GLIBC_2.18")]
+
+
 @pytest.mark.parametrize("path", HOST_LIBRARIES)
 def test_big_host_libraries_agree_with_pyelftools_entry_for_entry(path):
     """Name, binding, kind, size and version of every .dynsym entry of a real library with thousands."""

@@ -35,14 +35,31 @@ def test_symlinks_are_not_followed_out_of_the_root(tmp_path):
     assert report.exit_code == 0 and report.objects_checked == 1
 
 
-def test_non_elf_library_in_a_directory_is_an_error_but_the_rest_is_checked(tmp_path):
+def test_non_elf_files_in_a_directory_are_skipped_and_counted(tmp_path):
     shutil.copy(bin_path("x86_64/newglibc.so"), tmp_path / "a.so")
     shutil.copy(bin_path("bad/linker-script.so"), tmp_path / "libc.so")
+    (tmp_path / "libsycl.so.9.0.0-gdb.py").write_text("import gdb\n")  # intel-sycl-rt ships one
     (tmp_path / "notes.txt").write_text("hello")
     report = abicheck.check([str(tmp_path)])
-    assert report.exit_code == 1  # findings take precedence over the input error
-    assert [os.path.basename(e.path) for e in report.errors] == ["libc.so"]
-    assert "linker script" in report.errors[0].message
+    assert report.errors == [] and report.objects_checked == 1
+    assert report.skipped == 3 and report.to_dict()["summary"]["skipped_non_elf"] == 3
+
+
+def test_a_non_elf_file_named_directly_is_still_an_input_error():
+    report = abicheck.check([bin_path("bad/linker-script.so")])
+    assert report.exit_code == 2 and "linker script" in report.errors[0].message
+
+
+def test_git_lfs_pointers_are_named_as_such(tmp_path):
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), tmp_path / "a.so")
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64 + "\nsize 123456\n"
+    (tmp_path / "_ops.abi3.so").write_text(pointer)
+    report = abicheck.check([str(tmp_path)])
+    assert [(os.path.basename(e.path), e.message) for e in report.errors] == [
+        ("_ops.abi3.so", "a Git LFS pointer, not the object itself: run git lfs pull")]
+    assert report.exit_code == 2  # never a false clean: the object was not there to check
+    direct = abicheck.check([str(tmp_path / "_ops.abi3.so")])
+    assert "git lfs pull" in direct.errors[0].message
 
 
 def test_empty_directory_is_an_input_error(tmp_path):

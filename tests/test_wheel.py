@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import bin_path, make_wheel, sha256
@@ -101,7 +102,8 @@ def test_bad_member_is_reported_and_the_rest_checked(tmp_path):
     })
     report = abicheck.check([wheel])
     assert report.objects_checked == 1 and report.exit_code == 1
-    assert {e.path.split("!")[1] for e in report.errors} == {"demo/script.so", "demo/cut.so"}
+    # The linker script is not ELF, so not a member to check; the cut ELF object is an error.
+    assert {e.path.split("!")[1] for e in report.errors} == {"demo/cut.so"}
 
 
 def test_wheel_without_elf_is_an_input_error(tmp_path):
@@ -138,3 +140,16 @@ def test_wheel_name_parsing():
     multi = parse_wheel_name("k-1-cp39-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.manylinux_2_28_x86_64.whl")
     assert multi.claims["x86_64"].name == "manylinux_2_17" and multi.abi3
     assert parse_wheel_name("not a wheel.whl").claims == {}
+
+
+def test_a_zip_version_python_cannot_read_is_an_input_error(tmp_path):
+    wheel = make_wheel(tmp_path, GOOD, {"demo/good.so": bin_path("x86_64/portable-glibc228.so")})
+    data = bytearray(Path(wheel).read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        data[at + 6:at + 8] = (64).to_bytes(2, "little")  # "version needed to extract": 6.4
+        at = data.find(b"PK\x01\x02", at + 4)
+    Path(wheel).write_bytes(bytes(data))
+    report = abicheck.check([wheel])
+    assert report.exit_code == 2 and report.errors[0].path == wheel
+    assert "zip file version 6.4" in report.errors[0].message

@@ -58,6 +58,7 @@ from abicheck.binary.elf_model import (  # noqa: F401 - the reader's constants a
     VersionNeed,
     describe_non_elf,
     is_elf,
+    is_lfs_pointer,
     split_paths,
 )
 from abicheck.binary.elf_symbols import DynamicSymbols
@@ -137,7 +138,7 @@ class ElfReader(DynamicSymbols):
     def _parse_header(self) -> None:
         head = bytes(self._buf[:16])
         if head[:4] != ELF_MAGIC:
-            raise self._fail(describe_non_elf(head))
+            raise self._fail(describe_non_elf(bytes(self._buf[:32])))
         if len(head) < 16:
             raise self._fail(f"truncated ELF: only {self._size} bytes")
         cls, data = head[4], head[5]

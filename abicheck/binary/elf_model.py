@@ -123,6 +123,14 @@ class ElfFacts:
         return f"{name}, {self.elf_class}-bit {self.endian}-endian"
 
 
+LFS_POINTER = b"version https://git-lfs"
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """True for the text file Git LFS leaves in place of an object it has not fetched."""
+    return head.startswith(LFS_POINTER)
+
+
 def describe_non_elf(head: bytes) -> str:
     """The one-line reason why a file starting with `head` is not ELF."""
     if not head:
@@ -132,6 +140,8 @@ def describe_non_elf(head: bytes) -> str:
         return "a linker script, not an ELF object (only the linker can read it; check the library it names)"
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive, not an ELF object (name it .whl to check it as a wheel)"
+    if is_lfs_pointer(head):
+        return "a Git LFS pointer, not the object itself: run git lfs pull"
     if head.startswith(b"!<arch>"):
         return "a static archive (.a), not a shared object"
     return "not an ELF file (bad magic bytes)"

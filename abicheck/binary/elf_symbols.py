@@ -9,6 +9,7 @@ from one block and the names from one read of the string table.
 
 from __future__ import annotations
 
+import re
 import struct
 import sys
 from array import array
@@ -211,8 +212,55 @@ class DynamicSymbols:
             picks = (i for i, v in enumerate(versym) if i and (v & VERSYM_INDEX) in wanted)
             found = self._symbols(picks)
         else:
-            found = self._symbols(range(1, self.symbol_count))
+            found = self._symbols(iter(self.undefined_indices()))
         return [s for s in found if not s.defined and s.name]
+
+    def undefined_indices(self, strong_only: bool = False) -> list[int]:
+        """Indices of the undefined `.dynsym` entries (without weak ones if `strong_only`).
+
+        Found from one read of the table without decoding any entry: the
+        section index of every entry is taken as two byte strings, OR-ed as
+        integers, and the zero bytes located by the regex engine. A library
+        with 200k exports and 300 imports costs a few milliseconds, not the
+        200k Symbol objects a full read builds.
+        """
+        if DT_SYMTAB not in self._dyn:
+            return []
+        count = self.symbol_count
+        if count <= 1:
+            return []
+        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
+        start, stop = symtab + self._syment, symtab + count * self._syment
+        if stop > self._size:
+            raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - start} bytes "
+                             f"at offset {start}) runs past the end of the file ({self._size} bytes)")
+        block = bytes(self._buf[start:stop])
+        step = self._syment
+        info_at, shndx_at = (4, 6) if self.elf_class == 64 else (12, 14)
+        low, high = block[shndx_at::step], block[shndx_at + 1::step]
+        either = (int.from_bytes(low, "little") | int.from_bytes(high, "little")).to_bytes(len(low), "little")
+        found = [m.start() for m in re.finditer(b"\x00", either)]
+        if strong_only:
+            infos = block[info_at::step]
+            found = [i for i in found if infos[i] >> 4 != 2]  # STB_WEAK
+        return [i + 1 for i in found]
+
+    def imports_named(self, names: frozenset[str], strong_only: bool = True) -> list[Symbol]:
+        """The undefined symbols called one of `names` (non-weak ones only, by default)."""
+        indices = self.undefined_indices(strong_only)
+        if not indices or not names:
+            return []
+        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
+        first, last = self._strtab_start(), self._strtab_end()
+        strings = bytes(self._buf[first:last]) if first < last else b""
+        wanted = {name.encode() for name in names}
+        picks = []
+        for index in indices:
+            st_name = self._entry_fields(self._unpack(self._symbol_format, symtab + index * self._syment))[0]
+            end = strings.find(b"\0", st_name)
+            if 0 <= st_name < len(strings) and strings[st_name:end if end >= 0 else len(strings)] in wanted:
+                picks.append(index)
+        return [s for s in self._symbols(iter(picks)) if s.name]
 
     def exports(self) -> list[Symbol]:
         """Defined global and weak dynamic symbols."""

@@ -104,18 +104,22 @@ def show(
 
     if output_format not in ("text", "json"):
         raise _fail(f"unknown format {output_format!r}; use text or json")
+    skipped: list[str] = []
     try:
-        items, problems = summarize(paths, policy)
+        items, problems = summarize(paths, policy, skipped)
     except UsageError as exc:
         raise _fail(str(exc)) from None
     if output_format == "json":
         sys.stdout.write(json.dumps({"objects": [i.to_dict() for i in items],
-                                     "errors": [{"path": p.path, "message": p.message} for p in problems]},
+                                     "errors": [{"path": p.path, "message": p.message} for p in problems],
+                                     "skipped_non_elf": len(skipped)},
                                     indent=2) + "\n")
     else:
         sys.stdout.write(render_summary(items))
         for p in problems:
             sys.stdout.write(f"{p.path}: error: {p.message}\n")
+        if skipped:
+            sys.stdout.write(f"({len(skipped)} non-ELF file{'s' if len(skipped) != 1 else ''} skipped)\n")
     raise typer.Exit(2 if problems else 0)
 
 

@@ -30,6 +30,7 @@ class ObjectSummary:
     weak_versions: list[str]
     most_compatible: str | None  # e.g. manylinux_2_34_x86_64
     to_reach: dict | None = None  # what it takes to meet the target policy (AB101 hint kinds)
+    resolved: list[dict] | None = None  # where each NEEDED library comes from (see docs/json-report.md)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,31 +68,57 @@ def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
             "code_change_symbols": sorted({f.symbol for f in findings if f.hint_kind == "code-change" and f.symbol})}
 
 
-def summarize(paths: list[str], policy: str | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
+def summarize(paths: list[str], policy: str | None = None,
+              skipped: list[str] | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
+    """One summary per object; non-ELF files inside directories and wheels go to `skipped`."""
+    from abicheck.context import ContextBuilder, is_musl
+
     target = load_policy(policy or DEFAULT_POLICY)
+    builder = ContextBuilder()
     problems: list[InputError] = []
     out: list[tuple[tuple[int, int], ObjectSummary]] = []
-    for item in scan(paths, problems, jobs=os.cpu_count() or 1):
+    by_context: dict[int, ObjectSummary] = {}
+    for item in scan(paths, problems, jobs=os.cpu_count() or 1, skipped=skipped):
         facts = item.reader.facts
         needs = [n for n in facts.version_needs if n.library not in item.shipped]
         strong = [n for n in needs if not n.weak]
-        policy = None
+        best_tag = None
         if facts.arch is not None:
-            musl = "libc.so" in facts.needed
             best = most_compatible([(n.library, n.version) for n in strong], facts.arch,
-                                   "musllinux" if musl else "manylinux")
-            policy = best.tag(facts.arch) if best else None
-        out.append((item.position, ObjectSummary(
+                                   "musllinux" if is_musl(facts) else "manylinux")
+            best_tag = best.tag(facts.arch) if best else None
+        ctx = builder.for_object(item)
+        goal = target if policy or not is_musl(facts) else load_policy("musllinux_1_2")
+        try:
+            reach = _to_reach(item, goal)
+        except InputError as exc:  # a symbol table found malformed only now
+            problems.append(exc)
+            continue
+        finally:
+            ctx.release()
+        summary = ObjectSummary(
             path=item.display, arch=facts.arch, machine=facts.machine_description, type=facts.type,
             interpreter=facts.interpreter, soname=facts.soname, needed=list(facts.needed),
             rpath=list(facts.rpath), runpath=list(facts.runpath),
             highest_versions=_highest([n.version for n in strong]),
             weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
-            most_compatible=policy,
-            to_reach=_to_reach(item, target),
-        )))
+            most_compatible=best_tag,
+            to_reach=reach,
+        )
+        out.append((item.position, summary))
+        by_context[id(ctx)] = summary
+    for load_ctx in builder.load_contexts():
+        found = by_context.get(id(load_ctx.object))
+        if found is not None:
+            found.resolved = [r.to_dict() for r in load_ctx.resolved]
     out.sort(key=lambda pair: pair[0])  # wheel members finish out of archive order with several jobs
     return [summary for _position, summary in out], problems
+
+
+def _resolution_text(entry: dict) -> str:
+    from abicheck.resolve.resolver import Resolved
+
+    return Resolved(entry["library"], entry["how"], entry.get("where"), entry.get("detail")).describe()
 
 
 def render_summary(items: list[ObjectSummary]) -> str:
@@ -110,6 +137,8 @@ def render_summary(items: list[ObjectSummary]) -> str:
         if s.weak_versions:
             rows.append(("weak versions", ", ".join(s.weak_versions)))
         rows.append(("most compatible", s.most_compatible or "none of the manylinux policies"))
+        for n, r in enumerate(s.resolved or ()):
+            rows.append(("resolves" if n == 0 else "", _resolution_text(r)))
         if s.to_reach is not None:
             r = s.to_reach
             if r["rebuild"] + r["code-change"] + r["toolchain"] == 0:
@@ -120,5 +149,5 @@ def render_summary(items: list[ObjectSummary]) -> str:
                         + f", {r['toolchain']} needing an older or static C++ runtime")
             rows.append((f"to reach {r['policy']}", text))
         width = max(len(k) for k, _ in rows) + 2
-        lines.extend(f"  {k + ':':<{width}}{v}" for k, v in rows)
+        lines.extend(f"  {(k + ':') if k else '':<{width}}{v}" for k, v in rows)
     return "\n".join(lines) + "\n"

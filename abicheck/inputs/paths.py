@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from abicheck.binary.elf import ELF_MAGIC, describe_non_elf
+from abicheck.binary.elf import ELF_MAGIC, describe_non_elf, is_lfs_pointer
 from abicheck.errors import InputError
 from abicheck.policy.manylinux import satisfied_by_shipping
 
@@ -25,6 +25,7 @@ class FoundFile:
     path: str  # as it is opened
     display: str  # as it is reported
     relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader
+    relpath: str = ""  # inside the walked root, with posix separators
 
 
 # `_relu_cuda_ab12cd3.abi3.so`: kernel builders name their ops libraries so.
@@ -56,7 +57,7 @@ def kind_of(path: str) -> str:
 
 def _head(path: str) -> bytes:
     with open(path, "rb") as f:
-        return f.read(18)
+        return f.read(64)
 
 
 def _is_relocatable(head: bytes) -> bool:
@@ -71,11 +72,15 @@ def looks_like_library(name: str) -> bool:
     return name.endswith(".so") or ".so." in name
 
 
-def walk_directory(root: str, problems: list[InputError]) -> tuple[list[FoundFile], frozenset[str]]:
+def walk_directory(root: str, problems: list[InputError], skipped: list[str] | None = None,
+                   links: dict[str, str] | None = None) -> tuple[list[FoundFile], frozenset[str]]:
     """ELF files under `root`, and every file name present (the shipped names).
 
-    Files named like libraries (`*.so`, `*.so.N`) that are not ELF are reported
-    in `problems`; other non-ELF files are ignored.
+    A file is an object to check only when it starts with the ELF magic; any
+    other file is skipped (and listed in `skipped`), whatever its name, except
+    a Git LFS pointer named like a library, which is a problem: the real
+    object was never fetched. Symlinks are not followed; with `links`, each
+    one inside the root is recorded as root-relative link -> target.
     """
     found: list[FoundFile] = []
     names: set[str] = set()
@@ -86,15 +91,21 @@ def walk_directory(root: str, problems: list[InputError]) -> tuple[list[FoundFil
             path = os.path.join(dirpath, name)
             try:
                 if os.path.islink(path):
+                    if links is not None:
+                        target = os.path.relpath(os.path.realpath(path), os.path.realpath(root))
+                        links[os.path.relpath(path, root).replace(os.sep, "/")] = target.replace(os.sep, "/")
                     continue  # the file it points to is scanned where it lives
                 head = _head(path)
             except OSError as exc:
                 problems.append(InputError(exc.strerror or str(exc), path))
                 continue
             if head[:4] == ELF_MAGIC:
-                found.append(FoundFile(path, path, _is_relocatable(head)))
-            elif looks_like_library(name):
+                rel = os.path.relpath(path, root).replace(os.sep, "/")
+                found.append(FoundFile(path, path, _is_relocatable(head), rel))
+            elif looks_like_library(name) and is_lfs_pointer(head):
                 problems.append(InputError(describe_non_elf(head), path))
+            elif skipped is not None:
+                skipped.append(path)
     return found, frozenset(n for n in names if satisfied_by_shipping(n))
 
 

@@ -7,8 +7,9 @@ collects the input problems it meets on the way.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from abicheck.binary.elf import ElfReader, open_elf
@@ -23,6 +24,24 @@ T = TypeVar("T")
 
 
 @dataclass
+class Container:
+    """Where objects were found together: a wheel, a directory tree (one variant folder), or a loose file.
+
+    The resolution stage looks for each NEEDED library in it, the way the
+    loader would once it is installed: `files` holds the container-relative
+    paths of its ELF files (and, in a directory, of symlinks to them).
+    """
+
+    path: str
+    kind: str  # "wheel", "dir" or "file"
+    root: str | None = None  # on disk: the directory, or a loose file's folder
+    files: set[str] = field(default_factory=set)
+    links: dict[str, str] = field(default_factory=dict)  # in a directory: symlink -> the ELF file it names
+    metadata: str | None = None  # a wheel's METADATA text
+    wheel: WheelTags | None = None
+
+
+@dataclass
 class ScanItem:
     """One open ELF object and where it came from."""
 
@@ -34,6 +53,8 @@ class ScanItem:
     variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
     reload: Callable[[], ElfReader] | None = None  # read the whole member (streamed wheel members)
     position: tuple[int, int] = (0, 0)  # (input, object within it): sorting by it gives archive/walk order
+    origin: Container | None = None  # the container it was found in
+    relpath: str = ""  # its path inside that container (posix separators)
 
     def read(self, use: Callable[[ElfReader], T]) -> T:
         """`use(reader)`; if a streamed member's tables lie outside the kept bytes, read it whole and retry."""
@@ -46,12 +67,15 @@ class ScanItem:
             return use(self.reader)
 
 
-def scan(paths: list[str], problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
+def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
+         skipped: list[str] | None = None) -> Iterator[ScanItem]:
     """Every ELF object under `paths`; each item's `position` gives its place.
 
     Objects of one wheel may come out of archive order when `jobs` > 1 (the
     biggest are inflated first); sort by `position` to restore it. Problems are
-    appended to `problems` in a deterministic order whatever `jobs` is.
+    appended to `problems` in a deterministic order whatever `jobs` is. Files
+    inside directories and wheels that are not ELF are skipped, and listed in
+    `skipped` when it is given.
     """
     for number, (path, kind) in enumerate(iter_paths(paths)):
         if isinstance(kind, InputError):
@@ -60,9 +84,9 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1) -> Iterato
         if kind == "file":
             items = _scan_file(path, problems)
         elif kind == "dir":
-            items = _scan_directory(path, problems)
+            items = _scan_directory(path, problems, skipped)
         else:
-            items = _scan_wheel(path, problems, jobs)
+            items = _scan_wheel(path, problems, jobs, skipped)
         for index, item in enumerate(items):
             # A wheel member's place is its archive index; anything else's, its place in the walk.
             item.position = (number, item.position[1] if item.wheel is not None else index)
@@ -70,19 +94,20 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1) -> Iterato
 
 
 def _scan_file(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
+    origin = Container(path, "file", root=os.path.dirname(os.path.abspath(path)))
     try:
         with open_elf(path) as reader:
-            yield ScanItem(reader, path, frozenset())
+            yield ScanItem(reader, path, frozenset(), origin=origin, relpath=os.path.basename(path))
     except InputError as exc:
         problems.append(exc)
 
 
-def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]:
+def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None) -> Iterator[ScanItem]:
     from abicheck.inputs.kernel_tree import find_variant_dirs, load_variant_dir
 
     variant_paths = find_variant_dirs(root)
     if variant_paths is None:  # a plain directory, not a kernel tree
-        yield from _scan_objects(root, None, problems)
+        yield from _scan_objects(root, None, problems, skipped)
         return
     if not variant_paths:
         problems.append(InputError("no build outputs under build/, result/: build the kernel first", root))
@@ -94,11 +119,16 @@ def _scan_directory(root: str, problems: list[InputError]) -> Iterator[ScanItem]
             exc.path = exc.path or path
             problems.append(exc)
             continue
-        yield from _scan_objects(path, vdir, problems)
+        yield from _scan_objects(path, vdir, problems, skipped)
 
 
-def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]) -> Iterator[ScanItem]:
-    files, shipped = walk_directory(root, problems)
+def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],
+                  skipped: list[str] | None = None) -> Iterator[ScanItem]:
+    links: dict[str, str] = {}
+    files, shipped = walk_directory(root, problems, skipped, links)
+    elf = {f.relpath for f in files if not f.relocatable}
+    elf_links = {link: target for link, target in links.items() if target in elf}
+    origin = Container(root, "dir", root=root, files=elf | set(elf_links), links=elf_links)
     count = 0
     for found in files:
         try:
@@ -106,7 +136,8 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
                 if reader.facts.type == "REL":
                     continue  # an object file (.o): never loaded by the loader
                 count += 1
-                yield ScanItem(reader, found.display, shipped, container=root, variant_dir=vdir)
+                yield ScanItem(reader, found.display, shipped, container=root, variant_dir=vdir, origin=origin,
+                               relpath=found.relpath)
         except InputError as exc:
             count += 1
             problems.append(exc)
@@ -117,7 +148,8 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
                                    "build the kernel first", root))
 
 
-def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterator[ScanItem]:
+def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
+                skipped: list[str] | None = None) -> Iterator[ScanItem]:
     from abicheck.inputs.wheel import WheelReader  # zipfile and packaging only when a wheel is given
 
     try:
@@ -128,7 +160,7 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
     counter = [0]  # ELF members met, readable or not
     first = len(problems)
     with wheel:
-        yield from _wheel_items(wheel, path, problems, jobs, counter)
+        yield from _wheel_items(wheel, path, problems, jobs, counter, skipped)
     # Whatever was found wrong in this wheel's members, by the scan or by the caller
     # between items, in archive order (members finish out of order with jobs > 1).
     if len(problems) - first > 1:
@@ -139,9 +171,10 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1) -> Iterato
 
 
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
-                 counter: list[int]) -> Iterator[ScanItem]:
+                 counter: list[int], skipped: list[str] | None) -> Iterator[ScanItem]:
+    origin = Container(path, "wheel", metadata=wheel.metadata(problems), wheel=wheel.tags, files=wheel.elf_names)
     try:
-        members = wheel.loaded(problems, jobs)
+        members = wheel.loaded(problems, jobs, skipped)
         for loaded in members:
             if loaded.problem is not None:
                 problems.append(loaded.problem)
@@ -165,6 +198,6 @@ def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs
                 problems.append(exc)
                 continue
             yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full,
-                            position=(0, member.index))
+                           position=(0, member.index), origin=origin, relpath=member.name)
     except InputError as exc:  # the archive itself became unreadable mid-scan
         problems.append(exc)

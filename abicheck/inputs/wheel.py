@@ -12,7 +12,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from abicheck.binary.elf import describe_non_elf
+from abicheck.binary.elf import describe_non_elf, is_lfs_pointer
 from abicheck.errors import InputError
 from abicheck.inputs.paths import looks_like_library
 from abicheck.policy.manylinux import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
@@ -22,6 +22,8 @@ from abicheck.policy.manylinux import Policy, policy_for_tag, satisfied_by_shipp
 MAX_MEMBER_BYTES = 4 << 30
 # Refuse archives whose members claim absurd expansion ratios (zip bombs).
 MAX_RATIO = 1000
+# METADATA is text of a few kilobytes; anything this big is not one.
+MAX_METADATA_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class WheelTags:
     abi3: bool
     claims: dict[str, Policy] = field(default_factory=dict)  # arch -> oldest claimed policy
     abi3_python: tuple[int, int] | None = None  # cp39-abi3 -> (3, 9)
+    pythons: tuple[str, ...] = ()  # interpreters of its version-specific tags (cp311); none for py3 or abi3
 
     @property
     def arches(self) -> tuple[str, ...]:
@@ -60,8 +63,9 @@ def parse_wheel_name(filename: str) -> WheelTags:
     minimums = [(int(t.interpreter[2]), int(t.interpreter[3:])) for t in tags
                 if t.abi == "abi3" and t.interpreter.startswith("cp") and t.interpreter[2:].isdigit()
                 and len(t.interpreter) > 3]
+    pythons = tuple(sorted({t.interpreter for t in tags if t.abi not in ("abi3", "none")}))
     return WheelTags(name=str(name), platforms=platforms, abi3=any(t.abi == "abi3" for t in tags),
-                     claims=claims, abi3_python=min(minimums) if minimums else None)
+                     claims=claims, abi3_python=min(minimums) if minimums else None, pythons=pythons)
 
 
 @dataclass
@@ -87,13 +91,32 @@ class WheelReader:
             raise InputError("no such file", path) from None
         except IsADirectoryError:
             raise InputError("is a directory, not a wheel", path) from None
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                NotImplementedError) as exc:  # NotImplementedError: a "version needed" zipfile lacks
             raise InputError(f"not a readable wheel (corrupt or not a zip archive: {exc})", path) from None
         self.members = [Member(i.filename, i.file_size, i, n)
                         for n, i in enumerate(i for i in infos if not i.is_dir())]
         # Every name the wheel ships satisfies a NEEDED entry of the same name.
         names = (os.path.basename(m.name) for m in self.members)
         self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
+        self.elf_names: set[str] = set()  # filled as elf_members() finds them
+
+    def metadata(self, problems: list[InputError]) -> str | None:
+        """The text of the wheel's `*.dist-info/METADATA`, or None (a problem when unreadable)."""
+        for member in self.members:
+            head, _, tail = member.name.partition("/")
+            if tail == "METADATA" and head.endswith(".dist-info"):
+                if member.size > MAX_METADATA_BYTES:
+                    problems.append(InputError(f"METADATA is {member.size} bytes, over the "
+                                               f"{MAX_METADATA_BYTES >> 20} MiB limit", self.display(member)))
+                    return None
+                try:
+                    with self._zip.open(member.info) as f:
+                        return f.read(MAX_METADATA_BYTES).decode("utf-8", "replace")
+                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+                    problems.append(InputError(f"cannot read METADATA: {exc}", self.display(member)))
+                    return None
+        return None
 
     def __enter__(self) -> WheelReader:
         return self
@@ -136,8 +159,9 @@ class WheelReader:
 
         return MemberStream(self.path, member.info, self.display(member)).read_all(MAX_MEMBER_BYTES)
 
-    def elf_members(self, problems: list[InputError]) -> list[Member]:
-        """Members that start with the ELF magic; `.so` members that do not are problems.
+    def elf_members(self, problems: list[InputError], skipped: list[str] | None = None) -> list[Member]:
+        """Members that start with the ELF magic. Others are skipped (listed in `skipped`), except
+        a Git LFS pointer named like a library, which is a problem.
 
         One pass over the archive with one file handle, inflating a few bytes of each.
         """
@@ -155,7 +179,7 @@ class WheelReader:
                     head = b""
                 else:
                     try:
-                        head = peek(f, member.info, label)
+                        head = peek(f, member.info, label, 32)
                     except InputError as exc:
                         problems.append(exc)
                         continue
@@ -164,11 +188,15 @@ class WheelReader:
                         continue
                 if head[:4] == b"\x7fELF":
                     found.append(member)
-                elif looks_like_library(os.path.basename(member.name)):
+                    self.elf_names.add(member.name)
+                elif looks_like_library(os.path.basename(member.name)) and is_lfs_pointer(head):
                     problems.append(InputError(describe_non_elf(head), label))
+                elif skipped is not None:
+                    skipped.append(label)
         return found
 
-    def loaded(self, problems: list[InputError], jobs: int = 1) -> Iterator[LoadedMember]:
+    def loaded(self, problems: list[InputError], jobs: int = 1,
+               skipped: list[str] | None = None) -> Iterator[LoadedMember]:
         """Every ELF member, inflated by `jobs` threads (this one included).
 
         With one job they come in archive order. With more they come as they
@@ -180,7 +208,7 @@ class WheelReader:
         be ELF, that costs a single inflated chunk and its result is dropped.
         """
         if jobs <= 1:
-            yield from (self.load(m) for m in self.elf_members(problems))
+            yield from (self.load(m) for m in self.elf_members(problems, skipped))
             return
         import heapq
 
@@ -190,7 +218,7 @@ class WheelReader:
             early = heapq.nlargest(jobs - 1, (m for m in self.members if m.size >= 4),
                                    key=lambda m: m.info.compress_size)
             share.add(early)
-            members = self.elf_members(problems)
+            members = self.elf_members(problems, skipped)
             elf = {m.index for m in members}
             started = {m.index for m in early}
             share.add(m for m in members if m.index not in started)

@@ -76,15 +76,19 @@ class ArtifactResult:
     arch: str | None = None
     policy: str | None = None
     kind: str = "elf"  # "elf" for an object, "wheel" for wheel-level findings
+    needed: list[dict[str, Any]] | None = None  # where each NEEDED library comes from (objects only)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "path": self.path,
             "kind": self.kind,
             "arch": self.arch,
             "policy": self.policy,
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.needed is not None:
+            data["needed"] = self.needed
+        return data
 
 
 @dataclass
@@ -95,6 +99,12 @@ class Report:
     errors: list[InputProblem] = field(default_factory=list)
     target: str = "wheel"
     policy: str | None = None  # the --policy given, if any
+    skipped: int = 0  # files in directories and wheels that are not ELF objects
+
+    @property
+    def unverified(self) -> int:
+        """NEEDED libraries whose provider abicheck's data cannot tell (never counted as clean)."""
+        return sum(1 for a in self.artifacts for n in a.needed or () if n.get("how") == "unverified")
 
     @property
     def findings(self) -> list[Finding]:
@@ -147,6 +157,8 @@ class Report:
                 "findings": len(self.findings),
                 "errors": len(self.errors),
                 "exit_code": self.exit_code,
+                "skipped_non_elf": self.skipped,
+                "libraries_not_verified": self.unverified,
             },
             "artifacts": [a.to_dict() for a in self.artifacts],
             "errors": [e.to_dict() for e in self.errors],

@@ -9,7 +9,7 @@ released; `abicheck explain CODE` prints a rule's explanation.
 |--------|-------|
 | AB1xx  | symbol versions |
 | AB2xx  | paths (interpreter, RPATH/RUNPATH) |
-| AB3xx  | kernel linkage (CUDA, ROCm, XPU runtimes, drivers) |
+| AB3xx  | linkage: NEEDED libraries that will not be found; kernel runtimes and drivers |
 | AB4xx  | architecture and wheel tags |
 | AB5xx  | the Python stable ABI |
 """
@@ -41,11 +41,11 @@ def _load() -> None:
     a `WheelContext` or a `VariantContext` (see abicheck.context).
     """
     global _RULES, _CHECKS
-    from abicheck.rules import arch, linkage, paths, python_abi, symbols, tags
+    from abicheck.rules import arch, libraries, linkage, paths, python_abi, symbols, tags
 
     rules: dict[str, Rule] = {}
     checks: dict[str, list[tuple[Check, frozenset[str]]]] = {scope: [] for scope in SCOPES}
-    for module in (symbols, paths, linkage, arch, tags, python_abi):
+    for module in (symbols, paths, linkage, libraries, arch, tags, python_abi):
         for rule in module.RULES:
             rules[rule.code] = rule
         for check, reported in module.CHECKS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCOPES = ("object", "wheel", "variant")
+SCOPES = ("object", "wheel", "variant", "load")
 
 
 @dataclass(frozen=True)
@@ -15,4 +15,6 @@ class Rule:
     name: str
     summary: str
     explanation: str
-    scope: str = "object"  # "object": per ELF file; "wheel": per wheel; "variant": per variant folder
+    # "object": per ELF file, while it is open; "load": per ELF file, after the whole input was scanned and
+    # its NEEDED libraries resolved; "wheel": per wheel; "variant": per variant folder
+    scope: str = "object"

@@ -1,28 +1,43 @@
-"""AB3xx: what a GPU (or CPU) kernel links, against what its users have.
+"""AB301-AB305: libraries an object links that its users will not have.
 
-A kernel published to users may link only torch's own libraries, its
-backend's runtime in the major version torch installs (libcudart.so.12 for a
-cu12x build, libamdhip64.so.6 for ROCm 6, libsycl.so.8 for oneAPI 2025), the
-manylinux system libraries, and libraries shipped beside it. These rules run
-only when the backend is known: from the build variant, a kernel file name
-(`_relu_cuda_ab12.abi3.so`), or `--backend`/`--variant`.
+Every object's NEEDED libraries are resolved (abicheck.resolve) against what
+its users' machines will hold: the wheel or tree itself, the policy's system
+libraries, and what pip installs with it. A kernel published to users may link
+only torch's own libraries, what torch installs for its backend (the CUDA
+runtime in the major version torch installs: libcudart.so.12 for a cu12x
+build), the manylinux system libraries, and libraries shipped beside it. The
+kernel-specific rules (AB302, AB303) run when the backend is known: from the
+build variant, a kernel file name (`_relu_cuda_ab12.abi3.so`), or
+`--backend`/`--variant`. The checks are in rules/libraries.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.context import ObjectContext, VariantContext
-from abicheck.policy.manylinux import is_loader
+from abicheck.context import VariantContext
 from abicheck.report.model import Finding
 from abicheck.rules.base import Rule
 
 AB301 = Rule(
     code="AB301",
     name="library-not-allowed",
-    summary="The kernel links a library its users' systems do not provide.",
+    summary="A needed library will not be there: not shipped, not a system library, not installed by a dependency.",
     explanation="""\
-A kernel may link torch's libraries (libc10, libtorch, libtorch_cpu and its
+The loader must find every DT_NEEDED library when the object is imported.
+abicheck looks where it would on a user's machine: the RUNPATH/RPATH inside
+the wheel or tree ($ORIGIN expanded), the policy's system libraries
+(manylinux_2_28 allows libc, libm, libstdc++, libgcc_s, libz, libGL, ... and
+nothing else), and the wheels pip installs with it (Requires-Dist without an
+extra). A library found nowhere fails the import with "cannot open shared
+object file": libOpenCL.so.1 or libtbb.so.12 from the build machine, libgomp,
+libpython (which an extension must never link).
+
+Fix: ship the library (auditwheel repair copies it into the wheel and sets
+the RUNPATH), depend on the distribution that installs it (the finding names
+it when abicheck's data knows one), link it statically, or drop it.
+
+For kernels: a kernel may link torch's libraries (libc10, libtorch, libtorch_cpu and its
 backend's libc10_*/libtorch_*), its backend's runtime (libcudart.so.<major>,
 libamdhip64.so.<major>, libsycl.so.<major>), the manylinux system libraries
 and libraries it ships itself. Anything else (a stray libfoo.so, libcublas
@@ -32,6 +47,7 @@ the import fails with "cannot open shared object file".
 Fix: drop the dependency, link it statically, or reach it through torch; if
 torch really installs the library for your users, allow it in a
 --policy-file (docs/backend-policies.md).""",
+    scope="load",
 )
 
 AB302 = Rule(
@@ -46,6 +62,7 @@ runtime installed.
 
 Fix: remove the foreign library from the link line and check which toolchain
 the build used (CMake's find_package results, the Nix inputs).""",
+    scope="load",
 )
 
 AB303 = Rule(
@@ -60,6 +77,7 @@ libsycl.so.<oneAPI major>.
 
 Fix: build each variant with the toolkit torch was built with: link
 CUDA::cudart from CUDA 12 for cu12x variants, from CUDA 13 for cu13x.""",
+    scope="load",
 )
 
 AB304 = Rule(
@@ -68,13 +86,14 @@ AB304 = Rule(
     summary="The kernel links a GPU driver library (libcuda.so.1, ...) directly.",
     explanation="""\
 Driver libraries (libcuda.so.1, libnvidia-*.so, libze_loader.so.1, libhsakmt)
-come with the GPU driver, not with torch. Linking them directly makes the
+come with the GPU driver, not with torch or any other wheel. Linking them directly makes the
 kernel unloadable on machines without that driver (CPU-only CI, containers
 without the driver mounted) and ties it to a driver version; the runtime
 loads the driver itself.
 
 Fix: use the runtime API; for driver entry points use cudaGetDriverEntryPoint
 (or dlopen the driver at run time) instead of linking -lcuda.""",
+    scope="load",
 )
 
 AB305 = Rule(
@@ -92,69 +111,6 @@ Fix: rebuild the variant, or regenerate metadata.json from the same build.""",
 )
 
 
-def _variant_text(ctx: ObjectContext) -> str:
-    backend = ctx.backend
-    if backend is None:
-        return ""
-    if backend.variant:
-        return f"the variant {backend.variant} ({backend.label})"
-    return f"this {backend.label} build (from {backend.source})"
-
-
-def check_linkage(ctx: ObjectContext) -> Iterator[Finding]:
-    backend, policy = ctx.backend, ctx.backend_policy
-    if backend is None or policy is None:
-        return
-    allowed = policy.allowed(backend.backend)
-    runtime = policy.expected_runtime(backend)
-    runtime_pattern = policy.runtime_pattern(backend.backend)
-    expected_major = policy.runtime_major(backend)
-    where = _variant_text(ctx)
-    for lib in ctx.facts.needed:
-        if lib in ctx.shipped or lib in ctx.policy.libraries or is_loader(lib) or lib in allowed:
-            continue
-        driver = policy.driver_of(lib)
-        if driver is not None:
-            yield ctx.finding(
-                AB304,
-                f"links the {driver} driver library {lib} directly in {where}; it comes with the GPU driver, "
-                "not with torch",
-                "use the runtime API (cudaGetDriverEntryPoint for driver calls) or dlopen the driver at run time"
-                if driver == "cuda" else "use the runtime API, or dlopen the driver at run time",
-                library=lib, details={"backend": backend.backend, "driver": driver},
-            )
-            continue
-        family = policy.family_of(lib)
-        if family is not None and family != backend.backend:
-            yield ctx.finding(
-                AB302,
-                f"links {lib}, a {family} library, in {where}",
-                f"remove {lib} from the link line: a {backend.backend} kernel must not use {family}; "
-                "check which toolchain the build picked up",
-                library=lib, details={"backend": backend.backend, "library_backend": family},
-            )
-            continue
-        match = runtime_pattern.match(lib) if runtime_pattern else None
-        if match is not None:
-            if expected_major is None or int(match.group(1)) == expected_major:
-                continue
-            yield ctx.finding(
-                AB303,
-                f"links {lib}, but {where} needs {runtime}",
-                policy.hint_for_runtime(backend) or f"link {runtime} instead",
-                library=lib, details={"backend": backend.backend, "expected": runtime},
-            )
-            continue
-        yield ctx.finding(
-            AB301,
-            f"links {lib}, which users' systems do not have: {where} may link only torch's libraries"
-            + (f", {runtime}" if runtime else "") + " and the manylinux system libraries",
-            f"drop {lib}, link it statically, or ship it beside the kernel; if torch installs it for your "
-            "users, allow it with --policy-file",
-            library=lib, details={"backend": backend.backend},
-        )
-
-
 def check_metadata(ctx: VariantContext) -> Iterator[Finding]:
     """AB305: the backend a variant folder's metadata.json names against the one its name says."""
     vdir = ctx.variant_dir
@@ -170,4 +126,4 @@ def check_metadata(ctx: VariantContext) -> Iterator[Finding]:
 
 
 RULES = [AB301, AB302, AB303, AB304, AB305]
-CHECKS = [(check_linkage, [AB301, AB302, AB303, AB304]), (check_metadata, [AB305])]
+CHECKS = [(check_metadata, [AB305])]  # AB301-AB304: rules/libraries.py, after resolution

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from abicheck.binary.demangle import demangle
 from abicheck.binary.elf import VersionNeed
 from abicheck.context import ObjectContext
-from abicheck.policy.manylinux import split_version
+from abicheck.policy.manylinux import GLIBC_LIBRARIES, split_version
 from abicheck.report.model import Finding
 from abicheck.rules.base import Rule
 
@@ -51,8 +51,13 @@ those symbols differ between distributions (auditwheel's policy blacklist; for
 manylinux it lists zlib symbols such as _dist_code). An object that imports one
 of them may load but misbehave on a user's system.
 
+A weak reference (as Rust's standard library makes to
+__cxa_thread_atexit_impl) is not reported: the loader leaves it null where
+the symbol is missing, and the code checks for that.
+
 Fix: bundle (vendor) the library, for example with `auditwheel repair`, or
-stop using the symbol.""",
+stop using the symbol; glibc's own libraries cannot be bundled, so there use
+a weak reference checked at run time.""",
 )
 
 
@@ -123,15 +128,21 @@ def check_blacklist(ctx: ObjectContext) -> Iterator[Finding]:
                 if lib in ctx.facts.needed and lib not in ctx.shipped}
     if not relevant:
         return
-    for sym in sorted(ctx.reader.imports(), key=lambda s: s.name):
-        for lib, names in relevant.items():
-            if sym.name in names and sym.library in (None, lib):
+    names = frozenset().union(*relevant.values())
+    # Weak references are resolved only if present: the loader never fails on them.
+    for sym in sorted(ctx.reader.imports_named(names), key=lambda s: s.name):
+        for lib, blocked in relevant.items():
+            if sym.name in blocked and sym.library in (None, lib):
+                if lib in GLIBC_LIBRARIES:
+                    hint = (f"reference {sym.name} weakly and check it at run time, or stop using it: "
+                            f"{lib} cannot be bundled")
+                else:
+                    hint = f"bundle {lib} into the wheel (auditwheel repair) or stop using {sym.name}"
                 yield ctx.finding(
                     AB102,
                     f"{sym.display} from {lib} is blacklisted by {ctx.policy.name}: "
                     "it is not the same on every distribution",
-                    f"bundle {lib} into the wheel (auditwheel repair) or stop using {sym.name}",
-                    symbol=sym.name, version=sym.version, library=lib,
+                    hint, symbol=sym.name, version=sym.version, library=lib,
                 )
 
 

@@ -1,16 +1,18 @@
-"""AB402: a wheel's platform tag claims more compatibility than its contents have.
+"""AB402-AB404: what a wheel's tags claim against what its objects are.
 
 The claim is the oldest manylinux/musllinux tag in the wheel's file name
 (pip installs the wheel on any system that tag admits). The contents need the
 newest glibc any of its objects needs; when that is newer than the claim, the
-finding names the honest tag.
+finding names the honest tag (AB402). A musl object cannot load on glibc, nor
+a glibc one on musl (AB403), and a wheel tagged for any platform must not
+hold compiled objects at all (AB404).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.context import WheelContext
+from abicheck.context import ObjectContext, WheelContext, is_musl
 from abicheck.policy.manylinux import most_compatible
 from abicheck.report.model import Finding
 from abicheck.rules.base import Rule
@@ -32,9 +34,81 @@ symbols), or retag the wheel honestly (`wheel tags --platform-tag ...`).""",
 )
 
 
+AB403 = Rule(
+    code="AB403",
+    name="libc-mismatch",
+    summary="A musl object checked against a glibc (manylinux) policy, or a glibc object against musllinux.",
+    explanation="""\
+musllinux objects need musl's C library (libc.musl-x86_64.so.1); manylinux
+objects need glibc's (libc.so.6). Neither loads on the other's systems. A
+musl object in a manylinux wheel (or a glibc one in a musllinux wheel) is
+what a build that mixed two build images leaves behind; auditwheel drops such
+objects' tags.
+
+Fix: build the object in the image of the wheel's family (manylinux or
+musllinux), or tag the wheel for the C library its objects use.""",
+)
+
+AB404 = Rule(
+    code="AB404",
+    name="binaries-in-pure-wheel",
+    summary="A wheel tagged for any platform (py3-none-any) holds compiled objects.",
+    explanation="""\
+pip installs a `py3-none-any` wheel on every platform: Windows, macOS,
+aarch64, musl. Compiled objects in it load only on the machine they were
+built for, and the import fails everywhere else, or the package silently
+runs without its native part.
+
+Fix: build platform wheels (`pip wheel` with the extension declared, or
+`wheel tags --platform-tag manylinux_2_28_x86_64`), then check them with
+abicheck; or drop the objects from the pure wheel.""",
+    scope="wheel",
+)
+
+
+def check_libc(ctx: ObjectContext) -> Iterator[Finding]:
+    """AB403: the object's C library against the policy's family."""
+    musl = is_musl(ctx.facts)
+    glibc = "libc.so.6" in ctx.facts.needed
+    family = ctx.policy.family
+    if musl and family == "manylinux":
+        yield ctx.finding(
+            AB403, f"a musl object (needs {_libc_of(ctx)}), but {ctx.policy.name} is for glibc systems",
+            "build it in a manylinux image, or ship it in a musllinux wheel",
+            details={"libc": "musl", "policy": ctx.policy.name})
+    elif glibc and family == "musllinux":
+        yield ctx.finding(
+            AB403, f"a glibc object (needs libc.so.6), but {ctx.policy.name} is for musl systems",
+            "build it in a musllinux image, or ship it in a manylinux wheel",
+            details={"libc": "glibc", "policy": ctx.policy.name})
+
+
+def _libc_of(ctx: ObjectContext) -> str:
+    return next((n for n in ctx.facts.needed if n.startswith("libc.musl-") or n == "libc.so"),
+                ctx.facts.interpreter or "musl")
+
+
+def check_pure_wheel(ctx: WheelContext) -> Iterator[Finding]:
+    """AB404: ELF objects in a wheel whose platform tag is `any`."""
+    if ctx.claim is not None or "any" not in ctx.platforms:
+        return
+    objects = [d for d, _needs in ctx.objects]
+    shown = ", ".join(o.partition("!")[2] or o for o in objects[:3]) + (" and others" if len(objects) > 3 else "")
+    yield Finding(
+        code=AB404.code, name=AB404.name, path=ctx.path,
+        message=f"tagged {'.'.join(ctx.platforms)} (any platform) but holds {len(objects)} compiled "
+                f"object{'s' if len(objects) != 1 else ''}: {shown}",
+        hint="build platform wheels (manylinux/musllinux tags) for the objects, or leave them out of "
+             "the pure wheel",
+        details={"platforms": list(ctx.platforms), "objects": objects},
+    )
+
+
 def check_tag_claim(ctx: WheelContext) -> Iterator[Finding]:
     """AB402 for one wheel and architecture: the oldest policy all its objects meet vs. the tag's claim."""
     claim, arch = ctx.claim, ctx.arch
+    if claim is None or arch is None:
+        return
     all_needs = [n for _d, needs in ctx.objects for n in needs]
     honest = most_compatible(all_needs, arch, claim.family)
     if honest is not None and honest.priority >= claim.priority:
@@ -56,5 +130,5 @@ def check_tag_claim(ctx: WheelContext) -> Iterator[Finding]:
     )
 
 
-RULES = [AB402]
-CHECKS = [(check_tag_claim, [AB402])]
+RULES = [AB402, AB403, AB404]
+CHECKS = [(check_tag_claim, [AB402]), (check_libc, [AB403]), (check_pure_wheel, [AB404])]

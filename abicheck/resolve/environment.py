@@ -1,0 +1,74 @@
+"""Build the `Environment` of a container: what will sit beside its objects on the user's machine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from abicheck.resolve.resolver import Environment
+
+if TYPE_CHECKING:
+    from abicheck.inputs.scan import Container
+    from abicheck.policy.backends import BackendContext, BackendPolicy
+
+
+def _wheel_dependencies(env: Environment, container: Container, arch: str | None) -> None:
+    """The libraries the wheel's Requires-Dist installs (and, apart, those only an extra installs)."""
+    from abicheck.resolve.providers import providers
+    from abicheck.resolve.requirements import dependencies, python_of
+
+    tags = container.wheel
+    data = providers()
+    deps = dependencies(container.metadata or "", arch, python_of(tags.pythons) if tags else None,
+                        data.knows)
+    env.dependency_names = list(deps.default)
+    for dist in deps.default:
+        for lib, (owner, path) in (data.libraries_of(dist, arch) or {}).items():
+            env.dependencies.setdefault(lib, (owner if dist == "torch" else dist, path))
+    for dist, extras in deps.extras.items():
+        for lib in data.libraries_of(dist, arch) or {}:
+            if lib not in env.dependencies:
+                env.extras.setdefault(lib, (dist, ", ".join(f"{dist}[{e}]" for e in extras)))
+
+
+def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendContext,
+                         backend_policy: BackendPolicy) -> None:
+    """torch and what torch installs for the kernel's backend; kernel-builder's rule for kernels."""
+    from abicheck.resolve.providers import providers
+
+    data = providers()
+    known = data.torch_environment(arch, backend.backend, backend.version) if arch else None
+    if known is not None:
+        for lib, owner in known.items():
+            env.dependencies[lib] = owner
+        for lib in backend_policy.allowed(backend.backend):  # what a --policy-file allows on top
+            env.dependencies.setdefault(lib, ("torch", ""))
+        env.dependency_names = sorted({*env.dependency_names, "torch"})
+        return
+    # No torch build of this backend (and major) is in the data: torch's own
+    # common libraries are still known, the backend's are not.
+    builds = [b for b in data.builds if b.arch == arch] if arch else []
+    if builds:
+        common = set.intersection(*(set(b.libraries) for b in builds))
+        for lib in common:
+            env.dependencies.setdefault(lib, ("torch", builds[0].libraries[lib]))
+    allowed = backend_policy.allowed(backend.backend)
+    pattern = backend_policy.runtime_pattern(backend.backend)
+
+    def unverified(lib: str, name: str = backend.backend) -> bool:
+        return (lib in allowed or backend_policy.family_of(lib) == name
+                or bool(pattern is not None and pattern.match(lib)))
+
+    env.unverified = unverified
+    env.dependency_names = sorted({*env.dependency_names, "torch"})
+
+
+def build_environment(container: Container, sonames: dict[str, str], target: str, arch: str | None,
+                      backend: BackendContext | None, backend_policy: BackendPolicy | None) -> Environment:
+    """The Environment of `container` for objects of `arch` and, for kernels, `backend`."""
+    env = Environment(files=set(container.files), sonames=sonames, root=container.root,
+                      kind=container.kind, target=target)
+    if container.kind == "wheel":
+        _wheel_dependencies(env, container, arch)
+    if backend is not None and backend_policy is not None:
+        _kernel_dependencies(env, arch, backend, backend_policy)
+    return env

@@ -1,0 +1,178 @@
+"""AB301-AB304, AB306, AB307: NEEDED libraries the user's machine will not provide.
+
+These run after the whole wheel or tree was scanned, on the resolution stage's
+answer for each NEEDED entry (abicheck.resolve): found (shipped, system,
+dependency), or not, and why not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from abicheck.context import LoadContext
+from abicheck.report.model import Finding
+from abicheck.resolve.resolver import EXTRA, MISSING, UNREACHABLE, UNVERIFIED, Resolved, suggested_runpath
+from abicheck.rules.base import Rule
+from abicheck.rules.linkage import AB301, AB302, AB303, AB304
+
+AB306 = Rule(
+    code="AB306",
+    name="shipped-library-unreachable",
+    summary="A needed library is shipped, but the loader's search path does not lead to it.",
+    explanation="""\
+The loader looks for a NEEDED library only in the object's RUNPATH (or RPATH)
+and the system's directories; a copy elsewhere in the same wheel or tree is
+never found (unless something else happened to load it first). An extension
+in pkg/sub/ that needs libfoo.so.1 shipped in pkg.libs/ fails to import
+unless its RUNPATH holds $ORIGIN/../../pkg.libs; a RUNPATH left pointing at a
+build tree does not help either.
+
+Fix: set the RUNPATH to the $ORIGIN-relative directory the finding names
+(patchelf --add-rpath, or -Wl,-rpath,'$ORIGIN/...' at link time; auditwheel
+repair does this for the libraries it copies in).""",
+    scope="load",
+)
+
+AB307 = Rule(
+    code="AB307",
+    name="library-only-in-extra",
+    summary="A needed library is installed only when the user asks for an extra.",
+    explanation="""\
+The wheel needs a library that one of its dependencies installs, but that
+dependency is declared only under an extra (Requires-Dist: nvidia-cublas-cu12;
+extra == "gpu"). A plain `pip install` does not install it, and the import
+fails with "cannot open shared object file".
+
+Fix: move the dependency to the main requirements, load the object only when
+the extra is installed (import it lazily behind a check), or ship the
+library.""",
+    scope="load",
+)
+
+_LIBPYTHON = re.compile(r"^libpython\d+\.\d+[a-z]*\.so(\.[\d.]+)?$")
+
+
+def _variant_text(ctx: LoadContext) -> str:
+    backend = ctx.object.backend
+    if backend is None:
+        return ""
+    if backend.variant:
+        return f"the variant {backend.variant} ({backend.label})"
+    return f"this {backend.label} build (from {backend.source})"
+
+
+def _container(ctx: LoadContext) -> str:
+    return {"wheel": "the wheel", "dir": "the tree", "file": "its folder"}[ctx.environment.kind]
+
+
+def _missing(ctx: LoadContext, lib: str) -> Finding:
+    """AB301 for any object: where the loader and pip looked, and the fix."""
+    from abicheck.resolve.providers import providers
+
+    env, policy = ctx.environment, ctx.object.policy
+    arch = ctx.facts.arch
+    looked = [f"not shipped in {_container(ctx)} ({ctx.search.describe()})", f"not a {policy.name} system library"]
+    if env.dependency_names:
+        looked.append(f"not installed by its dependencies ({', '.join(env.dependency_names)})")
+    shipping = [d for d in providers().distributions_shipping(lib, arch) if d not in env.dependency_names]
+    if _LIBPYTHON.match(lib):
+        hint = (f"do not link {lib}: an extension gets Python's symbols from the interpreter that loads it "
+                f"(drop -lpython from the link line, or patchelf --remove-needed {lib})")
+    elif shipping:
+        hint = (f"depend on {' or '.join(shipping[:3])} (it installs {lib}), or ship {lib} in the wheel "
+                "(auditwheel repair copies it in and sets the RUNPATH)")
+    else:
+        hint = (f"ship {lib} in the wheel (auditwheel repair copies it in and sets the RUNPATH), "
+                "link it statically, or drop the dependency")
+    return ctx.finding(AB301, f"needs {lib}, which will not be found: {', '.join(looked)}", hint, library=lib,
+                       details={"searched": [raw for raw, _d in ctx.search.entries], "providers": shipping})
+
+
+def _kernel_missing(ctx: LoadContext, lib: str, resolved: Resolved) -> Finding | None:
+    """AB302/AB303/AB301 for a kernel: another backend, the wrong runtime major, or a stray library."""
+    backend = ctx.object.backend
+    assert backend is not None
+    policy = ctx.backend_policy()
+    where = _variant_text(ctx)
+    family = policy.family_of(lib)
+    if family is not None and family != backend.backend:
+        return ctx.finding(
+            AB302, f"links {lib}, a {family} library, in {where}",
+            f"remove {lib} from the link line: a {backend.backend} kernel must not use {family}; "
+            "check which toolchain the build picked up",
+            library=lib, details={"backend": backend.backend, "library_backend": family})
+    runtime = policy.expected_runtime(backend)
+    pattern = policy.runtime_pattern(backend.backend)
+    match = pattern.match(lib) if pattern else None
+    if match is not None:
+        expected = policy.runtime_major(backend)
+        if expected is None or int(match.group(1)) == expected:
+            return None if resolved.how == UNVERIFIED else _kernel_stray(ctx, lib, where, runtime)
+        return ctx.finding(
+            AB303, f"links {lib}, but {where} needs {runtime}",
+            policy.hint_for_runtime(backend) or f"link {runtime} instead",
+            library=lib, details={"backend": backend.backend, "expected": runtime})
+    if resolved.how == UNVERIFIED:
+        return None
+    return _kernel_stray(ctx, lib, where, runtime)
+
+
+def _kernel_stray(ctx: LoadContext, lib: str, where: str, runtime: str | None) -> Finding:
+    backend = ctx.object.backend
+    assert backend is not None
+    return ctx.finding(
+        AB301,
+        f"links {lib}, which users' systems do not have: {where} may link only torch's libraries, what torch "
+        "installs for it" + (f" ({runtime}, ...)" if runtime else "") + " and the manylinux system libraries",
+        f"drop {lib}, link it statically, or ship it beside the kernel; if torch installs it for your "
+        "users, allow it with --policy-file",
+        library=lib, details={"backend": backend.backend})
+
+
+def check_needed(ctx: LoadContext) -> Iterator[Finding]:
+    for resolved in ctx.resolved:
+        lib = resolved.library
+        if resolved.found:
+            continue
+        if resolved.how == UNREACHABLE and resolved.where is not None:
+            runpath = suggested_runpath(ctx.relpath, resolved.where)
+            yield ctx.finding(
+                AB306,
+                f"needs {lib}, shipped as {resolved.where}, but the loader cannot reach it "
+                f"({ctx.search.describe()})",
+                f"add {runpath} to the RUNPATH (patchelf --add-rpath '{runpath}', or link with "
+                f"-Wl,-rpath,'{runpath}')",
+                library=lib, details={"shipped": resolved.where, "runpath": runpath})
+            continue
+        if resolved.how == EXTRA:
+            yield ctx.finding(
+                AB307,
+                f"needs {lib}, which only {resolved.detail} installs: a plain pip install of this wheel "
+                "does not",
+                f"make {resolved.where} a main requirement, import this object only when the extra is "
+                f"installed, or ship {lib}",
+                library=lib, details={"distribution": resolved.where, "extras": resolved.detail})
+            continue
+        driver = ctx.backend_policy().driver_of(lib) if resolved.how in (MISSING, UNVERIFIED) else None
+        if driver is not None:
+            where = _variant_text(ctx) or "this object"
+            yield ctx.finding(
+                AB304,
+                f"links the {driver} driver library {lib} directly in {where}; it comes with the GPU driver, "
+                "not with torch or any wheel",
+                "use the runtime API (cudaGetDriverEntryPoint for driver calls) or dlopen the driver at run time"
+                if driver == "cuda" else "use the runtime API, or dlopen the driver at run time",
+                library=lib, details={"backend": ctx.object.backend.backend if ctx.object.backend else None,
+                                      "driver": driver})
+            continue
+        if ctx.object.backend is not None:
+            finding = _kernel_missing(ctx, lib, resolved)
+            if finding is not None:
+                yield finding
+        elif resolved.how == MISSING:
+            yield _missing(ctx, lib)
+
+
+RULES = [AB306, AB307]
+CHECKS = [(check_needed, [AB301, AB302, AB303, AB304, AB306, AB307])]
