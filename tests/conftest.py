@@ -1,10 +1,19 @@
-"""Shared fixtures: the committed test binaries, their manifest, wheel builders."""
+"""Shared fixtures: the committed test binaries, their manifest, wheel builders; system tools.
+
+Some tests run system tools (readelf as the independent oracle, gcc to link
+against stubs, Nix to evaluate and build nix/). Mark such a test with
+`@pytest.mark.requires("tool", ...)`. Without the tool it is skipped with a
+reason that names the tool and the package that installs it; under CI (the
+CI variable set, as .ci/run runs) a missing tool fails the test instead, so
+CI can never pass by skipping.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,6 +26,35 @@ TESTDATA = ROOT / "testdata"
 BIN = TESTDATA / "bin"
 
 sys.path.insert(0, str(TESTDATA / "tools"))
+
+# tool -> how to install it on Debian 12 (what .ci/run installs)
+SYSTEM_TOOLS = {
+    "readelf": "apt-get install binutils",
+    "gcc": "apt-get install gcc",
+    "nix-instantiate": "apt-get install nix-bin",
+    "nix-build": "apt-get install nix-bin",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(*tools): system tools the test runs (see tests/conftest.py)")
+
+
+def missing_tools(tools: tuple[str, ...]) -> list[str]:
+    return [tool for tool in tools if shutil.which(tool) is None]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        unknown = [t for t in marker.args if t not in SYSTEM_TOOLS]
+        assert not unknown, f"add {unknown} to SYSTEM_TOOLS in tests/conftest.py"
+        missing = missing_tools(marker.args)
+        if not missing:
+            continue
+        names = ", ".join(f"{tool} ({SYSTEM_TOOLS[tool]})" for tool in missing)
+        if os.environ.get("CI"):
+            pytest.fail(f"missing system tool under CI: {names}; .ci/run installs it", pytrace=False)
+        pytest.skip(f"needs {names}")
 
 
 def bin_path(rel: str) -> str:
