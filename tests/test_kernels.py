@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -201,3 +202,21 @@ def test_stable_abi_rules_skip_objects_that_are_not_abi3(tmp_path):
     plain = tmp_path / "_demo.cpython-311-x86_64-linux-gnu.so"
     shutil.copy(bin_path("x86_64/kernels/pyapi-private.abi3.so"), plain)
     assert abicheck.check([str(plain)]).exit_code == 0
+
+
+def test_loose_files_in_a_variant_folder_get_the_folders_context(tmp_path, monkeypatch):
+    """pre-commit and xargs pass file names: each must be checked as checking its folder would."""
+    variant = "torch28-cxx11-cu128-aarch64-linux"
+    root = kernel_tree(tmp_path, variant, {"_relu_cuda_ab12.abi3.so": "cuda-cudart13.abi3.so",
+                                           "_good_cuda_cd34.abi3.so": "cuda-good.abi3.so"},
+                       metadata={"backend": {"type": "rocm"}})
+
+    def key(report):
+        return sorted((f.code, os.path.basename(f.path), f.library) for f in report.findings)
+
+    folder = abicheck.check([str(tmp_path)])
+    assert {"AB303", "AB401", "AB305"} <= {f.code for f in folder.findings}
+    files = sorted(str(p) for p in root.rglob("*.so"))
+    assert key(abicheck.check(files)) == key(folder)
+    monkeypatch.chdir(tmp_path)  # relative names, as pre-commit passes them from the repository root
+    assert key(abicheck.check([os.path.relpath(f, tmp_path) for f in files])) == key(folder)

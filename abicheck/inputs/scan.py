@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from abicheck.inputs.wheel import WheelReader, WheelTags
 
 T = TypeVar("T")
+# A loose file's kernel variant folder: its parsed name, the folder as a container, its shipped names.
+InVariant = tuple["VariantDir", "Container", frozenset[str]]
+Enclosing = dict[str, "InVariant | None"]
 
 
 @dataclass
@@ -77,12 +80,13 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
     inside directories and wheels that are not ELF are skipped, and listed in
     `skipped` when it is given.
     """
+    enclosing: Enclosing = {}  # loose files' variant folders
     for number, (path, kind) in enumerate(iter_paths(paths)):
         if isinstance(kind, InputError):
             problems.append(kind)
             continue
         if kind == "file":
-            items = _scan_file(path, problems)
+            items = _scan_file(path, problems, enclosing)
         elif kind == "dir":
             items = _scan_directory(path, problems, skipped)
         else:
@@ -93,13 +97,62 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
             yield item
 
 
-def _scan_file(path: str, problems: list[InputError]) -> Iterator[ScanItem]:
+def _scan_file(path: str, problems: list[InputError],
+               enclosing: Enclosing) -> Iterator[ScanItem]:
+    """A file named directly; inside a kernel variant folder it is checked as part of that folder."""
+    found = _variant_of(path, problems, enclosing)
+    if found is not None:
+        vdir, origin, shipped = found
+        relpath = os.path.relpath(path, vdir.path).replace(os.sep, "/")
+        try:
+            with open_elf(path) as reader:
+                yield ScanItem(reader, path, shipped, container=vdir.path, variant_dir=vdir, origin=origin,
+                               relpath=relpath)
+        except InputError as exc:
+            problems.append(exc)
+        return
     origin = Container(path, "file", root=os.path.dirname(os.path.abspath(path)))
     try:
         with open_elf(path) as reader:
             yield ScanItem(reader, path, frozenset(), origin=origin, relpath=os.path.basename(path))
     except InputError as exc:
         problems.append(exc)
+
+
+def _variant_of(path: str, problems: list[InputError],
+                enclosing: Enclosing) -> InVariant | None:
+    """The kernel variant folder (`build/torch28-cxx11-cu128-x86_64-linux/`) a file lies in, if any.
+
+    pre-commit and xargs pass loose files; they get the context checking their
+    folder would give them: the variant's backend, architecture and files.
+    """
+    from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS
+    from abicheck.inputs.variants import looks_like_variant
+
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        parent = os.path.dirname(folder)
+        if looks_like_variant(os.path.basename(folder)) and (
+                os.path.basename(parent) in OUTPUT_FOLDERS or os.path.isfile(os.path.join(folder, "metadata.json"))):
+            break
+        if parent == folder:
+            return None
+        folder = parent
+    if folder not in enclosing:
+        from abicheck.inputs.kernel_tree import load_variant_dir
+
+        shown = os.path.join(os.path.dirname(path), os.path.relpath(folder, os.path.dirname(os.path.abspath(path))))
+        try:
+            vdir = load_variant_dir(os.path.normpath(shown))
+        except InputError as exc:
+            exc.path = exc.path or folder
+            problems.append(exc)
+            enclosing[folder] = None
+            return None
+        files, shipped = walk_directory(vdir.path, [])
+        elf = {f.relpath for f in files if not f.relocatable}
+        enclosing[folder] = (vdir, Container(vdir.path, "dir", root=vdir.path, files=elf), shipped)
+    return enclosing[folder]
 
 
 def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None) -> Iterator[ScanItem]:
