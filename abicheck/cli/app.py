@@ -34,7 +34,8 @@ def _fail(message: str) -> typer.Exit:
 
 def _version_callback(value: bool) -> None:
     if value:
-        sys.stdout.write(f"abicheck {__version__}\n")
+        # The PyPI name `abicheck` belongs to another tool; say which one this is.
+        sys.stdout.write(f"abicheck {__version__} (manylinux-abicheck)\n")
         raise typer.Exit(0)
 
 

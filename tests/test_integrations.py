@@ -1,0 +1,93 @@
+"""The places users run checks: pre-commit, the GitHub Action, and the built distribution."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import yaml
+from conftest import ROOT, bin_path
+
+HOST = bin_path("x86_64/newglibc.so")
+GOOD = bin_path("x86_64/portable-glibc228.so")
+
+
+def _steps() -> list[dict]:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    return action["runs"]["steps"]
+
+
+def _run_step(step: dict, env: dict[str, str], cwd) -> subprocess.CompletedProcess:
+    """Run one composite step's script as the runner would: bash, with its env (inputs resolved by us)."""
+    return subprocess.run(["bash", "-e", "-c", step["run"]], env={**os.environ, **env}, cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_the_action_writes_sarif_annotations_and_the_exit_code(tmp_path):
+    check, verdict = _steps()[1], _steps()[2]
+    out = tmp_path / "github_output"
+    env = {"PATHS": f"{HOST} {GOOD}", "ARGS": "--ignore AB202", "SARIF": str(tmp_path / "r.sarif"),
+           "ANNOTATIONS": "true", "GITHUB_OUTPUT": str(out)}
+    done = _run_step(check, env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "exit-code=1" in out.read_text()
+    sarif = json.loads((tmp_path / "r.sarif").read_text())
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"]
+    assert re.search(r"^::error file=.*newglibc\.so,title=AB101", done.stdout, re.M)
+    failed = _run_step(verdict, {"CODE": "1", "FAIL": "true"}, tmp_path)
+    assert failed.returncode == 1 and "abicheck exited 1" in failed.stdout
+    assert _run_step(verdict, {"CODE": "1", "FAIL": "false"}, tmp_path).returncode == 0
+    assert _run_step(verdict, {"CODE": "0", "FAIL": "true"}, tmp_path).returncode == 0
+
+
+def test_the_action_inputs_never_reach_the_shell_unquoted():
+    for step in _steps():
+        assert "${{" not in step["run"], step["name"]  # inputs come in through env, not the script text
+
+
+def test_pre_commit_hooks_run_as_pre_commit_runs_them(tmp_path):
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    files = hooks["abicheck"]
+    assert re.search(files["files"], "build/torch28-cxx11-cu128-x86_64-linux/relu/_relu_cuda_ab12.abi3.so")
+    assert re.search(files["files"], "dist/demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl")
+    assert not re.search(files["files"], "src/relu.cu")
+    # pre-commit appends the staged file names to the entry.
+    done = subprocess.run([*files["entry"].split(), HOST], capture_output=True, text=True)
+    assert done.returncode == 1 and "AB101" in done.stdout
+    tree = hooks["abicheck-build"]
+    assert tree["pass_filenames"] is False and tree["entry"].split()[-1] == "build"
+
+
+def test_the_built_wheel_installs_and_runs_outside_the_checkout(tmp_path):
+    """python -m build, twine check, a fresh venv, and a check run from elsewhere."""
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--outdir", str(dist), str(ROOT)], check=True,
+                   capture_output=True)
+    wheel = next(dist.glob("*.whl"))
+    sdist = next(dist.glob("*.tar.gz"))
+    subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel), str(sdist)], check=True,
+                   capture_output=True)
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    for data in ("providers.json", "glibc-symbols.json", "stable-abi.json", "backends.json", "paths.json"):
+        assert f"abicheck/policies/{data}" in names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], check=True, capture_output=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(HOST, elsewhere / "host.so")
+    done = subprocess.run([str(venv / "bin" / "abicheck"), "check", "host.so"], cwd=elsewhere,
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "pthread_join@GLIBC_2.34" in done.stdout
+    version = subprocess.run([str(venv / "bin" / "abicheck"), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "abicheck 0.1.0 (manylinux-abicheck)"
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import abicheck; print(abicheck.__file__)"],
+                           capture_output=True, text=True, cwd=elsewhere)
+    assert str(venv) in where.stdout
