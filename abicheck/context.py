@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from abicheck.inputs.wheel import WheelTags
     from abicheck.policy.backends import BackendContext, BackendPolicy
     from abicheck.resolve.resolver import Environment, Resolved, SearchPath
+    from abicheck.resolve.torch import TorchSource
     from abicheck.rules.base import Rule
 
 DEFAULT_PYTHON_ABI = (3, 9)
@@ -58,6 +59,11 @@ class ObjectContext:
     abi3: bool = False  # built for the Python stable ABI (.abi3.so, an abi3 wheel)
     python_abi: tuple[int, int] = DEFAULT_PYTHON_ABI  # the oldest Python the stable-ABI claim covers
     python_abi_source: str = "the default (--python-abi)"
+    torch: TorchSource | None = None  # the torch the object will meet (--torch, the plugin's)
+    torch_not_checked: str | None = None  # why its torch imports cannot be checked against it
+    cxx_abi: str | None = None  # the C++ ABI it must use (cxx11/cxx98), from the variant or the torch
+    cxx_abi_source: str = ""
+    symbols: dict | None = None  # what the torch symbol check did (AB308), for the report
 
     facts: ElfFacts = field(init=False)
 
@@ -82,7 +88,8 @@ class ObjectContext:
                        **extra)  # type: ignore[arg-type]
 
     def result(self, findings: list[Finding]) -> ArtifactResult:
-        return ArtifactResult(self.path, findings, arch=self.facts.arch, policy=self.policy.name)
+        return ArtifactResult(self.path, findings, arch=self.facts.arch, policy=self.policy.name,
+                              symbols=self.symbols)
 
 
 @dataclass
@@ -186,8 +193,15 @@ class ContextBuilder:
 
     def __init__(self, *, policy: str | None = None, target: str = "wheel", arch: str | None = None,
                  backend: str | None = None, variant: str | None = None, python_abi: str | None = None,
-                 policy_files: Iterable[str] = ()) -> None:
-        """Parse the options; raises UsageError for one that makes no sense."""
+                 policy_files: Iterable[str] = (), torch: str | None = None,
+                 torch_mismatch: str = "error") -> None:
+        """Parse the options; raises UsageError for one that makes no sense.
+
+        `torch` is an installed torch folder or a torch wheel; when its release
+        differs from a variant's, `torch_mismatch` says what happens: "error"
+        (a usage error), "skip" (that variant's torch symbols are reported as not
+        checked: what the pytest plugin does) or "check" (check against it anyway).
+        """
         self.explicit = validate_options(policy, target, arch)
         self.target = target
         self.arch = arch
@@ -213,6 +227,14 @@ class ContextBuilder:
                                                            list[tuple[str, str]]]]]] = {}
         self._variant_dirs: dict[str, VariantDir] = {}
         self._objects: list[tuple[Container, str, ObjectContext]] = []
+        if torch_mismatch not in ("error", "skip", "check"):
+            raise UsageError(f"unknown torch mismatch handling {torch_mismatch!r}")
+        self.torch_mismatch = torch_mismatch
+        self.torch: TorchSource | None = None
+        if torch:
+            from abicheck.resolve.torch import load_torch
+
+            self.torch = load_torch(torch)
 
     def backend_policy(self) -> BackendPolicy:
         """Loaded once, when the first object with a kernel backend is met."""
@@ -243,9 +265,32 @@ class ContextBuilder:
             abi3=item.display.endswith(".abi3.so") or bool(item.wheel and item.wheel.abi3),
             python_abi=py_abi, python_abi_source=py_source,
         )
+        self._torch_context(ctx, item)
         if item.origin is not None:
             self._objects.append((item.origin, item.relpath, ctx))
         return ctx
+
+    def _torch_context(self, ctx: ObjectContext, item: ScanItem) -> None:
+        """The torch and C++ ABI an object will meet: its variant's, checked against --torch."""
+        variant = item.variant_dir.variant if item.variant_dir is not None else self.variant
+        ctx.torch = self.torch
+        if variant is not None and variant.cxx_abi:
+            ctx.cxx_abi, ctx.cxx_abi_source = variant.cxx_abi, f"the variant {variant.name}"
+        elif self.torch is not None and (abi := self.torch.cxx_abi) is not None:
+            ctx.cxx_abi, ctx.cxx_abi_source = abi, f"torch {self.torch.version} (--torch)"
+        wanted = variant.torch_version if variant is not None else None
+        if self.torch is None or wanted is None or wanted == self.torch.release:
+            return
+        if self.torch_mismatch == "error":
+            raise UsageError(f"--torch is torch {self.torch.version}, but the variant {variant.name} is for torch "
+                             f"{wanted}; give the matching torch, or --torch-mismatch check to check anyway")
+        if self.torch_mismatch == "skip":
+            ctx.torch_not_checked = f"torch {wanted} not at hand (torch {self.torch.version} is)"
+
+    def close(self) -> None:
+        """Close what the run opened (the torch libraries)."""
+        if self.torch is not None:
+            self.torch.close()
 
     def policy_for(self, facts: ElfFacts, item: ScanItem) -> Policy:
         """--policy wins; then the wheel's claim for this object's architecture; then the default."""

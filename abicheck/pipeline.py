@@ -37,6 +37,8 @@ def check(
     jobs: int | None = None,
     progress: Callable[[str], None] | None = None,
     allow_empty: bool = False,
+    torch: str | None = None,
+    torch_mismatch: str = "error",
 ) -> Report:
     """Check files, directories, kernel build trees and wheels; return a `Report`.
 
@@ -45,12 +47,24 @@ def check(
     inflate wheel members (default: the number of cores); `progress`, if
     given, is called with each object's path as it is checked. With
     `allow_empty`, a directory or wheel without ELF objects is not an error
-    (the Nix hook checks outputs that may hold none).
+    (the Nix hook checks outputs that may hold none). `torch` (an installed
+    torch folder or a torch wheel) lets kernels' torch imports be checked
+    (AB308); see `ContextBuilder` for `torch_mismatch`.
     """
     contexts = ContextBuilder(policy=policy, target=target, arch=arch, backend=backend, variant=variant,
-                              python_abi=python_abi, policy_files=policy_files)
+                              python_abi=python_abi, policy_files=policy_files, torch=torch,
+                              torch_mismatch=torch_mismatch)
+    try:
+        return _run(contexts, paths, select, ignore, jobs, progress, allow_empty)
+    finally:
+        contexts.close()
+
+
+def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] | None,
+         ignore: Iterable[str] | None, jobs: int | None, progress: Callable[[str], None] | None,
+         allow_empty: bool) -> Report:
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
-    report = Report(target=target, policy=contexts.explicit.name if contexts.explicit else None)
+    report = Report(target=contexts.target, policy=contexts.explicit.name if contexts.explicit else None)
     problems: list[InputError] = []
     workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)

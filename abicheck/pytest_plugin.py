@@ -72,11 +72,18 @@ class _Settings:
         return [str(self.root / p) for p in self.paths if (self.root / p).exists()]
 
     def report(self) -> Any:
-        """The one check over every path, run at the first item that needs it."""
+        """The one check over every path, run at the first item that needs it.
+
+        Kernels' torch imports are checked against the torch installed here
+        (found without importing it) for the variants of its release; other
+        variants' are reported as not checked at the end of the run.
+        """
         if self._report is None:
             from abicheck.pipeline import check
+            from abicheck.resolve.torch import installed_torch
 
-            self._report = check(self.existing_paths(), **self.options())
+            self._report = check(self.existing_paths(), **self.options(), torch=installed_torch(),
+                                 torch_mismatch="skip")
         return self._report
 
 
@@ -221,6 +228,21 @@ class AbicheckEmpty(pytest.Item):
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return "abicheck", None, "abicheck: no build outputs"
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say which objects' torch symbols were not checked, and why: never a silent pass."""
+    settings = config.stash.get(_SETTINGS, None)
+    if settings is None or settings._report is None:
+        return
+    reasons: dict[str, int] = {}
+    for artifact in settings._report.artifacts:
+        why = (artifact.symbols or {}).get("not_checked")
+        if why:
+            reasons[why] = reasons.get(why, 0) + 1
+    for why, count in sorted(reasons.items()):
+        terminalreporter.write_line(f"abicheck: torch symbols not checked for {count} object"
+                                    f"{'s' if count != 1 else ''}: {why}")
 
 
 @pytest.fixture

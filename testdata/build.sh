@@ -132,6 +132,22 @@ patchelf --set-rpath '$ORIGIN/../../nvidia/cuda_runtime/lib' "$OUT/x86_64/needs-
     -o "$OUT/x86_64/musl.so" "$SRC/portable.c"
 patchelf --replace-needed libc.so libc.musl-x86_64.so.1 "$OUT/x86_64/musl.so"
 
+# --- torch stand-ins in two releases, and kernels built against them -------
+# torch/v1/lib and torch/v2/lib hold libc10.so and libtorch_cpu.so (host g++,
+# cxx11 ABI); the tests add a version.py to make them an installed torch.
+TS="$OUT/x86_64/torch"
+for release in 1 2; do
+    mkdir -p "$TS/v$release/lib"
+    g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -DTORCH_RELEASE=$release -Wl,-soname,libc10.so \
+        -o "$TS/v$release/lib/libc10.so" "$SRC/torch_c10.cpp"
+    g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libtorch_cpu.so -o "$TS/v$release/lib/libtorch_cpu.so" \
+        "$SRC/torch_cpu.cpp" -L"$TS/v$release/lib" -l:libc10.so
+done
+TORCHLINK=(-L"$TS/v1/lib" -Wl,--no-as-needed -l:libc10.so -l:libtorch_cpu.so)
+g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/kernels/torch-kernel.so" "$SRC/torch_kernel.cpp" "${TORCHLINK[@]}"
+g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -D_GLIBCXX_USE_CXX11_ABI=0 -o "$OUT/x86_64/kernels/torch-kernel-cxx98.so" \
+    "$SRC/torch_kernel.cpp" "${TORCHLINK[@]}"
+
 # --- ABI surfaces: versions of one small library, and a versioned one -----
 mkdir -p "$OUT/x86_64/abi" "$OUT/aarch64/abi"
 SHAPE=(gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from conftest import bin_path
@@ -120,3 +121,32 @@ def test_a_bad_variant_folder_fails_the_objects_in_it(pytester):
     result = pytester.runpytest("--abicheck")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*error: *torch28-cxx11-cu999x-x86_64-linux: unknown build variant name*"])
+
+
+def _torch_repo(pytester, installed: str, libs: int) -> None:
+    """A cpu kernel of torch 2.8 and, importable without being imported, an installed stand-in torch."""
+    variant = "torch28-cxx11-cpu-x86_64-linux"
+    folder = pytester.path / "build" / variant / "relu"
+    folder.mkdir(parents=True)
+    (folder.parent / "metadata.json").write_text('{"backend": {"type": "cpu"}}')
+    shutil.copy(bin_path("x86_64/kernels/torch-kernel.so"), folder / "_relu_cpu_ab12.abi3.so")
+    torch = pytester.path / "site" / "torch"
+    shutil.copytree(Path(bin_path(f"x86_64/torch/v{libs}/lib")), torch / "lib")
+    (torch / "version.py").write_text(f"__version__ = '{installed}'\n")
+    pytester.syspathinsert(pytester.path / "site")
+    pytester.makepyfile(test_ops="def test_ops():\n    assert True\n")
+
+
+def test_the_installed_torch_checks_its_variants_symbols(pytester):
+    _torch_repo(pytester, "2.8.0", libs=2)  # release 2's libraries lack a symbol the kernel needs
+    result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AB308 [[]undefined-torch-symbol[]] c10::RegisterOperators::~RegisterOperators()*"])
+
+
+def test_variants_of_another_torch_are_reported_as_not_checked(pytester):
+    _torch_repo(pytester, "2.9.0", libs=1)
+    result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["abicheck: torch symbols not checked for 1 object: torch 2.8 not at hand "
+                                 "(torch 2.9.0 is)"])

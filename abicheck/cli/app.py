@@ -80,6 +80,11 @@ def check(
         "--jobs", "-j", min=1, help="Threads inflating wheel members (default: the number of cores).")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="A directory or wheel without ELF objects is not an error.")] = False,
+    torch: Annotated[Optional[str], typer.Option(
+        "--torch", help="The torch kernels will meet: an installed torch folder or a torch wheel (AB308).")] = None,
+    torch_mismatch: Annotated[Optional[str], typer.Option(
+        "--torch-mismatch", help="When --torch is another release than a variant's: error (default), skip "
+                                 "(report its symbols as not checked) or check (against it anyway).")] = None,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
     from abicheck.cli.check import run_check
@@ -87,7 +92,7 @@ def check(
     raise typer.Exit(run_check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
         ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
-        policy_file=policy_file, jobs=jobs, allow_empty=allow_empty,
+        policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch, torch_mismatch=torch_mismatch,
     ))
 
 

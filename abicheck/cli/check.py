@@ -82,6 +82,8 @@ def run_check(
     policy_file: Sequence[str] | None = None,
     jobs: int | None = None,
     allow_empty: bool = False,
+    torch: str | None = None,
+    torch_mismatch: str | None = None,
 ) -> int:
     """Check, print or write the report, and return the exit code (0, 1 or 2)."""
     from abicheck.cli.config import load_config
@@ -111,6 +113,8 @@ def run_check(
                 jobs=jobs,
                 progress=progress,
                 allow_empty=allow_empty,
+                torch=torch or config.get("torch"),
+                torch_mismatch=torch_mismatch or config.get("torch_mismatch", "error"),
             )
         finally:
             progress.close()

@@ -2,8 +2,8 @@
 
 Command-line options win over the file. Recognised keys: `policy`, `target`,
 `arch`, `select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
-`variant`, `python-abi` and `policy-file` (a path or a list of paths, relative
-to the pyproject.toml).
+`variant`, `python-abi`, `torch`, `torch-mismatch` and `policy-file` (a path
+or a list of paths, relative to the pyproject.toml).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 from abicheck.errors import UsageError
 
 KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "ignore": list,
-        "backend": str, "variant": str, "python_abi": str, "policy_file": list}
+        "backend": str, "variant": str, "python_abi": str, "policy_file": list, "torch": str,
+        "torch_mismatch": str}
 
 
 def find_pyproject(start: str | os.PathLike[str] | None = None) -> str | None:

@@ -32,6 +32,8 @@ CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--jobs": ("jobs", "int"),
     "-j": ("jobs", "int"),
     "--allow-empty": ("allow_empty", "flag"),
+    "--torch": ("torch", "value"),
+    "--torch-mismatch": ("torch_mismatch", "value"),
 }
 
 

@@ -77,6 +77,7 @@ class ArtifactResult:
     policy: str | None = None
     kind: str = "elf"  # "elf" for an object, "wheel" for wheel-level findings
     needed: list[dict[str, Any]] | None = None  # where each NEEDED library comes from (objects only)
+    symbols: dict[str, Any] | None = None  # the torch symbol check (AB308): checked, missing, or why not
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -88,6 +89,8 @@ class ArtifactResult:
         }
         if self.needed is not None:
             data["needed"] = self.needed
+        if self.symbols is not None:
+            data["symbols"] = self.symbols
         return data
 
 
@@ -159,6 +162,7 @@ class Report:
                 "exit_code": self.exit_code,
                 "skipped_non_elf": self.skipped,
                 "libraries_not_verified": self.unverified,
+                "symbols_not_checked": sum(1 for a in self.artifacts if a.symbols and "not_checked" in a.symbols),
             },
             "artifacts": [a.to_dict() for a in self.artifacts],
             "errors": [e.to_dict() for e in self.errors],

@@ -41,11 +41,11 @@ def _load() -> None:
     a `WheelContext` or a `VariantContext` (see abicheck.context).
     """
     global _RULES, _CHECKS
-    from abicheck.rules import arch, libraries, linkage, paths, python_abi, symbols, tags
+    from abicheck.rules import arch, libraries, linkage, paths, python_abi, symbols, tags, torch_abi
 
     rules: dict[str, Rule] = {}
     checks: dict[str, list[tuple[Check, frozenset[str]]]] = {scope: [] for scope in SCOPES}
-    for module in (symbols, paths, linkage, libraries, arch, tags, python_abi):
+    for module in (symbols, paths, linkage, libraries, torch_abi, arch, tags, python_abi):
         for rule in module.RULES:
             rules[rule.code] = rule
         for check, reported in module.CHECKS:

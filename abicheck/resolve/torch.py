@@ -1,0 +1,160 @@
+"""The torch a kernel will meet: its version, its C++ ABI, and what its libraries export.
+
+`--torch PATH` names an installed torch (the `torch` package folder, holding
+`lib/` and `version.py`) or a torch wheel. The pytest plugin finds the
+installed one without importing it. Exports are looked up through each
+library's hash table (abicheck.binary.exports); nothing is read until a
+kernel's imports ask.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from abicheck.binary.exports import Exports
+from abicheck.errors import InputError, UsageError
+
+# Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables,
+# typeinfo and guard variables, and torch's C shim functions.
+TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?N?[KVrL]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
+CXX11_MARKERS = ("St7__cxx11", "B5cxx11")
+_VERSION = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
+
+
+def is_torch_symbol(name: str) -> bool:
+    return bool(TORCH_SYMBOL.match(name))
+
+
+def cxx_abi_of(name: str) -> str | None:
+    """`cxx11` when a mangled name uses the new std::string ABI, `cxx98` the old one, else None."""
+    if any(marker in name for marker in CXX11_MARKERS):
+        return "cxx11"
+    from abicheck.binary.demangle import demangle
+
+    text = demangle(name) or ""
+    if "std::string" in text or "std::basic_string<char, std::char_traits<char>, std::allocator<char> >" in text:
+        return "cxx98"
+    return None
+
+
+def release_of(version: str) -> str:
+    """`2.13.0+cpu` -> `2.13`."""
+    return ".".join(version.split("+")[0].split(".")[:2])
+
+
+@dataclass
+class TorchSource:
+    """One torch: where its libraries are, opened on first use."""
+
+    path: str
+    version: str  # "2.13.0+cpu"
+    libraries: dict[str, str]  # file name -> path on disk (or member, for a wheel)
+    wheel: str | None = None
+    _open: dict[str, Exports] = field(default_factory=dict, repr=False)
+    _stack: ExitStack = field(default_factory=ExitStack, repr=False)
+
+    @property
+    def release(self) -> str:
+        return release_of(self.version)
+
+    def exports(self, library: str) -> Exports | None:
+        """The Exports of one of torch's libraries, or None if torch has no such library."""
+        if library not in self.libraries:
+            return None
+        if library not in self._open:
+            self._open[library] = Exports(self._reader(library))
+        return self._open[library]
+
+    def _reader(self, library: str):
+        from abicheck.binary.elf import ElfReader, open_elf
+
+        where = self.libraries[library]
+        if self.wheel is None:
+            return self._stack.enter_context(open_elf(where))
+        from abicheck.inputs.wheel import WheelReader
+
+        wheel = self._stack.enter_context(WheelReader(self.wheel))
+        member = next(m for m in wheel.members if m.name == where)
+        return ElfReader(wheel.read_all(member), wheel.display(member))
+
+    def needed_of(self, library: str) -> tuple[str, ...]:
+        exports = self.exports(library)
+        return exports.reader.facts.needed if exports is not None else ()
+
+    def scope(self, needed: tuple[str, ...]) -> list[str]:
+        """torch's libraries an object loads, breadth first through their own NEEDED entries."""
+        order: list[str] = []
+        queue = [n for n in needed if n in self.libraries]
+        while queue:
+            lib = queue.pop(0)
+            if lib in order:
+                continue
+            order.append(lib)
+            queue.extend(n for n in self.needed_of(lib) if n in self.libraries and n not in order)
+        return order
+
+    def defines(self, scope: list[str], name: str) -> bool:
+        return any((e := self.exports(lib)) is not None and e.defines(name) for lib in scope)
+
+    @property
+    def cxx_abi(self) -> str | None:
+        """The C++ ABI torch was built with, from what libc10.so exports."""
+        exports = self.exports("libc10.so")
+        if exports is None:
+            return None
+        strings = bytes(exports.reader._buf[exports.reader._strtab_start():exports.reader._strtab_end()])
+        return "cxx11" if any(m.encode() in strings for m in CXX11_MARKERS) else "cxx98"
+
+    def close(self) -> None:
+        self._stack.close()
+        self._open.clear()
+
+
+def load_torch(path: str) -> TorchSource:
+    """An installed torch folder, a folder holding one (site-packages), or a torch wheel. UsageError if not."""
+    if path.endswith(".whl"):
+        return _from_wheel(path)
+    candidates = [path, os.path.join(path, "torch")]
+    for folder in candidates:
+        lib = os.path.join(folder, "lib")
+        if os.path.isdir(lib) and os.path.isfile(os.path.join(folder, "version.py")):
+            with open(os.path.join(folder, "version.py"), encoding="utf-8", errors="replace") as f:
+                m = _VERSION.search(f.read(1 << 16))
+            if m is None:
+                raise UsageError(f"--torch {path}: no __version__ in {folder}/version.py")
+            libraries = {n: os.path.join(lib, n) for n in sorted(os.listdir(lib)) if ".so" in n}
+            return TorchSource(folder, m.group(1), libraries)
+    raise UsageError(f"--torch {path}: not an installed torch (a folder with lib/ and version.py) or a torch wheel")
+
+
+def _from_wheel(path: str) -> TorchSource:
+    from abicheck.inputs.wheel import WheelReader
+
+    try:
+        with WheelReader(path) as wheel:
+            if wheel.tags.name != "torch":
+                raise UsageError(f"--torch {path}: not a torch wheel")
+            libraries = {os.path.basename(m.name): m.name for m in wheel.members
+                         if m.name.startswith("torch/lib/") and ".so" in m.name}
+    except InputError as exc:
+        raise UsageError(f"--torch {path}: {exc.message}") from None
+    from packaging.utils import parse_wheel_filename
+
+    version = str(parse_wheel_filename(os.path.basename(path))[1])
+    return TorchSource(path, version, libraries, wheel=path)
+
+
+def installed_torch() -> str | None:
+    """The folder of the torch installed in this environment, found without importing it."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return next(iter(spec.submodule_search_locations))

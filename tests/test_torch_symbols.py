@@ -1,0 +1,100 @@
+"""A kernel's imports from torch, against the torch it will meet (AB308) and its C++ ABI (AB309)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import BIN, bin_path, make_wheel, run_cli
+
+import abicheck
+from abicheck.errors import UsageError
+
+KERNEL = bin_path("x86_64/kernels/torch-kernel.so")
+CXX98 = bin_path("x86_64/kernels/torch-kernel-cxx98.so")
+RELEASES = {1: "2.8.0", 2: "2.9.0"}  # testdata's torch/v1 and torch/v2 stand-ins
+
+
+def installed_torch(where: Path, release: int) -> str:
+    """An installed torch folder (torch/lib and torch/version.py) made of the stand-in libraries."""
+    folder = where / "site" / "torch"
+    shutil.copytree(BIN / "x86_64" / "torch" / f"v{release}" / "lib", folder / "lib")
+    (folder / "version.py").write_text(f"__version__ = '{RELEASES[release]}+cpu'\n")
+    return str(folder)
+
+
+def codes(report):
+    return sorted((f.code, f.symbol) for f in report.findings if f.code in ("AB308", "AB309"))
+
+
+def test_built_against_the_same_torch_every_import_is_found(tmp_path):
+    report = abicheck.check([KERNEL], torch=installed_torch(tmp_path, 1))
+    assert codes(report) == []
+    assert report.artifacts[0].symbols == {"checked": 4, "missing": 0, "torch": "2.8.0+cpu"}
+
+
+def test_a_symbol_the_next_torch_dropped_is_named(tmp_path):
+    report = abicheck.check([KERNEL], torch=installed_torch(tmp_path, 2))
+    assert codes(report) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
+    finding = next(f for f in report.findings if f.code == "AB308")
+    assert finding.demangled == "c10::RegisterOperators::~RegisterOperators()"
+    assert "not defined by torch 2.9.0+cpu (libc10.so, libtorch_cpu.so)" in finding.message
+    assert "built against another torch than 2.9" in finding.hint
+
+
+def test_the_other_cxx_abi_is_named_as_the_cause(tmp_path):
+    report = abicheck.check([CXX98], torch=installed_torch(tmp_path, 1))
+    assert ("AB308", "_ZN3c104warnERKSs") in codes(report)
+    finding = next(f for f in report.findings if f.symbol == "_ZN3c104warnERKSs" and f.code == "AB308")
+    assert "cxx98 C++ ABI" in finding.hint and "-D_GLIBCXX_USE_CXX11_ABI=1" in finding.hint
+    # Without a variant, the ABI torch was built with is the one expected.
+    assert ("AB309", "_ZN3c104warnERKSs") in codes(report)
+
+
+def test_the_cxx_abi_rule_needs_no_torch():
+    cxx11_variant = abicheck.check([CXX98], variant="torch28-cxx11-cpu-x86_64-linux")
+    assert codes(cxx11_variant) == [("AB309", "_ZN3c104warnERKSs")]
+    (finding,) = [f for f in cxx11_variant.findings if f.code == "AB309"]
+    assert finding.message == ("c10::warn(std::string const&) uses the cxx98 C++ ABI, but the variant "
+                               "torch28-cxx11-cpu-x86_64-linux is cxx11")
+    cxx98_variant = abicheck.check([KERNEL], variant="torch27-cxx98-cpu-x86_64-linux")
+    cxx11_warn = "_ZN3c104warnERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE"
+    assert codes(cxx98_variant) == [("AB309", cxx11_warn)]
+    assert codes(abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux")) == []
+
+
+def test_a_torch_wheel_works_like_an_installed_torch(tmp_path):
+    lib = BIN / "x86_64" / "torch" / "v2" / "lib"
+    wheel = make_wheel(tmp_path, "torch-2.9.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {f"torch/lib/{p.name}": str(p) for p in lib.iterdir()})
+    assert codes(abicheck.check([KERNEL], torch=wheel)) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
+
+
+def test_a_torch_of_another_release_than_the_variant_is_a_usage_error_unless_asked(tmp_path):
+    torch = installed_torch(tmp_path, 2)
+    with pytest.raises(UsageError, match=r"variant torch28-cxx11-cpu-x86_64-linux is for torch 2\.8"):
+        abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch)
+    skipped = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch, torch_mismatch="skip")
+    assert skipped.artifacts[0].symbols == {"checked": 0, "not_checked": "torch 2.8 not at hand (torch 2.9.0+cpu is)"}
+    assert skipped.to_dict()["summary"]["symbols_not_checked"] == 1
+    anyway = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch, torch_mismatch="check")
+    assert codes(anyway) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
+
+
+def test_without_a_torch_the_report_says_the_symbols_were_not_checked():
+    report = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux")
+    assert report.artifacts[0].symbols == {"checked": 0, "not_checked": "no torch at hand (--torch)"}
+
+
+def test_the_command_line(tmp_path):
+    torch = installed_torch(tmp_path, 2)
+    done = run_cli("check", "--torch", torch, "--select", "AB308", KERNEL)
+    assert done.returncode == 1
+    assert "AB308 [undefined-torch-symbol] c10::RegisterOperators::~RegisterOperators() is not defined" in done.stdout
+    data = json.loads(run_cli("check", "--torch", torch, "--format", "json", KERNEL).stdout)
+    assert data["artifacts"][0]["symbols"]["missing"] == 1
+    bad = run_cli("check", "--torch", str(tmp_path), KERNEL)
+    assert bad.returncode == 2 and "not an installed torch" in bad.stderr
+    assert run_cli("explain", "AB308").returncode == 0 and run_cli("explain", "cxx-abi-mismatch").returncode == 0
