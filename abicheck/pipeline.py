@@ -16,10 +16,12 @@ import os
 from collections.abc import Callable, Iterable
 
 from abicheck.context import ContextBuilder, ObjectContext
-from abicheck.errors import InputError, NothingToCheck
+from abicheck.errors import InputError, NothingToCheck, UsageError
 from abicheck.inputs.scan import scan
 from abicheck.report.model import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import run_rules, selected_codes
+
+MAX_JOBS = 256  # threads inflating wheel members; thousands fail to start, and each holds memory
 
 
 def check(
@@ -39,6 +41,7 @@ def check(
     allow_empty: bool = False,
     torch: str | None = None,
     torch_mismatch: str = "error",
+    torch_stable_abi: str | None = None,
 ) -> Report:
     """Check files, directories, kernel build trees and wheels; return a `Report`.
 
@@ -49,11 +52,13 @@ def check(
     `allow_empty`, a directory or wheel without ELF objects is not an error
     (the Nix hook checks outputs that may hold none). `torch` (an installed
     torch folder or a torch wheel) lets kernels' torch imports be checked
-    (AB308); see `ContextBuilder` for `torch_mismatch`.
+    (AB308); see `ContextBuilder` for `torch_mismatch`. `torch_stable_abi`
+    ("2.9") holds every object to torch's stable ABI of that release (AB310),
+    as a torch-stable-abi29 variant does.
     """
     contexts = ContextBuilder(policy=policy, target=target, arch=arch, backend=backend, variant=variant,
                               python_abi=python_abi, policy_files=policy_files, torch=torch,
-                              torch_mismatch=torch_mismatch)
+                              torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi)
     try:
         return _run(contexts, paths, select, ignore, jobs, progress, allow_empty)
     finally:
@@ -66,6 +71,8 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
     report = Report(target=contexts.target, policy=contexts.explicit.name if contexts.explicit else None)
     problems: list[InputError] = []
+    if jobs is not None and jobs > MAX_JOBS:
+        raise UsageError(f"--jobs {jobs} is more than {MAX_JOBS}; each job holds up to one member's tables")
     workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
     found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)
     by_context: dict[int, ArtifactResult] = {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import tempfile
 
 from conftest import bin_path
 
@@ -89,3 +91,70 @@ def test_allow_empty_accepts_a_tree_without_objects(tmp_path):
     # but a broken object is still an error
     shutil.copy(bin_path("bad/truncated-tables.so"), tmp_path / "libx.so")
     assert abicheck.check([str(tmp_path)], allow_empty=True).exit_code == 2
+
+
+def test_fifos_sockets_and_device_links_in_a_tree_are_skipped_quickly(tmp_path):
+    import socket
+    import time
+
+    shutil.copy(bin_path("x86_64/newglibc.so"), tmp_path / "a.so")
+    os.mkfifo(tmp_path / "ninja.fifo")
+    os.mkfifo(tmp_path / "notes.txt")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "agent.sock"))
+    os.symlink("/dev/zero", tmp_path / "zero.so")
+    start = time.monotonic()
+    report = abicheck.check([str(tmp_path)])
+    assert time.monotonic() - start < 10
+    server.close()
+    assert report.objects_checked == 1 and report.errors == [] and report.exit_code == 1
+    assert report.skipped == 3  # the FIFOs and the socket; the symlink points outside the tree
+
+
+def test_a_fifo_or_device_named_directly_is_an_input_error(tmp_path):
+    os.mkfifo(tmp_path / "x.whl")
+    os.symlink("/dev/zero", tmp_path / "zero.whl")
+    report = abicheck.check([str(tmp_path / "x.whl"), str(tmp_path / "zero.whl")])
+    assert [e.message for e in report.errors] == ["not a regular file", "not a regular file"]
+    assert report.exit_code == 2
+
+
+def _check_as_nobody(path: str) -> list[tuple[str, str]]:
+    """(file name, message) of each input error of a check run, as an unprivileged user when we are root.
+
+    The check runs once as ourselves first so that every module it imports is
+    loaded; a forked child then drops to `nobody` and checks again.
+    """
+    abicheck.check([path])
+    if os.geteuid() != 0:
+        return [(os.path.basename(e.path), e.message) for e in abicheck.check([path]).errors]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            errors = [(os.path.basename(e.path), e.message) for e in abicheck.check([path]).errors]
+            os.write(write, json.dumps(errors).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    return [tuple(e) for e in json.loads(data)]
+
+
+def test_an_unreadable_directory_is_an_input_error_not_a_silent_skip():
+    root = tempfile.mkdtemp(prefix="abicheck-unreadable-")  # under /tmp, reachable by an unprivileged user
+    try:
+        os.chmod(root, 0o755)
+        shutil.copy(bin_path("x86_64/portable-glibc228.so"), os.path.join(root, "a.so"))
+        os.mkdir(os.path.join(root, "sub"))
+        shutil.copy(bin_path("x86_64/newglibc.so"), os.path.join(root, "sub", "b.so"))
+        os.chmod(os.path.join(root, "sub"), 0)
+        errors = _check_as_nobody(root)
+    finally:
+        os.chmod(os.path.join(root, "sub"), 0o755)
+        shutil.rmtree(root)
+    assert errors == [("sub", "cannot read directory: Permission denied")]

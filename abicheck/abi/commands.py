@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Any
 
 from abicheck.abi.surface import SCHEMA, Surface, diff_surfaces, surface_of
 from abicheck.cli.check import emit, fail
+from abicheck.cli.output import out
 from abicheck.errors import InputError, UsageError
 
 SET_SCHEMA = "abicheck-abi-set/1"
@@ -58,14 +58,15 @@ def _dump_surfaces(path: str) -> dict[str, Surface]:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not a readable ABI dump: {exc}", path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"not a readable ABI dump: {getattr(exc, 'strerror', None) or type(exc).__name__}",
+                         path) from None
     try:
         if isinstance(data, dict) and data.get("schema") == SET_SCHEMA:
             return {name: Surface.from_dict(s, path) for name, s in data["objects"].items()}
         if isinstance(data, dict):
             return {"": Surface.from_dict(data, path)}
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"not an abicheck ABI dump: {exc}", path) from None
     raise InputError("not an abicheck ABI dump", path)
 
@@ -80,13 +81,13 @@ def run_dump(path: str, output_format: str = "text", output: str | None = None, 
     single = list(surfaces) == [""]
     if digest:
         lines = [f"{s.digest()}  {name or path}" for name, s in sorted(surfaces.items())]
-        return emit("\n".join(lines) + "\n", output) or 0
+        return emit("\n".join(lines) + "\n", output, [path]) or 0
     if output_format == "json":
         data: Any = (surfaces[""].to_dict() if single else
                      {"schema": SET_SCHEMA, "objects": {n: s.to_dict() for n, s in sorted(surfaces.items())}})
-        return emit(json.dumps(data, indent=2, sort_keys=True) + "\n", output) or 0
+        return emit(json.dumps(data, indent=2, sort_keys=True) + "\n", output, [path]) or 0
     parts = [s.render_text() if single else f"== {name}\n{s.render_text()}" for name, s in sorted(surfaces.items())]
-    return emit("".join(parts), output) or 0
+    return emit("".join(parts), output, [path]) or 0
 
 
 def run_diff(old: str, new: str, output_format: str = "text", strict: bool = False) -> int:
@@ -114,13 +115,13 @@ def run_diff(old: str, new: str, output_format: str = "text", strict: bool = Fal
     verdict = "breaking" if breaking else ("changed" if changes else "identical")
     code = 1 if breaking or (strict and changes) else 0
     if output_format == "json":
-        sys.stdout.write(json.dumps({"schema": DIFF_SCHEMA, "verdict": verdict, "breaking": breaking,
+        out(json.dumps({"schema": DIFF_SCHEMA, "verdict": verdict, "breaking": breaking,
                                      "compatible": len(changes) - breaking, "changes": changes},
                                     indent=2) + "\n")
         return code
     for c in changes:
         where = f"{c['object']}: " if c.get("object") else ""
-        sys.stdout.write(f"{'BREAKING' if c['breaking'] else 'compatible':<10} {where}{c['message']}\n")
+        out(f"{'BREAKING' if c['breaking'] else 'compatible':<10} {where}{c['message']}\n")
     if verdict == "breaking":
         summary = f"breaking: {breaking} breaking, {len(changes) - breaking} compatible change(s); rebuild dependents"
     elif changes:
@@ -128,7 +129,7 @@ def run_diff(old: str, new: str, output_format: str = "text", strict: bool = Fal
                    + (" (--strict counts them as changes)" if strict else ""))
     else:
         summary = "identical surfaces: a relink is enough"
-    sys.stdout.write(f"{summary}\n")
+    out(f"{summary}\n")
     return code
 
 
@@ -145,13 +146,15 @@ def run_stub(path: str, output: str) -> int:
         data = write_stub(surfaces[""])
     except UsageError as exc:
         return fail(f"{path}: {exc}")
+    from abicheck.cli.output import err, write_file
+
     try:
-        with open(output, "wb") as f:
-            f.write(data)
+        write_file(output, data, [path], mode=0o755)  # only the new file gets the mode, never a device
+    except UsageError as exc:
+        return fail(str(exc))
     except OSError as exc:
         return fail(f"cannot write {output}: {exc.strerror or exc}")
-    os.chmod(output, 0o755)
-    sys.stderr.write(f"wrote {output} ({len(data)} bytes, {len(surfaces[''].symbols)} symbols)\n")
+    err(f"wrote {output} ({len(data)} bytes, {len(surfaces[''].symbols)} symbols)\n")
     return 0
 
 

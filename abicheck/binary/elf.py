@@ -246,11 +246,15 @@ class ElfReader(DynamicSymbols):
             return
         offset = self._offset_of(self._dyn[DT_VERNEED], "DT_VERNEED")
         count = min(self._dyn.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
+        total = 0  # one cap for all entries: per-level caps alone would allow 65535 x 65535
         for _ in range(count):
             _vn_version, vn_cnt, vn_file, vn_aux, vn_next = self._unpack("HHIII", offset)
             library = self._string(vn_file)
             aux = offset + vn_aux
             for _ in range(vn_cnt):
+                total += 1
+                if total > MAX_VERSION_ENTRIES:
+                    raise self._fail(f"malformed ELF: the version needs exceed {MAX_VERSION_ENTRIES} entries")
                 _hash, flags, other, name, vna_next = self._unpack("IHHII", aux)
                 yield VersionNeed(library, self._string(name), bool(flags & VER_FLG_WEAK), other & VERSYM_INDEX)
                 if vna_next == 0:

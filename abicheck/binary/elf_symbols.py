@@ -35,6 +35,8 @@ from abicheck.binary.elf_model import (
 if TYPE_CHECKING:
     from abicheck.errors import ElfError
 
+MAX_CHAIN = 1 << 20  # GNU hash chain entries walked before a file is called malformed
+
 
 class DynamicSymbols:
     """Symbol reading for `ElfReader`, which provides the structure reads it relies on."""
@@ -99,12 +101,13 @@ class DynamicSymbols:
         if last < symoffset:
             return symoffset
         chain = buckets + 4 * nbuckets + 4 * (last - symoffset)
-        while True:  # each step moves 4 bytes forward; _unpack stops it at the end
+        for _ in range(MAX_CHAIN):  # a real last chain is short; a hostile one stops here, not at the file's end
             (value,) = self._unpack("I", chain)
             if value & 1:
                 return last + 1
             last += 1
             chain += 4
+        raise self._fail(f"malformed ELF: a GNU hash chain longer than {MAX_CHAIN} entries")
 
     def _count_from_sections(self) -> int:
         """Fallback for files without hash tables: the `.dynsym` section size."""

@@ -6,12 +6,12 @@ precedence over input errors, so a run with both exits 1).
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
 
 from abicheck import __version__
+from abicheck.cli.output import out
 from abicheck.errors import UsageError
 
 app = typer.Typer(
@@ -35,7 +35,7 @@ def _fail(message: str) -> typer.Exit:
 def _version_callback(value: bool) -> None:
     if value:
         # The PyPI name `abicheck` belongs to another tool; say which one this is.
-        sys.stdout.write(f"abicheck {__version__} (manylinux-abicheck)\n")
+        out(f"abicheck {__version__} (manylinux-abicheck)\n")
         raise typer.Exit(0)
 
 
@@ -85,6 +85,8 @@ def check(
     torch_mismatch: Annotated[Optional[str], typer.Option(
         "--torch-mismatch", help="When --torch is another release than a variant's: error (default), skip "
                                  "(report its symbols as not checked) or check (against it anyway).")] = None,
+    torch_stable_abi: Annotated[Optional[str], typer.Option(
+        "--torch-stable-abi", help="Hold objects to torch's stable ABI of this release, e.g. 2.9 (AB310).")] = None,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
     from abicheck.cli.check import run_check
@@ -93,6 +95,7 @@ def check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
         ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
         policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch, torch_mismatch=torch_mismatch,
+        torch_stable_abi=torch_stable_abi,
     ))
 
 
@@ -116,16 +119,16 @@ def show(
     except UsageError as exc:
         raise _fail(str(exc)) from None
     if output_format == "json":
-        sys.stdout.write(json.dumps({"objects": [i.to_dict() for i in items],
+        out(json.dumps({"objects": [i.to_dict() for i in items],
                                      "errors": [{"path": p.path, "message": p.message} for p in problems],
                                      "skipped_non_elf": len(skipped)},
                                     indent=2) + "\n")
     else:
-        sys.stdout.write(render_summary(items))
+        out(render_summary(items))
         for p in problems:
-            sys.stdout.write(f"{p.path}: error: {p.message}\n")
+            out(f"{p.path}: error: {p.message}\n")
         if skipped:
-            sys.stdout.write(f"({len(skipped)} non-ELF file{'s' if len(skipped) != 1 else ''} skipped)\n")
+            out(f"({len(skipped)} non-ELF file{'s' if len(skipped) != 1 else ''} skipped)\n")
     raise typer.Exit(2 if problems else 0)
 
 
@@ -143,11 +146,11 @@ def policies(
             continue
         shown += 1
         aliases = f" (alias {', '.join(policy.aliases)})" if policy.aliases else ""
-        sys.stdout.write(f"{policy.name}{aliases}\n")
+        out(f"{policy.name}{aliases}\n")
         for a in arches:
             limits = ", ".join(f"{p} {lim.maximum_text}" for p, lim in sorted(policy.limits_for(a).items())
                                if lim.maximum is not None)
-            sys.stdout.write(f"  {a:<12} {limits or 'no versioned libraries'}\n")
+            out(f"  {a:<12} {limits or 'no versioned libraries'}\n")
     if shown == 0:
         raise _fail(f"no policy covers architecture {arch!r}")
 
@@ -161,7 +164,7 @@ def explain(code: Annotated[str, typer.Argument(help="A rule code (AB101) or nam
         rule = get_rule(code)
     except UsageError as exc:
         raise _fail(str(exc)) from None
-    sys.stdout.write(f"{rule.code} {rule.name}\n\n{rule.summary}\n\n{rule.explanation}\n")
+    out(f"{rule.code} {rule.name}\n\n{rule.summary}\n\n{rule.explanation}\n")
 
 
 abi_app = typer.Typer(

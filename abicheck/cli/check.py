@@ -9,18 +9,23 @@ from abicheck.errors import UsageError
 
 
 def fail(message: str) -> int:
-    sys.stderr.write(f"abicheck: error: {message}\n")
+    from abicheck.cli.output import err
+
+    err(f"abicheck: error: {message}\n")
     return 2
 
 
-def emit(text: str, output: str | None) -> int | None:
+def emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> int | None:
     """Write `text` to `output` (or stdout); an exit code only if writing failed."""
-    if not output:
-        sys.stdout.write(text)
+    from abicheck.cli.output import out, write_file
+
+    if output is None:
+        out(text)
         return None
     try:
-        with open(output, "w", encoding="utf-8") as f:
-            f.write(text)
+        write_file(output, text, inputs)
+    except UsageError as exc:
+        return fail(str(exc))
     except OSError as exc:
         return fail(f"cannot write {output}: {exc.strerror or exc}")
     return None
@@ -84,6 +89,7 @@ def run_check(
     allow_empty: bool = False,
     torch: str | None = None,
     torch_mismatch: str | None = None,
+    torch_stable_abi: str | None = None,
 ) -> int:
     """Check, print or write the report, and return the exit code (0, 1 or 2)."""
     from abicheck.cli.config import load_config
@@ -92,12 +98,20 @@ def run_check(
 
     if not paths:
         return fail("give at least one file, directory or wheel to check")
+    from abicheck.cli.output import check_output, err
+
     try:
+        if output is not None:
+            check_output(output, paths)  # before the work, not after it
+        for name, value in (("--policy", policy), ("--arch", arch), ("--backend", backend), ("--variant", variant),
+                            ("--python-abi", python_abi), ("--torch", torch)):
+            if value is not None and not value.strip():
+                raise UsageError(f"{name} needs a value")
         config = load_config()
         fmt = output_format or config.get("format", "text")
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-        progress = _Progress(fmt in ("text", "github") and sys.stderr.isatty())
+        progress = _Progress(fmt in ("text", "github") and sys.stderr is not None and sys.stderr.isatty())
         try:
             report = check(
                 list(paths),
@@ -115,14 +129,15 @@ def run_check(
                 allow_empty=allow_empty,
                 torch=torch or config.get("torch"),
                 torch_mismatch=torch_mismatch or config.get("torch_mismatch", "error"),
+                torch_stable_abi=torch_stable_abi or config.get("torch_stable_abi"),
             )
         finally:
             progress.close()
     except UsageError as exc:
         return fail(str(exc))
-    failed = emit(render(report, fmt), output)
+    failed = emit(render(report, fmt), output, paths)
     if failed is not None:
         return failed
-    if output:
-        sys.stderr.write(render_text(report).splitlines()[-1] + f" Report written to {output}.\n")
+    if output is not None:
+        err(render_text(report).splitlines()[-1] + f" Report written to {output}.\n")
     return report.exit_code

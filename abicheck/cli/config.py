@@ -2,7 +2,7 @@
 
 Command-line options win over the file. Recognised keys: `policy`, `target`,
 `arch`, `select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
-`variant`, `python-abi`, `torch`, `torch-mismatch` and `policy-file` (a path
+`variant`, `python-abi`, `torch`, `torch-mismatch`, `torch-stable-abi` and `policy-file` (a path
 or a list of paths, relative to the pyproject.toml).
 """
 
@@ -16,7 +16,7 @@ from abicheck.errors import UsageError
 
 KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "ignore": list,
         "backend": str, "variant": str, "python_abi": str, "policy_file": list, "torch": str,
-        "torch_mismatch": str}
+        "torch_mismatch": str, "torch_stable_abi": str}
 
 
 def find_pyproject(start: str | os.PathLike[str] | None = None) -> str | None:
@@ -49,9 +49,10 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         import tomli as tomllib
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: cannot read [tool.abicheck]: {exc}") from None
-    table = data.get("tool", {}).get("abicheck", {})
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise UsageError(f"{path}: cannot read [tool.abicheck]: {exc or type(exc).__name__}") from None
+    tool = data.get("tool", {})
+    table = tool.get("abicheck", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [tool.abicheck] must be a table")
     config: dict[str, Any] = {}

@@ -34,6 +34,7 @@ CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--allow-empty": ("allow_empty", "flag"),
     "--torch": ("torch", "value"),
     "--torch-mismatch": ("torch_mismatch", "value"),
+    "--torch-stable-abi": ("torch_stable_abi", "value"),
 }
 
 
@@ -75,15 +76,19 @@ def guarded(run: Callable[[], Any]) -> None:
     """Run, turning any unexpected error into one line and exit 2, never a traceback."""
     try:
         run()
-    except KeyboardInterrupt:
-        sys.stderr.write("abicheck: interrupted\n")
-        sys.exit(2)
+    except KeyboardInterrupt:  # 130, as shells report SIGINT; not 2, which means bad input
+        from abicheck.cli.output import err
+
+        err("abicheck: interrupted\n")
+        sys.exit(130)
     except SystemExit:
         raise
     except Exception as exc:  # a bug: say so in one line
         if os.environ.get("ABICHECK_DEBUG"):
             raise
-        sys.stderr.write(f"abicheck: internal error: {type(exc).__name__}: {exc} "
+        from abicheck.cli.output import err
+
+        err(f"abicheck: internal error: {type(exc).__name__}: {exc} "
                          "(please report it; set ABICHECK_DEBUG=1 for details)\n")
         sys.exit(2)
 

@@ -54,8 +54,8 @@ def _metadata_backend(path: str) -> str | None:
             data = json.load(f)
     except OSError as exc:
         raise InputError(f"cannot read metadata.json: {exc.strerror or exc}", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"malformed metadata.json: {exc}", path) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"malformed metadata.json: {exc or type(exc).__name__}", path) from None
     if not isinstance(data, dict):
         raise InputError("malformed metadata.json: expected a JSON object", path)
     backend = data.get("backend")

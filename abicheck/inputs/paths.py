@@ -48,15 +48,19 @@ def kind_of(path: str) -> str:
         raise InputError(exc.strerror or str(exc), path) from None
     if stat.S_ISDIR(mode):
         return "dir"
+    if not stat.S_ISREG(mode):  # a FIFO, socket or device would block or never end, even named x.whl
+        raise InputError("not a regular file", path)
     if path.lower().endswith(".whl"):
         return "wheel"
-    if not stat.S_ISREG(mode):
-        raise InputError("not a regular file", path)
     return "file"
 
 
 def _head(path: str) -> bytes:
-    with open(path, "rb") as f:
+    """The first bytes of a regular file, opened so that a FIFO swapped in meanwhile cannot block."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return b""
         return f.read(64)
 
 
@@ -79,22 +83,33 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
     A file is an object to check only when it starts with the ELF magic; any
     other file is skipped (and listed in `skipped`), whatever its name, except
     a Git LFS pointer named like a library, which is a problem: the real
-    object was never fetched. Symlinks are not followed; with `links`, each
-    one inside the root is recorded as root-relative link -> target.
+    object was never fetched. FIFOs, sockets and devices are skipped without
+    being opened. Symlinks are not followed; with `links`, each one inside the
+    root is recorded as root-relative link -> target. A directory the walk
+    cannot read is a problem naming it.
     """
     found: list[FoundFile] = []
     names: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=None):
+
+    def unreadable(exc: OSError) -> None:  # a folder the walk cannot list: its objects would be lost
+        problems.append(InputError(f"cannot read directory: {exc.strerror or exc}", exc.filename or root))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
         dirnames.sort()
         for name in sorted(filenames):
             names.add(name)
             path = os.path.join(dirpath, name)
             try:
-                if os.path.islink(path):
+                mode = os.lstat(path).st_mode
+                if stat.S_ISLNK(mode):
                     if links is not None:
                         target = os.path.relpath(os.path.realpath(path), os.path.realpath(root))
                         links[os.path.relpath(path, root).replace(os.sep, "/")] = target.replace(os.sep, "/")
                     continue  # the file it points to is scanned where it lives
+                if not stat.S_ISREG(mode):  # FIFOs, sockets, devices: reading them could block forever
+                    if skipped is not None:
+                        skipped.append(path)
+                    continue
                 head = _head(path)
             except OSError as exc:
                 problems.append(InputError(exc.strerror or str(exc), path))

@@ -142,8 +142,8 @@ def load_backend_policy(extra_files: list[str] | tuple[str, ...] = ()) -> Backen
                 extra = json.load(f)
         except OSError as exc:
             raise UsageError(f"--policy-file {path}: {exc.strerror or exc}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--policy-file {path}: not valid JSON ({exc})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise UsageError(f"--policy-file {path}: not valid JSON ({type(exc).__name__})") from None
         if not isinstance(extra, dict):
             raise UsageError(f"--policy-file {path}: must hold a JSON object")
         _merge(data, extra, f"--policy-file {path}")

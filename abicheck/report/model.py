@@ -22,6 +22,14 @@ SCHEMA_VERSION = 1
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
+def printable(text: str) -> str:
+    """`text` with control characters and undecodable bytes escaped: a name never splits a line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One rule violation in one artifact."""
@@ -141,12 +149,12 @@ class Report:
         for artifact in self.artifacts:
             last_hint = None
             for f in artifact.findings:
-                lines.append(f"{artifact.path}: {f.code} [{f.name}] {f.message}")
+                lines.append(f"{printable(artifact.path)}: {f.code} [{f.name}] {f.message}")
                 if f.hint != last_hint:  # the same fix for the next symbol is not repeated
                     lines.append(f"  hint: {f.hint}")
                 last_hint = f.hint
         for error in self.errors:
-            lines.append(f"{error.path}: error: {error.message}")
+            lines.append(f"{printable(error.path)}: error: {printable(error.message)}")
         return lines
 
     def to_dict(self) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def _uri(path: str) -> str:
     """A relative URI reference for a display path (`a.whl!pkg/x.so` stays readable)."""
     from urllib.parse import quote
 
-    return quote(path, safe="/!:._-~+$")
+    return quote(path, safe="/!:._-~+$", errors="surrogateescape")  # a non-UTF-8 name keeps its bytes
 
 
 def _escape_data(text: str) -> str:

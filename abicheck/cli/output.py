@@ -1,0 +1,121 @@
+"""Where the commands write: standard streams that may be closed or broken, and `-o` files.
+
+* Text goes out UTF-8 with anything unencodable (a file name that is not
+  UTF-8, decoded with surrogate escapes) shown as a backslash escape, so a
+  report is never lost to an encoding error.
+* A closed stream (`>&-`) or a broken pipe (`| head -0`) ends the output
+  quietly; the command still exits with the code its results deserve.
+* `-o FILE` is written to a temporary file in the same directory and renamed
+  into place, so a failed write leaves no half-written report and an input
+  given as the output is refused before anything is written. An existing
+  non-regular output (`/dev/null`, a FIFO) is written in place, never
+  replaced, and its mode is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable
+from typing import TextIO
+
+from abicheck.errors import UsageError
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "backslashreplace")
+
+
+def write_stream(text: str, stream: TextIO | None) -> None:
+    """Write to stdout or stderr; a closed or broken stream is not an error."""
+    if stream is None:
+        return
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None:
+            stream.flush()
+            buffer.write(_encode(text))
+            buffer.flush()
+        else:  # a stream without bytes underneath (a test's StringIO): it takes str as it is
+            stream.write(text)
+    except BrokenPipeError:
+        _silence(stream)
+    except (OSError, ValueError):  # closed meanwhile
+        pass
+
+
+def _silence(stream: TextIO) -> None:
+    """Point the broken stream's descriptor at /dev/null so the interpreter's exit does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def out(text: str) -> None:
+    write_stream(text, sys.stdout)
+
+
+def err(text: str) -> None:
+    write_stream(text, sys.stderr)
+
+
+def _container_of(path: str) -> str:
+    """`dist/x.whl!pkg/_x.so` -> `dist/x.whl`: the file a display path lies in."""
+    return path.split("!", 1)[0]
+
+
+def check_output(output: str, inputs: Iterable[str]) -> None:
+    """UsageError when `output` is empty or the same file as one of the inputs."""
+    if not output:
+        raise UsageError("-o/--output needs a file name")
+    try:
+        target = os.stat(output)
+    except OSError:
+        return  # it does not exist yet: it cannot be an input
+    for path in inputs:
+        try:
+            if os.path.samefile(_container_of(path), output) and stat.S_ISREG(target.st_mode):
+                raise UsageError(f"-o {output} is one of the inputs; refusing to overwrite it")
+        except OSError:
+            continue
+
+
+def write_file(output: str, data: bytes | str, inputs: Iterable[str] = (), mode: int | None = None) -> None:
+    """Write `data` to `output` atomically (see the module notes); raises UsageError or OSError."""
+    check_output(output, inputs)
+    raw = _encode(data) if isinstance(data, str) else data
+    try:
+        existing = os.stat(output)
+    except OSError:
+        existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        with open(output, "wb") as f:  # /dev/null, a FIFO: write through, never replace or chmod
+            f.write(raw)
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    fd, temporary = tempfile.mkstemp(prefix=".abicheck-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            if mode is not None:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(f.fileno(), mode & ~umask)
+            elif existing is not None:
+                os.fchmod(f.fileno(), stat.S_IMODE(existing.st_mode))
+            else:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(f.fileno(), 0o666 & ~umask)
+        os.replace(temporary, output)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
