@@ -22,8 +22,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from abicheck.binary.elf import ARCH_SIGNATURES, ElfFacts, ElfReader
+from abicheck.binary.elf import ElfFacts, ElfReader
 from abicheck.errors import InputError, UsageError
+from abicheck.options import parse_python_abi, parse_release, validate_options
 from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy
 from abicheck.report.model import ArtifactResult, Finding
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from abicheck.rules.base import Rule
 
 DEFAULT_PYTHON_ABI = (3, 9)
-TARGETS = ("wheel", "nix")
 
 
 @dataclass
@@ -63,7 +63,10 @@ class ObjectContext:
     torch_not_checked: str | None = None  # why its torch imports cannot be checked against it
     cxx_abi: str | None = None  # the C++ ABI it must use (cxx11/cxx98), from the variant or the torch
     cxx_abi_source: str = ""
+    torch_stable_abi: tuple[int, int] | None = None  # the oldest torch a stable-ABI kernel must load in
+    torch_stable_abi_source: str = ""
     symbols: dict | None = None  # what the torch symbol check did (AB308), for the report
+    defined_versions: frozenset[str] = frozenset()  # its own .gnu.version_d names, for those that load it
 
     facts: ElfFacts = field(init=False)
 
@@ -140,6 +143,7 @@ class LoadContext:
     search: SearchPath
     environment: Environment
     builder: ContextBuilder
+    shipped_versions: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # lib -> (path, versions)
 
     @property
     def path(self) -> str:
@@ -161,23 +165,6 @@ class LoadContext:
 Context = ObjectContext | WheelContext | VariantContext | LoadContext
 
 
-def validate_options(policy: str | None, target: str, arch: str | None) -> Policy | None:
-    """Check --target and --arch; load --policy. Raises UsageError."""
-    if target not in TARGETS:
-        raise UsageError(f"unknown target {target!r}; use 'wheel' or 'nix'")
-    if arch is not None and arch not in ARCH_SIGNATURES:
-        raise UsageError(f"unknown architecture {arch!r}; known: {', '.join(sorted(ARCH_SIGNATURES))}")
-    return load_policy(policy) if policy else None
-
-
-def parse_python_abi(value: str) -> tuple[int, int]:
-    text = value.strip().lower().removeprefix("cp")
-    parts = text.split(".") if "." in text else [text[:1], text[1:]]
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise UsageError(f"bad --python-abi {value!r}; use a version such as 3.9 (or cp39)")
-    return int(parts[0]), int(parts[1])
-
-
 def is_musl(facts: ElfFacts) -> bool:
     """musl's C library (`libc.musl-x86_64.so.1`, or `libc.so` as musl's linker names it) or loader."""
     return (any(n == "libc.so" or n.startswith("libc.musl-") for n in facts.needed)
@@ -194,7 +181,7 @@ class ContextBuilder:
     def __init__(self, *, policy: str | None = None, target: str = "wheel", arch: str | None = None,
                  backend: str | None = None, variant: str | None = None, python_abi: str | None = None,
                  policy_files: Iterable[str] = (), torch: str | None = None,
-                 torch_mismatch: str = "error") -> None:
+                 torch_mismatch: str = "error", torch_stable_abi: str | None = None) -> None:
         """Parse the options; raises UsageError for one that makes no sense.
 
         `torch` is an installed torch folder or a torch wheel; when its release
@@ -230,6 +217,7 @@ class ContextBuilder:
         if torch_mismatch not in ("error", "skip", "check"):
             raise UsageError(f"unknown torch mismatch handling {torch_mismatch!r}")
         self.torch_mismatch = torch_mismatch
+        self.torch_stable_abi = parse_release(torch_stable_abi, "--torch-stable-abi") if torch_stable_abi else None
         self.torch: TorchSource | None = None
         if torch:
             from abicheck.resolve.torch import load_torch
@@ -267,6 +255,7 @@ class ContextBuilder:
         )
         self._torch_context(ctx, item)
         if item.origin is not None:
+            ctx.defined_versions = frozenset(item.reader.version_definitions().values())
             self._objects.append((item.origin, item.relpath, ctx))
         return ctx
 
@@ -278,6 +267,11 @@ class ContextBuilder:
             ctx.cxx_abi, ctx.cxx_abi_source = variant.cxx_abi, f"the variant {variant.name}"
         elif self.torch is not None and (abi := self.torch.cxx_abi) is not None:
             ctx.cxx_abi, ctx.cxx_abi_source = abi, f"torch {self.torch.version} (--torch)"
+        if self.torch_stable_abi is not None:
+            ctx.torch_stable_abi, ctx.torch_stable_abi_source = self.torch_stable_abi, "--torch-stable-abi"
+        elif variant is not None and variant.stable_abi and variant.torch_version:
+            ctx.torch_stable_abi = parse_release(variant.torch_version, "the variant")
+            ctx.torch_stable_abi_source = f"the variant {variant.name}"
         wanted = variant.torch_version if variant is not None else None
         if self.torch is None or wanted is None or wanted == self.torch.release:
             return
@@ -384,7 +378,14 @@ class ContextBuilder:
             env = environments[key]
             found.append((id(origin), relpath, env.resolve(facts, relpath, ctx.policy, is_musl(facts))))
         links = {id(origin): origin.links for origin, _relpath, _ctx in self._objects}
+        versions = {(id(origin), relpath): ctx.defined_versions for origin, relpath, ctx in self._objects}
         for (origin, relpath, ctx), resolved in zip(self._objects, settle(found, links), strict=True):
             facts, backend = ctx.facts, ctx.backend
             key = (id(origin), facts.arch, backend.backend if backend else None, backend.version if backend else None)
-            yield LoadContext(ctx, facts, relpath, resolved, search_path(facts, relpath), environments[key], self)
+            shipped = {}
+            for r in resolved:
+                target = origin.links.get(r.where, r.where) if r.how == "shipped" and r.where else None
+                if target is not None and (id(origin), target) in versions:
+                    shipped[r.library] = (r.where, versions[(id(origin), target)])
+            yield LoadContext(ctx, facts, relpath, resolved, search_path(facts, relpath), environments[key], self,
+                              shipped)

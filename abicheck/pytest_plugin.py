@@ -95,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETTINGS] = settings
     config.addinivalue_line("markers", "abicheck: an abicheck check of one built ELF object")
     if settings.enabled:
-        from abicheck.context import validate_options
+        from abicheck.options import validate_options
         from abicheck.rules import selected_codes
 
         try:

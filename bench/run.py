@@ -237,6 +237,34 @@ def torch_lib(wheel: Path) -> Path:
     return target
 
 
+def torch_kernel(wheel: Path, py: str, count: int = 2000) -> tuple[Path, Path]:
+    """(an installed-torch folder from the wheel, a kernel importing `count` of libtorch_cpu's C++ functions)."""
+    installed = CACHE / "torch-installed" / "torch"
+    kernel = CACHE / f"torch-kernel-{count}.so"
+    if not kernel.exists():
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                if (name.startswith("torch/lib/") and ".so" in name) or name == "torch/version.py":
+                    zf.extract(name, installed.parent)
+        pick = (
+            "import sys\n"
+            "from abicheck.binary.elf import open_elf\n"
+            "from abicheck.resolve.torch import is_torch_symbol\n"
+            "with open_elf(sys.argv[1]) as r:\n"
+            "    names = sorted({s.name for s in r.exports() if s.kind == 'func' and not s.hidden\n"
+            "                    and is_torch_symbol(s.name)})[:int(sys.argv[2])]\n"
+            "for i, n in enumerate(names):\n"
+            "    print(f'extern void s{i}(void) __asm__(\"{n}\");')\n"
+            "print('void *table[] = {' + ','.join(f'(void*)s{i}' for i in range(len(names))) + '};')\n"
+        )
+        source = CACHE / "torch-kernel.c"
+        with open(source, "w") as f:
+            sh(py, "-c", pick, str(installed / "lib" / "libtorch_cpu.so"), str(count), stdout=f)
+        sh("gcc", "-shared", "-fPIC", "-o", str(kernel), str(source), f"-L{installed / 'lib'}",
+           "-Wl,--no-as-needed", "-l:libtorch_cpu.so", "-l:libc10.so")
+    return installed, kernel
+
+
 def many_symbols(count: int = 150_000) -> tuple[Path, Path]:
     so = CACHE / "many-symbols.so"
     wheel = CACHE / "many-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -389,6 +417,11 @@ def main() -> None:
     ])
     compare("kernel-tree (200 kernel objects)", [abicheck, "check", str(tree)], [
         ("kernel-abi-check", [*kac, str(tree)], runs, ""),
+    ])
+    installed, imports = torch_kernel(wheel, py)
+    compare("kernel with 2000 torch imports (AB308 alone)", [abicheck, "check", "--select", "AB308", str(imports)], [
+        ("abicheck check --torch (ratio: the cost of the symbol stage)",
+         [abicheck, "check", "--select", "AB308", "--torch", str(installed), str(imports)], runs, ""),
     ])
     compare("single-so", [abicheck, "check", str(single)], [
         ("kernel-abi-check", [*kac, str(single)], runs, ""),

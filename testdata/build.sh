@@ -147,6 +147,8 @@ TORCHLINK=(-L"$TS/v1/lib" -Wl,--no-as-needed -l:libc10.so -l:libtorch_cpu.so)
 g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/kernels/torch-kernel.so" "$SRC/torch_kernel.cpp" "${TORCHLINK[@]}"
 g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -D_GLIBCXX_USE_CXX11_ABI=0 -o "$OUT/x86_64/kernels/torch-kernel-cxx98.so" \
     "$SRC/torch_kernel.cpp" "${TORCHLINK[@]}"
+"${ZIG228[@]}" -o "$OUT/x86_64/kernels/stable-kernel.abi3.so" "$SRC/stable_kernel.c"
+"${ZIG228[@]}" -DSLIP_IN_CXX -o "$OUT/x86_64/kernels/stable-kernel-cxx.abi3.so" "$SRC/stable_kernel.c"
 
 # --- ABI surfaces: versions of one small library, and a versioned one -----
 mkdir -p "$OUT/x86_64/abi" "$OUT/aarch64/abi"
@@ -158,6 +160,11 @@ SHAPE=(gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1)
 strip --strip-all -o "$OUT/x86_64/abi/libshape-v1.stripped.so" "$OUT/x86_64/abi/libshape-v1.so"
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver.map" \
     -o "$OUT/x86_64/abi/libver.so" "$SRC/libver.c"
+# libver's first release (no LIBVER_2.0), and an object built against the current one.
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver_v1.map" \
+    -o "$OUT/x86_64/runtimes/libver-1.0.so.1" "$SRC/libver_v1.c"
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/needs-libver2.so" "$SRC/uses_libver.c" \
+    -L"$OUT/x86_64/abi" -l:libver.so -Wl,-rpath,'$ORIGIN'
 aarch64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1 \
     -o "$OUT/aarch64/abi/libshape-v1.so" "$SRC/libshape.c"
 

@@ -94,3 +94,22 @@ def test_a_sample_against_the_real_wheel_it_was_read_from():
     assert build["libraries"] == {n: p for n, p in libraries.items() if p.startswith("torch/lib/")}
     assert all(path in members for path in build["libraries"].values())
     assert build["requires"] == sorted(str(r) for r in tool.runtime_deps(requires, "x86_64"))
+
+
+def test_the_stable_abi_table_matches_the_local_torch_wheel():
+    """Every stable C function the local torch 2.13 wheel exports is in the table, added by 2.13."""
+    if not LOCAL_TORCH.is_file():
+        message = f"{LOCAL_TORCH} is not here (see test_a_sample_against_the_real_wheel_it_was_read_from)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    spec = importlib.util.spec_from_file_location("gen_torch_stable_abi", ROOT / "tools" / "gen_torch_stable_abi.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    table = json.loads((ROOT / "policies" / "torch-stable-abi.json").read_text())
+    assert table["generated"] and len(table["wheels"]) >= 9
+    with zipfile.ZipFile(LOCAL_TORCH) as zf:
+        local = tool.stable_functions(zf.read("torch/lib/libtorch_cpu.so"), LOCAL_TORCH.name)
+    assert len(local) > 200
+    assert local <= set(table["functions"])
+    assert all(tuple(map(int, table["functions"][name].split("."))) <= (2, 13) for name in local)

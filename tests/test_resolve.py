@@ -253,3 +253,15 @@ def test_metadata_headers_are_read_up_to_the_description():
     deps = dependencies(text, "x86_64", "3.11")
     assert deps.default == ["tbb", "numpy"] and deps.extras == {"nvidia-cublas-cu12": ["gpu"]}
     assert dependencies(text, "aarch64", "3.11").default == ["numpy"]
+
+
+def test_a_version_the_shipped_library_does_not_define_is_named(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    shutil.copy(bin_path("x86_64/needs-libver2.so"), tmp_path / "pkg" / "_ext.so")
+    shutil.copy(bin_path("x86_64/runtimes/libver-1.0.so.1"), tmp_path / "pkg" / "libver.so.1")
+    report = abicheck.check([str(tmp_path)])
+    assert [(f.code, f.version, f.library) for f in report.findings] == [("AB311", "LIBVER_2.0", "libver.so.1")]
+    assert "defines LIBVER_1.0" in report.findings[0].message
+    # The release it was built against defines it.
+    shutil.copy(bin_path("x86_64/abi/libver.so"), tmp_path / "pkg" / "libver.so.1")
+    assert abicheck.check([str(tmp_path)]).exit_code == 0

@@ -98,3 +98,34 @@ def test_the_command_line(tmp_path):
     bad = run_cli("check", "--torch", str(tmp_path), KERNEL)
     assert bad.returncode == 2 and "not an installed torch" in bad.stderr
     assert run_cli("explain", "AB308").returncode == 0 and run_cli("explain", "cxx-abi-mismatch").returncode == 0
+
+
+STABLE = "x86_64/kernels/stable-kernel.abi3.so"
+STABLE_CXX = "x86_64/kernels/stable-kernel-cxx.abi3.so"
+
+
+def test_a_stable_abi_kernel_using_only_the_c_shim_passes():
+    report = abicheck.check([bin_path(STABLE)], variant="torch-stable-abi29-cpu-x86_64-linux", select=["AB310"])
+    assert report.exit_code == 0
+
+
+def test_a_stable_abi_kernel_that_slips_in_a_cxx_symbol_is_named():
+    report = abicheck.check([bin_path(STABLE_CXX)], variant="torch-stable-abi29-cpu-x86_64-linux",
+                            select=["AB310"])
+    assert [(f.code, f.symbol) for f in report.findings] == [("AB310", "_ZN3c1017RegisterOperatorsC1Ev")]
+    assert "c10::RegisterOperators::RegisterOperators() is torch's C++ API" in report.findings[0].message
+    assert "the variant torch-stable-abi29-cpu-x86_64-linux" in report.findings[0].message
+
+
+def test_stable_functions_newer_than_the_promise_are_named():
+    from abicheck.policy.torch_stable_abi import stable_functions
+
+    oldest = min(stable_functions().values())
+    before = f"{oldest[0]}.{oldest[1] - 1}"
+    report = abicheck.check([bin_path(STABLE)], torch_stable_abi=before, select=["AB310"])
+    assert sorted(f.symbol for f in report.findings) == ["aoti_torch_delete_tensor_object",
+                                                          "aoti_torch_get_data_ptr"]
+    assert f"joined torch's stable ABI in {oldest[0]}.{oldest[1]}, after {before} (--torch-stable-abi)" in \
+        report.findings[0].message
+    with pytest.raises(UsageError, match="bad --torch-stable-abi"):
+        abicheck.check([bin_path(STABLE)], torch_stable_abi="2.x")

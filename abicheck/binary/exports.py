@@ -22,7 +22,7 @@ from abicheck.binary.elf_model import DT_GNU_HASH, DT_HASH, DT_SYMTAB, SHN_UNDEF
 if TYPE_CHECKING:
     from abicheck.binary.elf import ElfReader
 
-MAX_CHAIN = 1 << 20  # no real hash chain comes near this; a hostile one stops here
+from abicheck.binary.elf_symbols import MAX_CHAIN
 
 
 def gnu_hash(name: bytes) -> int:

@@ -10,10 +10,20 @@ neither shipped nor a system library.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from functools import cache
 
-from packaging.utils import canonicalize_name
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonicalize_name(name: str) -> str:
+    """A distribution name as PEP 503 normalises it (`Foo_Bar` -> `foo-bar`).
+
+    packaging.utils does the same, but importing it (it pulls in packaging.tags)
+    costs more than the whole resolution of a kernel tree.
+    """
+    return _SEPARATORS.sub("-", name).lower()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from packaging.utils import canonicalize_name
+from abicheck.resolve.providers import canonicalize_name
 
 # Pythons a wheel without a specific interpreter tag (py3, abi3) may be installed on.
 PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")

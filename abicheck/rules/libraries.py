@@ -50,6 +50,26 @@ library.""",
     scope="load",
 )
 
+AB311 = Rule(
+    code="AB311",
+    name="version-not-defined",
+    summary="The object needs a symbol version that the shipped library it loads does not define.",
+    explanation="""\
+An object built against one release of a versioned library records the
+versions it needs (.gnu.version_r: ver_add@LIBVER_2.0 from libver.so.1). The
+loader checks each of them against the library it actually loads, before any
+symbol is bound, and refuses to load the object:
+
+    version `LIBVER_2.0' not found (required by ./_ext.so)
+
+when the wheel or tree ships an older release of that library. A version
+marked weak is not checked.
+
+Fix: ship the release of the library the object was built against (or
+newer), or rebuild the object against the one you ship.""",
+    scope="load",
+)
+
 _LIBPYTHON = re.compile(r"^libpython\d+\.\d+[a-z]*\.so(\.[\d.]+)?$")
 
 
@@ -174,5 +194,22 @@ def check_needed(ctx: LoadContext) -> Iterator[Finding]:
             yield _missing(ctx, lib)
 
 
-RULES = [AB306, AB307]
-CHECKS = [(check_needed, [AB301, AB302, AB303, AB304, AB306, AB307])]
+def check_shipped_versions(ctx: LoadContext) -> Iterator[Finding]:
+    """AB311: every non-weak version needed from a shipped library is one that library defines."""
+    for need in ctx.facts.version_needs:
+        shipped = ctx.shipped_versions.get(need.library)
+        if need.weak or shipped is None or need.version in shipped[1]:
+            continue
+        path, versions = shipped
+        have = ", ".join(sorted(v for v in versions if v != need.library)) or "no versions"
+        yield ctx.finding(
+            AB311,
+            f"needs version {need.version} of {need.library}, but the shipped {path} defines {have}: the loader "
+            f"stops with 'version `{need.version}' not found'",
+            f"ship the {need.library} the object was built against (one that defines {need.version}), or rebuild "
+            "the object against the one you ship",
+            version=need.version, library=need.library, details={"shipped": path, "defined": sorted(versions)})
+
+
+RULES = [AB306, AB307, AB311]
+CHECKS = [(check_needed, [AB301, AB302, AB303, AB304, AB306, AB307]), (check_shipped_versions, [AB311])]
