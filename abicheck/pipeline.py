@@ -22,6 +22,7 @@ from abicheck.report.model import ArtifactResult, Finding, InputProblem, Report
 from abicheck.rules import run_rules, selected_codes
 
 MAX_JOBS = 256  # threads inflating wheel members; thousands fail to start, and each holds memory
+DEFAULT_MAX_JOBS = 8  # the default is the cores, up to this: the biggest member bounds a wheel's time anyway
 
 
 def check(
@@ -73,7 +74,7 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
     problems: list[InputError] = []
     if jobs is not None and jobs > MAX_JOBS:
         raise UsageError(f"--jobs {jobs} is more than {MAX_JOBS}; each job holds up to one member's tables")
-    workers = jobs if jobs and jobs > 0 else (os.cpu_count() or 1)
+    workers = jobs if jobs and jobs > 0 else min(os.cpu_count() or 1, DEFAULT_MAX_JOBS)
     found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)
     by_context: dict[int, ArtifactResult] = {}
     skipped: list[str] = []

@@ -353,7 +353,9 @@ def stage_costs(py: str, inputs: list[tuple[str, Path]], runs: int) -> list[str]
     for name, path in inputs:
         samples = []
         for _ in range(runs):
-            out = subprocess.run([py, "-c", STAGE_SCRIPT, str(path)], capture_output=True, text=True, check=True)
+            # cwd outside the checkout: `-c` puts it first on sys.path, and this must be the installed abicheck
+            out = subprocess.run([py, "-c", STAGE_SCRIPT, str(path)], capture_output=True, text=True, check=True,
+                                 cwd=CACHE)
             samples.append(tuple(float(x) for x in out.stdout.split()))
         scan_s = statistics.median(s[0] for s in samples)
         resolve_s = statistics.median(s[1] for s in samples)

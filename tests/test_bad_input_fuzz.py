@@ -104,3 +104,59 @@ def test_zip_bomb_member_is_refused_without_inflating(tmp_path):
     report = abicheck.check([str(path)])
     assert report.exit_code == 2
     assert "zip bomb" in report.errors[0].message
+
+
+# Central directory fields (offset in the entry, width): the ones the zip-bomb and lying-header
+# constructions set: version needed, flags, method, compressed and uncompressed sizes, name length,
+# local header offset.
+CENTRAL_FIELDS = [(6, 2), (8, 2), (10, 2), (20, 4), (24, 4), (28, 2), (42, 4)]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_wheels_with_lying_central_directories_only_give_input_errors(tmp_path_factory, data):
+    """Overlapping entries, lying sizes, odd versions and empty names, built on purpose."""
+    folder = tmp_path_factory.mktemp("zips")
+    wheel = make_wheel(folder, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so"), "demo/b.so": bin_path("x86_64/newcxx.so")})
+    raw = bytearray(open(wheel, "rb").read())
+    entries = [i for i in range(len(raw)) if raw[i:i + 4] == b"PK\x01\x02"]
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.sampled_from(entries))
+        offset, width = data.draw(st.sampled_from(CENTRAL_FIELDS))
+        local = [i for i in range(len(raw)) if raw[i:i + 4] == b"PK\x03\x04"]
+        value = data.draw(st.sampled_from([0, 1, 0xFF, 64, 65, 0x7FFF, 0xFFFF, 0xFFFFFFFF, len(raw), *local]))
+        raw[at + offset:at + offset + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    open(wheel, "wb").write(bytes(raw))
+    before = sha256(wheel)
+    report = abicheck.check([wheel], jobs=data.draw(st.sampled_from([1, 2])))
+    assert report.exit_code in (0, 1, 2)
+    assert all("\n" not in e.message for e in report.errors)
+    assert sha256(wheel) == before
+
+
+@st.composite
+def mutated_tables(draw):
+    """The version-need and GNU hash tables of a real object with fields set to extremes."""
+    data = bytearray(open(bin_path("x86_64/newglibc.so"), "rb").read())
+    reader = ElfReader(bytes(data))
+    from abicheck.binary.elf_model import DT_GNU_HASH, DT_VERNEED
+
+    targets = [reader._offset_of(reader._dyn[tag], "t") for tag in (DT_VERNEED, DT_GNU_HASH) if tag in reader._dyn]
+    for _ in range(draw(st.integers(1, 6))):
+        base = draw(st.sampled_from(targets))
+        at = base + draw(st.integers(0, 63))
+        value = draw(st.sampled_from([0, 1, 2, 16, 0xFFFF, 0xFFFFFFFF]))
+        width = draw(st.sampled_from([2, 4]))
+        data[at:at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    return bytes(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_tables())
+def test_version_needs_and_hash_chains_with_extreme_fields_only_raise_input_error(data):
+    import time
+
+    start = time.monotonic()
+    _exercise(data)
+    assert time.monotonic() - start < 5

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import bin_path, run_cli
+from conftest import bin_path, make_wheel, run_cli
 
 import abicheck
 from abicheck.binary import elf as elf_module
@@ -148,3 +148,146 @@ def test_malformed_config_and_data_files_are_one_line_errors(tmp_path):
     shape.write_text('{"soname": 5, "symbols": "x"}')
     done = run_cli("abi", "diff", str(shape), GOOD)
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def _patch_central(data: bytearray, index: int, offset: int, value: int, size: int = 4) -> None:
+    """Overwrite a field of the index-th central directory entry."""
+    at = -1
+    for _ in range(index + 1):
+        at = data.find(b"PK\x01\x02", at + 1)
+    data[at + offset:at + offset + size] = value.to_bytes(size, "little")
+
+
+def test_central_entries_sharing_one_local_header_are_refused_at_once(tmp_path):
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": HOST, "demo/b.so": GOOD})
+    data = bytearray(open(wheel, "rb").read())
+    _patch_central(data, 1, 42, 0)  # demo/b.so's central entry now points at demo/a.so's local header
+    open(wheel, "wb").write(bytes(data))
+    start = time.monotonic()
+    report = abicheck.check([wheel])
+    assert time.monotonic() - start < 5
+    assert report.exit_code == 2 and "members overlap" in report.errors[0].message
+
+
+def test_a_local_header_naming_another_member_is_refused(tmp_path):
+    from conftest import make_wheel
+
+    from abicheck.inputs.stream import MemberStream
+
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/a.so": HOST})
+    import zipfile
+
+    info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
+    info.orig_filename = "demo/b.so"  # what the central directory would say
+    with pytest.raises(Exception, match="local header names another member"):
+        MemberStream(wheel, info, "x").read_sparse()
+
+
+def test_a_member_lying_about_its_compressed_size_is_still_stopped(tmp_path):
+    """Declaring the compressed size equal to the full size hid a 1000:1 expansion from the header check."""
+    import zipfile
+
+    wheel = tmp_path / "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("demo/a.so", b"\x7fELF" + bytes(64 << 20))
+    data = bytearray(wheel.read_bytes())
+    size = 4 + (64 << 20)
+    _patch_central(data, 0, 20, size)  # compressed size := uncompressed size
+    data[18:22] = size.to_bytes(4, "little")  # and in the local header
+    wheel.write_bytes(bytes(data))
+    start = time.monotonic()
+    report = abicheck.check([str(wheel)])
+    assert time.monotonic() - start < 10
+    assert report.exit_code == 2
+    assert "expands more than 1000x" in report.errors[0].message or "overlap" in report.errors[0].message
+
+
+def test_an_empty_member_name_is_an_input_error(tmp_path):
+    import zipfile
+
+    wheel = tmp_path / "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("x"), open(HOST, "rb").read())
+    data = bytearray(wheel.read_bytes())
+    # rename "x" to "" is not possible in place; a zero-length name field in the central entry does it
+    _patch_central(data, 0, 28, 0, size=2)
+    wheel.write_bytes(bytes(data))
+    report = abicheck.check([str(wheel)])
+    assert report.exit_code == 2 and report.errors and "Traceback" not in report.errors[0].message
+
+
+def test_finished_results_waiting_for_the_caller_are_bounded():
+    import threading
+
+    from abicheck.inputs.workshare import WorkShare
+
+    lock = threading.Lock()
+    alive = [0, 0]  # results held now, the most ever held
+
+    def work(n: int) -> int:
+        with lock:
+            alive[0] += 1
+            alive[1] = max(alive[1], alive[0])
+        return n
+
+    with WorkShare(work, lambda n: n, workers=3) as share:
+        share.add(range(60))
+        share.close()
+        for _result in share.results():
+            time.sleep(0.005)  # a slow consumer
+            with lock:
+                alive[0] -= 1
+    assert alive[1] <= 2 * 3 + 1
+
+
+def test_a_file_that_shrinks_while_it_is_read_is_an_error_not_a_crash(tmp_path):
+    from abicheck.binary.file_buffer import BLOCK, FileBuffer
+
+    path = tmp_path / "big.so"
+    path.write_bytes(open(HOST, "rb").read() + bytes(8 * BLOCK))
+    with open(path, "rb") as f:
+        buffer = FileBuffer(f.fileno(), os.path.getsize(path), str(path))
+        assert buffer[0:4] == b"\x7fELF"
+        os.truncate(path, 100)
+        with pytest.raises(ElfError, match="changed while it was checked"):
+            buffer[4 * BLOCK:4 * BLOCK + 16]
+
+
+def test_checking_a_tree_that_another_process_rewrites_never_dies_of_a_signal(tmp_path):
+    """A parallel build relinking objects during a check: mapped files used to kill it with SIGBUS."""
+    import threading
+
+    body = open(HOST, "rb").read() + bytes(6 << 20)  # big enough to be read block by block
+    files = [tmp_path / f"lib{n}.so" for n in range(12)]
+    for f in files:
+        f.write_bytes(body)
+    stop = threading.Event()
+
+    def rewrite() -> None:
+        while not stop.is_set():
+            for f in files:
+                with open(f, "r+b") as out:
+                    out.truncate(64)
+                    out.seek(0)
+                    out.write(body)
+
+    writer = threading.Thread(target=rewrite, daemon=True)
+    writer.start()
+    try:
+        codes = [subprocess.run(["abicheck", "check", "--select", "AB1,AB5", str(tmp_path)], capture_output=True,
+                                text=True).returncode for _ in range(5)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(code in (0, 1, 2) for code in codes), codes  # a signal gives a negative code
+
+
+def test_an_x32_object_is_not_passed_silently(tmp_path):
+    x32 = tmp_path / "x32.so"
+    data = bytearray(open(bin_path("i686/portable-glibc228.so"), "rb").read())
+    data[18:20] = (62).to_bytes(2, "little")  # e_machine x86-64 in a 32-bit object: the x32 ABI
+    x32.write_bytes(bytes(data))
+    report = abicheck.check([str(x32)])
+    assert [f.code for f in report.findings] == ["AB401"]
+    assert "x86-64, 32-bit little-endian" in report.findings[0].message

@@ -46,15 +46,15 @@ def test_streamed_member_reads_like_the_file(tmp_path):
     assert ElfReader(sparse).facts == ElfReader(whole).facts
 
 
-def test_tables_outside_the_kept_head_fall_back_to_the_whole_member(tmp_path, monkeypatch):
-    """With a tiny head, the dynamic tables are not kept: the member is read whole instead."""
+def test_tables_outside_the_kept_head_are_streamed_again_and_kept(tmp_path, monkeypatch):
+    """With a tiny head, the dynamic tables are not kept: the member is streamed again, keeping them."""
     wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
                        {"demo/a.so": bin_path("x86_64/newglibc.so")})
     expected = [(f.code, f.symbol, f.version) for f in abicheck.check([bin_path("x86_64/newglibc.so")]).findings]
     info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
     with pytest.raises(MissingBytes):
         ElfReader(MemberStream(wheel, info, "a").read_sparse(head_bytes=256))
-    monkeypatch.setattr(MemberStream.read_sparse, "__defaults__", (256,))
+    monkeypatch.setattr(MemberStream.read_sparse, "__defaults__", (256, ()))
     got = [(f.code, f.symbol, f.version) for f in abicheck.check([wheel]).findings if f.code != "AB402"]
     assert got == expected
 
@@ -170,7 +170,7 @@ def test_progress_bar_is_never_drawn_when_stderr_is_not_a_terminal(monkeypatch, 
     assert shown == b""
 
 
-def test_scan_item_reads_a_member_whole_when_its_symbols_were_not_kept():
+def test_scan_item_streams_a_member_again_when_its_symbols_were_not_kept():
     """check, show and abi dump share ScanItem.read: tables outside the kept bytes mean one whole read."""
     from elftools.elf.elffile import ELFFile
 
@@ -185,14 +185,17 @@ def test_scan_item_reads_a_member_whole_when_its_symbols_were_not_kept():
     expected = [s.name for s in ElfReader(whole).imports()]
     reloads = []
 
-    def reload():
-        reloads.append(1)
-        return ElfReader(whole, "demo.whl!a.so")
+    def reload(extra):
+        reloads.append(extra)
+        kept = {0: whole[:hole[0]], hole[1]: whole[hole[1]:]}
+        kept.update({start: whole[start:stop] for start, stop in extra})  # what a second pass keeps
+        return ElfReader(SparseBuffer(len(whole), kept), "demo.whl!a.so")
 
     item = ScanItem(ElfReader(holed, "demo.whl!a.so"), "demo.whl!a.so", frozenset(), reload=reload)
     assert [s.name for s in item.read(lambda reader: reader.imports())] == expected
-    assert reloads == [1] and item.read(lambda reader: len(reader.imports())) == len(expected)
-    assert reloads == [1]  # the whole read is kept for later uses
+    assert len(reloads) == 1 and hole[0] <= reloads[0][0][0] < hole[1]
+    assert item.read(lambda reader: len(reader.imports())) == len(expected)
+    assert len(reloads) == 1  # the re-read reader, with .dynsym kept, serves later uses
     without = ScanItem(ElfReader(holed, "a.so"), "a.so", frozenset())
     with pytest.raises(MissingBytes):
         without.read(lambda reader: reader.imports())

@@ -295,7 +295,13 @@ class ElfReader(DynamicSymbols):
 
 @contextmanager
 def open_elf(path: str | os.PathLike[str], name: str | None = None) -> Iterator[ElfReader]:
-    """Map a file read-only and parse it; the mapping closes with the block."""
+    """Open a file read-only and parse it; the file closes with the block.
+
+    The file is read with pread (see abicheck.binary.file_buffer), never
+    mapped: a file that shrinks meanwhile is an input error, not a SIGBUS.
+    """
+    from abicheck.binary.file_buffer import WHOLE_BELOW, FileBuffer
+
     label = name or os.fspath(path)
     try:
         f = open(path, "rb")
@@ -308,11 +314,12 @@ def open_elf(path: str | os.PathLike[str], name: str | None = None) -> Iterator[
             if not is_elf(head):
                 raise ElfError(describe_non_elf(head), label)
             raise ElfError(f"truncated ELF: only {size} bytes", label)
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        yield ElfReader(mapped, label)
-    finally:
-        mapped.close()
+        try:  # small files whole, as bytes (struct reads them in place); big ones block by block
+            buffer = FileBuffer(f.fileno(), size, label)
+            data = buffer[0:size] if size <= WHOLE_BELOW else buffer
+        except OSError as exc:
+            raise ElfError(exc.strerror or str(exc), label) from None
+        yield ElfReader(data, label)
 
 
 def read_facts(path: str | os.PathLike[str]) -> ElfFacts:

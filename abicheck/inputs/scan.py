@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from abicheck.inputs.wheel import WheelReader, WheelTags
 
 T = TypeVar("T")
+MAX_REREADS = 4  # extra passes over one streamed member for tables outside its head
 # A loose file's kernel variant folder: its parsed name, the folder as a container, its shipped names.
 InVariant = tuple["VariantDir", "Container", frozenset[str]]
 Enclosing = dict[str, "InVariant | None"]
@@ -54,20 +55,30 @@ class ScanItem:
     container: str | None = None  # the wheel or directory it was found in
     wheel: WheelTags | None = None
     variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
-    reload: Callable[[], ElfReader] | None = None  # read the whole member (streamed wheel members)
+    # streamed wheel members: read again keeping these extra byte ranges too
+    reload: Callable[[list[tuple[int, int]]], ElfReader] | None = None
     position: tuple[int, int] = (0, 0)  # (input, object within it): sorting by it gives archive/walk order
     origin: Container | None = None  # the container it was found in
     relpath: str = ""  # its path inside that container (posix separators)
 
     def read(self, use: Callable[[ElfReader], T]) -> T:
-        """`use(reader)`; if a streamed member's tables lie outside the kept bytes, read it whole and retry."""
-        try:
-            return use(self.reader)
-        except MissingBytes:
-            if self.reload is None:
-                raise
-            self.reader = self.reload()
-            return use(self.reader)
+        """`use(reader)`; if a streamed member's tables lie outside the kept bytes, keep them too and retry.
+
+        Each retry streams the member once more, keeping the ranges the reader
+        asked for; memory grows by those tables only, never by the member.
+        """
+        extra: list[tuple[int, int]] = []
+        while True:
+            try:
+                return use(self.reader)
+            except MissingBytes as missing:
+                if self.reload is None:
+                    raise
+                if len(extra) >= MAX_REREADS:
+                    raise InputError(f"malformed ELF: tables scattered over more than {MAX_REREADS} ranges "
+                                     "outside the file's head", self.display) from None
+                extra.append(_widened(missing))
+                self.reader = self.reload(extra)
 
 
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
@@ -223,6 +234,29 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
         problems.append(NothingToCheck("no ELF objects found in this wheel", path))
 
 
+def _open_member(wheel: WheelReader, member: object, display: str,
+                 data: object) -> tuple[ElfReader, list[tuple[int, int]]]:
+    """The reader of a streamed member, streaming it again for any table outside the kept head.
+
+    Returns the reader and the extra ranges it needed, which later re-reads keep too.
+    """
+    extra: list[tuple[int, int]] = []
+    while True:
+        try:
+            source = data if not extra else wheel.read_ranges(member, extra)  # type: ignore[arg-type]
+            return ElfReader(source, display), extra  # type: ignore[arg-type]
+        except MissingBytes as missing:
+            if len(extra) >= MAX_REREADS:
+                raise InputError(f"malformed ELF: tables scattered over more than {MAX_REREADS} ranges outside "
+                                 "the file's head", display) from None
+            extra.append(_widened(missing))
+
+
+def _widened(missing: MissingBytes) -> tuple[int, int]:
+    """The range to keep for a read that missed: at least 1 MiB, so entry-by-entry reads cost one pass."""
+    return missing.start, max(missing.stop, missing.start + (1 << 20))
+
+
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
                  counter: list[int], skipped: list[str] | None) -> Iterator[ScanItem]:
     origin = Container(path, "wheel", metadata=wheel.metadata(problems), wheel=wheel.tags, files=wheel.elf_names)
@@ -238,19 +272,17 @@ def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs
             counter[0] += 1
             member = loaded.member
             display = wheel.display(member)
-
-            def full(member=member, display=display) -> ElfReader:
-                return ElfReader(wheel.read_all(member), display)
-
             try:
-                try:
-                    reader = ElfReader(loaded.data, display)
-                except MissingBytes:
-                    reader = full()
+                reader, first = _open_member(wheel, member, display, loaded.data)
             except InputError as exc:
                 problems.append(exc)
                 continue
-            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=full,
+
+            def again(extra: list[tuple[int, int]], member=member, display=display,
+                      first=first) -> ElfReader:
+                return ElfReader(wheel.read_ranges(member, first + extra), display)  # type: ignore[arg-type]
+
+            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=again,
                            position=(0, member.index), origin=origin, relpath=member.name)
     except InputError as exc:  # the archive itself became unreadable mid-scan
         problems.append(exc)

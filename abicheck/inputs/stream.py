@@ -13,8 +13,13 @@ the ELF reader needs are kept:
 Inflation stops as soon as those ranges are complete, so the tail of a big
 library is never inflated. Memory per member stays near `HEAD_BYTES` however
 big the member is. If an unusual layout puts a table outside those ranges,
-the reader raises `MissingBytes` and the caller reads the whole member.
-A member that does not start with the ELF magic is dropped after 4 bytes.
+the reader raises `MissingBytes` and the caller streams the member again,
+keeping that range too (`extra`), never the whole member. A member that does
+not start with the ELF magic is dropped after 4 bytes.
+
+What the archive claims is verified while inflating: a member that inflates
+past its declared size, or more than `MAX_RATIO` times the compressed bytes
+it has consumed, is refused whatever its headers say.
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from typing import Any
 from abicheck.errors import ElfError, InputError, MissingBytes
 
 HEAD_BYTES = 32 << 20
+MAX_RANGE_BYTES = 64 << 20  # one table kept beyond the head (no real .dynstr comes near it)
+MAX_RATIO = 1000  # inflated bytes per compressed byte, checked as the data comes
 CHUNK = 256 << 10  # compressed bytes read at a time
-OUT_STEP = 8 << 20  # inflated bytes produced at a time (bounds zip bombs too)
+OUT_STEP = 1 << 20  # inflated bytes produced at a time (bounds zip bombs and per-thread memory too)
 
 
 def inflater_name() -> str:
@@ -99,12 +106,32 @@ class SparseBuffer:
         return found + base if found >= 0 else -1
 
 
+def _merged(ranges: dict[int, bytearray]) -> dict[int, bytearray]:
+    """Overlapping or touching kept ranges joined, so any read inside their union finds one range."""
+    out: dict[int, bytearray] = {}
+    last = -1
+    for start in sorted(ranges):
+        data = ranges[start]
+        if last >= 0 and start <= last + len(out[last]):
+            overlap = last + len(out[last]) - start
+            out[last] += data[overlap:]
+        else:
+            out[start] = bytearray(data)
+            last = start
+    return out
+
+
 def _data_offset(f: Any, info: zipfile.ZipInfo, label: str) -> int:
+    """Where a member's data starts, after its local header, which must name the same member."""
     f.seek(info.header_offset)
     header = f.read(30)
     if len(header) < 30 or header[:4] != b"PK\x03\x04":
         raise InputError("cannot read member: bad local file header", label)
     name_len, extra_len = struct.unpack("<HH", header[26:30])
+    name = f.read(name_len)
+    expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
+    if name != expected:  # many central entries sharing one local header: the zip-bomb construction
+        raise InputError("cannot read member: its local header names another member", label)
     return info.header_offset + 30 + name_len + extra_len
 
 
@@ -162,6 +189,7 @@ class MemberStream:
             return
         inflate = _decompressor()
         pending = b""
+        produced = 0
         while True:
             if not pending:
                 if remaining <= 0:
@@ -175,6 +203,12 @@ class MemberStream:
             except Exception as exc:  # zlib.error or isal's IsalError
                 raise InputError(f"cannot read member: corrupt deflate data ({exc})", self.label) from None
             pending = inflate.unconsumed_tail
+            produced += len(out)
+            consumed = self.info.compress_size - remaining - len(pending)
+            if produced > self.info.file_size:
+                raise InputError("member inflates past its declared size", self.label)
+            if produced > 1 << 20 and produced > MAX_RATIO * max(consumed, 1):
+                raise InputError(f"member expands more than {MAX_RATIO}x; refusing a likely zip bomb", self.label)
             if out:
                 yield out
             if inflate.eof:
@@ -183,15 +217,26 @@ class MemberStream:
         if tail:
             yield tail
 
-    def read_sparse(self, head_bytes: int = HEAD_BYTES) -> SparseBuffer | bytes:
-        """Inflate until the head, PT_DYNAMIC and PT_INTERP are complete; keep only those.
+    def read_sparse(self, head_bytes: int = HEAD_BYTES,
+                    extra: list[tuple[int, int]] | tuple[()] = ()) -> SparseBuffer | bytes:
+        """Inflate until the head, PT_DYNAMIC, PT_INTERP and the `extra` ranges are complete; keep only those.
 
         A member that does not start with the ELF magic is abandoned after the
         first inflated chunk; its first 16 bytes are returned instead.
         """
         size = self.info.file_size
         stops = {0: min(size, head_bytes)}  # kept range start -> stop; the head starts at 0
-        kept = {0: bytearray()}
+        for start, stop in extra:
+            if stop - start > MAX_RANGE_BYTES:
+                raise InputError(f"malformed ELF: a table of {stop - start} bytes is over the "
+                                 f"{MAX_RANGE_BYTES >> 20} MiB abicheck reads", self.label)
+            if start <= stops[0]:
+                stops[0] = max(stops[0], min(stop, size))  # it starts in the head: the head grows
+            elif start < size:
+                stops[start] = max(stops.get(start, 0), min(stop, size))
+        # Each range is allocated once at its final size and filled in place: growing buffers
+        # chunk by chunk would briefly need twice the memory, per thread.
+        kept = {start: bytearray(stop - start) for start, stop in stops.items()}
         header_parsed = False
         pos = 0
         with open(self.path, "rb") as f:
@@ -200,23 +245,29 @@ class MemberStream:
                 if pos == 0 and bytes(chunk[:4]) != b"\x7fELF":
                     return bytes(chunk[:16])
                 end = pos + len(chunk)
+                view = memoryview(chunk)
                 for start, stop in stops.items():
                     if start < end and stop > pos:
-                        kept[start] += chunk[max(start, pos) - pos:min(stop, end) - pos]
+                        lo, hi = max(start, pos), min(stop, end)
+                        kept[start][lo - start:hi - start] = view[lo - pos:hi - pos]
                 pos = end
                 if not header_parsed and (pos >= 65536 or pos >= size):
                     header_parsed = True
                     for start, stop in _segment_ranges(bytes(kept[0][:65536]), size):
                         if start <= stops[0] and pos <= stops[0]:
-                            stops[0] = max(stops[0], stop)  # the head is still growing: extend it
-                        elif start >= pos:
-                            stops[start], kept[start] = stop, bytearray()
-                        # else already streamed past: the reader asks, the caller reads it whole
+                            if stop > stops[0]:  # the head is still growing: extend it
+                                kept[0].extend(bytes(stop - stops[0]))
+                                stops[0] = stop
+                        elif start >= pos and start not in stops:
+                            stops[start], kept[start] = stop, bytearray(stop - start)
+                        # else already streamed past: the reader asks, and the member is streamed again
                 if header_parsed and pos >= max(stops.values()):
                     break
         if size == 0:
             return b""
-        return SparseBuffer(size, {s: d for s, d in kept.items() if d})
+        for start in kept:  # what a truncated stream never reached is not kept
+            del kept[start][max(0, min(pos, stops[start]) - start):]
+        return SparseBuffer(size, _merged({s: d for s, d in kept.items() if d}))
 
     def read_all(self, limit: int) -> bytes:
         """The whole member, for files whose tables lie outside the kept ranges."""

@@ -11,6 +11,7 @@ import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from abicheck.binary.elf import describe_non_elf, is_lfs_pointer
 from abicheck.errors import InputError
@@ -20,8 +21,13 @@ from abicheck.policy.manylinux import Policy, policy_for_tag, satisfied_by_shipp
 # A member bigger than this uncompressed is refused rather than inflated; the
 # largest real objects (libtorch_cuda.so) are about 1.5 GiB.
 MAX_MEMBER_BYTES = 4 << 30
-# Refuse archives whose members claim absurd expansion ratios (zip bombs).
+# Refuse archives whose members claim absurd expansion ratios (zip bombs); the
+# ratio is verified again while inflating (abicheck.inputs.stream).
 MAX_RATIO = 1000
+# What the members inflating at once, and their results waiting to be checked, may
+# keep in memory together (the head each keeps, and the chunk it inflates into);
+# a member bigger than that runs alone.
+MEMORY_BUDGET = 256 << 20
 # METADATA is text of a few kilobytes; anything this big is not one.
 MAX_METADATA_BYTES = 1 << 20
 
@@ -96,6 +102,7 @@ class WheelReader:
             raise InputError(f"not a readable wheel (corrupt or not a zip archive: {exc})", path) from None
         self.members = [Member(i.filename, i.file_size, i, n)
                         for n, i in enumerate(i for i in infos if not i.is_dir())]
+        self._check_layout(infos)
         # Every name the wheel ships satisfies a NEEDED entry of the same name.
         names = (os.path.basename(m.name) for m in self.members)
         self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
@@ -113,10 +120,21 @@ class WheelReader:
                 try:
                     with self._zip.open(member.info) as f:
                         return f.read(MAX_METADATA_BYTES).decode("utf-8", "replace")
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
                     problems.append(InputError(f"cannot read METADATA: {exc}", self.display(member)))
                     return None
         return None
+
+    def _check_layout(self, infos: list[zipfile.ZipInfo]) -> None:
+        """Members must not overlap, nor have empty names: both are zip-bomb or fuzzing constructions."""
+        if any(not i.filename or i.filename.startswith("/") for i in infos):
+            self._zip.close()
+            raise InputError("not a readable wheel: a member has an empty or absolute name", self.path)
+        spans = sorted((i.header_offset, i.header_offset + 30 + i.compress_size) for i in infos)
+        for (start, stop), (following, _end) in pairwise(spans):
+            if following < stop or following == start:
+                self._zip.close()
+                raise InputError("not a readable wheel: members overlap (the zip-bomb construction)", self.path)
 
     def __enter__(self) -> WheelReader:
         return self
@@ -154,10 +172,19 @@ class WheelReader:
         return LoadedMember(member, data, None)
 
     def read_all(self, member: Member) -> bytes:
-        """The whole member, for the rare layout whose tables lie outside what was kept."""
+        """The whole member (for --torch wheels, whose libraries are searched through and through)."""
         from abicheck.inputs.stream import MemberStream
 
         return MemberStream(self.path, member.info, self.display(member)).read_all(MAX_MEMBER_BYTES)
+
+    def read_ranges(self, member: Member, extra: list[tuple[int, int]]) -> object:
+        """Stream the member again keeping `extra` ranges too: for tables outside the kept head."""
+        from abicheck.inputs.stream import MemberStream
+
+        data = MemberStream(self.path, member.info, self.display(member)).read_sparse(extra=extra)
+        if isinstance(data, bytes):
+            raise InputError("member changed while it was read", self.display(member))
+        return data
 
     def elf_members(self, problems: list[InputError], skipped: list[str] | None = None) -> list[Member]:
         """Members that start with the ELF magic. Others are skipped (listed in `skipped`), except
@@ -212,9 +239,11 @@ class WheelReader:
             return
         import heapq
 
+        from abicheck.inputs.stream import HEAD_BYTES, OUT_STEP
         from abicheck.inputs.workshare import WorkShare
 
-        with WorkShare(self.load, lambda m: m.info.compress_size, workers=jobs - 1) as share:
+        with WorkShare(self.load, lambda m: m.info.compress_size, workers=jobs - 1,
+                       cost=lambda m: min(m.size, HEAD_BYTES) + OUT_STEP, budget=MEMORY_BUDGET) as share:
             early = heapq.nlargest(jobs - 1, (m for m in self.members if m.size >= 4),
                                    key=lambda m: m.info.compress_size)
             share.add(early)

@@ -46,7 +46,15 @@ def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
                      "class": facts.elf_class, "endian": facts.endian},
         )
         return
-    if facts.arch is not None and ctx.policy.arches and facts.arch not in ctx.policy.arches:
+    if facts.arch is None:  # x32, or a machine no wheel tag names
+        yield ctx.finding(
+            AB401,
+            f"object is {facts.machine_description}, which no manylinux or musllinux policy covers",
+            "rebuild for an architecture the wheel tags name (x86_64, aarch64, ...); for x86-64 drop -mx32",
+            details={"actual": actual, "machine": facts.machine, "class": facts.elf_class,
+                     "endian": facts.endian})
+        return
+    if ctx.policy.arches and facts.arch not in ctx.policy.arches:
         covers = ", ".join(ctx.policy.arches)
         yield ctx.finding(
             AB401,
