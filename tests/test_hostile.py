@@ -291,3 +291,40 @@ def test_an_x32_object_is_not_passed_silently(tmp_path):
     report = abicheck.check([str(x32)])
     assert [f.code for f in report.findings] == ["AB401"]
     assert "x86-64, 32-bit little-endian" in report.findings[0].message
+
+
+@pytest.mark.parametrize("content", ['{"backends": 5}', '{"runtime_majors": {"cuda": {"12": "x"}}}',
+                                     '{"backends": {"cuda": {"runtime": 5}}}', '{"runtime_majors": []}', "[1, 2]"])
+def test_policy_files_of_the_wrong_shape_are_usage_errors(tmp_path, content):
+    policy = tmp_path / "policy.json"
+    policy.write_text(content)
+    done = run_cli("check", GOOD, "--policy-file", str(policy))
+    assert done.returncode == 2 and done.stderr.startswith(f"abicheck: error: --policy-file {policy}")
+
+
+def test_show_reports_an_object_whose_symbols_fail_late_and_keeps_the_others(tmp_path):
+    from abicheck.binary.elf_model import DT_VERSYM
+
+    with open_elf(HOST) as reader:
+        dynamic = reader._dynamic[0]
+    data = bytearray(open(HOST, "rb").read())
+    for at in range(dynamic, dynamic + 16 * 64, 16):  # point DT_VERSYM at an address no segment holds
+        if int.from_bytes(data[at:at + 8], "little") == DT_VERSYM:
+            data[at + 8:at + 16] = (0x7FFF0000).to_bytes(8, "little")
+    bad = tmp_path / "late.so"
+    bad.write_bytes(bytes(data))
+    done = run_cli("show", str(bad), GOOD)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{bad}: error: malformed ELF" in done.stdout
+    assert GOOD in done.stdout and "most compatible" in done.stdout
+
+
+def test_a_path_longer_than_path_max_is_reported_not_skipped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(22):  # 22 levels of 200 characters, made relative: past Linux's 4096-byte PATH_MAX
+        os.mkdir("d" * 200)
+        os.chdir("d" * 200)
+    shutil.copy(GOOD, "x.so")
+    monkeypatch.chdir(tmp_path)
+    report = abicheck.check([str(tmp_path)])
+    assert report.exit_code == 2 and report.errors  # never an exit 0 that skipped the object

@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 
 from abicheck.abi.surface import Surface
+from abicheck.binary.exports import sysv_hash as elf_hash
 from abicheck.errors import UsageError
 
 MACHINES = {"x86_64": 62, "aarch64": 183}
@@ -28,18 +29,6 @@ STT_OBJECT, STT_FUNC, STT_TLS = 1, 2, 6
 STB_GLOBAL, STB_WEAK = 1, 2
 DT = {"NULL": 0, "HASH": 4, "STRTAB": 5, "SYMTAB": 6, "STRSZ": 10, "SYMENT": 11, "SONAME": 14,
       "VERSYM": 0x6FFFFFF0, "VERDEF": 0x6FFFFFFC, "VERDEFNUM": 0x6FFFFFFD}
-
-
-def elf_hash(name: bytes) -> int:
-    """The SysV ELF hash (used by .hash and by verdef entries)."""
-    h = 0
-    for c in name:
-        h = ((h << 4) + c) & 0xFFFFFFFF
-        g = h & 0xF0000000
-        if g:
-            h ^= g >> 24
-        h &= ~g & 0xFFFFFFFF
-    return h
 
 
 class _Strtab:

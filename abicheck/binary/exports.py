@@ -26,6 +26,7 @@ from abicheck.binary.elf_symbols import MAX_CHAIN
 
 
 def gnu_hash(name: bytes) -> int:
+    """The hash of DT_GNU_HASH tables."""
     h = 5381
     for c in name:
         h = (h * 33 + c) & 0xFFFFFFFF
@@ -33,6 +34,7 @@ def gnu_hash(name: bytes) -> int:
 
 
 def sysv_hash(name: bytes) -> int:
+    """The SysV ELF hash (DT_HASH tables, and the hash field of verdef entries)."""
     h = 0
     for c in name:
         h = ((h << 4) + c) & 0xFFFFFFFF

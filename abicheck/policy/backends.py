@@ -110,6 +110,9 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> None:
     for key in ("common_torch_libraries", "allowed"):
         if key in extra:
             base[key] = list(base.get(key, [])) + _strings(extra[key], origin, key)
+    for key in ("backends", "runtime_majors"):
+        if not isinstance(extra.get(key, {}), dict):
+            raise UsageError(f"{origin}: {key} must be an object")
     for name, entry in extra.get("backends", {}).items():
         if name not in BACKENDS:
             raise UsageError(f"{origin}: unknown backend {name!r}; known: {', '.join(BACKENDS)}")
@@ -120,10 +123,15 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> None:
             if key in _LIST_KEYS:
                 target[key] = list(target.get(key, [])) + _strings(value, origin, f"backends.{name}.{key}")
             elif key in ("runtime", "runtime_hint", "description"):
+                if value is not None and not isinstance(value, str):
+                    raise UsageError(f"{origin}: backends.{name}.{key} must be a string")
                 target[key] = value
             else:
                 raise UsageError(f"{origin}: unknown key backends.{name}.{key}")
     for name, table in extra.get("runtime_majors", {}).items():
+        if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                                  for k, v in table.items()):
+            raise UsageError(f"{origin}: runtime_majors.{name} must map versions to integer majors")
         base.setdefault("runtime_majors", {}).setdefault(name, {}).update(table)
 
 

@@ -13,13 +13,9 @@ from functools import lru_cache
 @lru_cache(maxsize=1)
 def stable_symbols() -> dict[str, tuple[int, int]]:
     """Symbol name -> the Python version that added it to the stable ABI."""
-    from abicheck.policy.data import load_json
+    from abicheck.policy.data import load_added
 
-    table: dict[str, tuple[int, int]] = {}
-    for name, added in load_json("stable-abi.json")["symbols"].items():
-        major, minor = added.split(".")
-        table[name] = (int(major), int(minor))
-    return table
+    return load_added("stable-abi.json", "symbols")
 
 
 def is_python_api(name: str) -> bool:

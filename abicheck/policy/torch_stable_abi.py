@@ -13,13 +13,9 @@ from functools import cache
 @cache
 def stable_functions() -> dict[str, tuple[int, int]]:
     """Function name -> the torch release that first exports it."""
-    from abicheck.policy.data import load_json
+    from abicheck.policy.data import load_added
 
-    out: dict[str, tuple[int, int]] = {}
-    for name, added in load_json("torch-stable-abi.json")["functions"].items():
-        major, minor = added.split(".")
-        out[name] = (int(major), int(minor))
-    return out
+    return load_added("torch-stable-abi.json", "functions")
 
 
 def is_stable_abi_name(name: str) -> bool:
