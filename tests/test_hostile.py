@@ -328,3 +328,25 @@ def test_a_path_longer_than_path_max_is_reported_not_skipped(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     report = abicheck.check([str(tmp_path)])
     assert report.exit_code == 2 and report.errors  # never an exit 0 that skipped the object
+
+
+def test_a_gnu_hash_chain_past_the_cap_is_an_input_error(monkeypatch):
+    from abicheck.binary import elf_symbols
+
+    monkeypatch.setattr(elf_symbols, "MAX_CHAIN", 0)  # every chain is "too long" now
+    with open_elf(HOST) as reader, pytest.raises(ElfError, match="GNU hash chain longer than 0"):
+        reader.symbol_count  # noqa: B018 - the count walks the last chain
+
+
+def test_abi_commands_on_fifos_and_unreadable_names_are_one_line_errors(tmp_path):
+    os.mkfifo(tmp_path / "pipe.so")
+    for args in (["abi", "dump", str(tmp_path / "pipe.so")], ["abi", "dump", str(tmp_path / "missing.so")],
+                 ["abi", "stub", str(tmp_path / "pipe.so"), "-o", str(tmp_path / "s.so")]):
+        done = run_cli(*args)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, args
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    shutil.copy(HOST, os.fsencode(odd) + b"/\xff.so")
+    out = tmp_path / "hash.txt"
+    done = run_cli("abi", "dump", "--hash", os.fsdecode(os.fsencode(odd) + b"/\xff.so"), "-o", str(out))
+    assert done.returncode == 0 and len(out.read_text().split()[0]) == 64

@@ -27,8 +27,11 @@ def load_surfaces(path: str) -> dict[str, Surface]:
         raise InputError("is a directory; give a shared object, a wheel or a saved dump", path)
     if kind == "wheel":
         return _wheel_surfaces(path)
-    with open(path, "rb") as f:
-        head = f.read(1).lstrip()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1).lstrip()
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), path) from None
     if head == b"{":
         return _dump_surfaces(path)
     from abicheck.binary.elf import open_elf
