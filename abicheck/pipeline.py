@@ -84,7 +84,7 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
         ctx = contexts.for_object(item)
 
         def rules(reader, ctx: ObjectContext = ctx) -> list[Finding]:
-            ctx.reader = reader  # a streamed member read whole on the retry
+            ctx.reader = reader  # a streamed member streamed again, keeping a missing table
             return list(run_rules(ctx, codes))
 
         try:
