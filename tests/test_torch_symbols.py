@@ -72,6 +72,21 @@ def test_a_torch_wheel_works_like_an_installed_torch(tmp_path):
     assert codes(abicheck.check([KERNEL], torch=wheel)) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
 
 
+def test_a_saved_abi_dump_of_a_torch_wheel_works_too(tmp_path):
+    lib = BIN / "x86_64" / "torch" / "v2" / "lib"
+    wheel = make_wheel(tmp_path, "torch-2.9.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {f"torch/lib/{p.name}": str(p) for p in lib.iterdir()})
+    dump = tmp_path / "torch.json"
+    assert run_cli("abi", "dump", "--format", "json", wheel, "-o", str(dump)).returncode == 0
+    report = abicheck.check([KERNEL], torch=str(dump))
+    assert codes(report) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
+    assert report.artifacts[0].symbols["torch"] == "2.9.0"
+    so_dump = tmp_path / "one.json"  # a dump of one library says nothing of torch's release
+    assert run_cli("abi", "dump", "--format", "json", str(lib / "libc10.so"), "-o", str(so_dump)).returncode == 0
+    with pytest.raises(UsageError, match="not an ABI dump of a torch wheel"):
+        abicheck.check([KERNEL], torch=str(so_dump))
+
+
 def test_a_torch_of_another_release_than_the_variant_is_a_usage_error_unless_asked(tmp_path):
     torch = installed_torch(tmp_path, 2)
     with pytest.raises(UsageError, match=r"variant torch28-cxx11-cpu-x86_64-linux is for torch 2\.8"):

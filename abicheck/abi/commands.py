@@ -86,8 +86,10 @@ def run_dump(path: str, output_format: str = "text", output: str | None = None, 
         lines = [f"{s.digest()}  {name or path}" for name, s in sorted(surfaces.items())]
         return emit("\n".join(lines) + "\n", output, [path]) or 0
     if output_format == "json":
+        # A wheel's set names its file: `--torch` reads torch's release from it.
         data: Any = (surfaces[""].to_dict() if single else
-                     {"schema": SET_SCHEMA, "objects": {n: s.to_dict() for n, s in sorted(surfaces.items())}})
+                     {"schema": SET_SCHEMA, "source": os.path.basename(path),
+                      "objects": {n: s.to_dict() for n, s in sorted(surfaces.items())}})
         return emit(json.dumps(data, indent=2, sort_keys=True) + "\n", output, [path]) or 0
     parts = [s.render_text() if single else f"== {name}\n{s.render_text()}" for name, s in sorted(surfaces.items())]
     return emit("".join(parts), output, [path]) or 0

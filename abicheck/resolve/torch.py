@@ -1,7 +1,8 @@
 """The torch a kernel will meet: its version, its C++ ABI, and what its libraries export.
 
 `--torch PATH` names an installed torch (the `torch` package folder, holding
-`lib/` and `version.py`) or a torch wheel. The pytest plugin finds the
+`lib/` and `version.py`), a torch wheel, or a saved `abicheck abi dump
+--format json` of a torch wheel. The pytest plugin finds the
 installed one without importing it. Exports are looked up through each
 library's hash table (abicheck.binary.exports); nothing is read until a
 kernel's imports ask.
@@ -9,6 +10,7 @@ kernel's imports ask.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from contextlib import ExitStack
@@ -45,6 +47,16 @@ def release_of(version: str) -> str:
     return ".".join(version.split("+")[0].split(".")[:2])
 
 
+class DumpedExports:
+    """The exports of one library as a saved ABI dump lists them (name lookups only)."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
+
+    def defines(self, name: str, version: str | None = None) -> bool:
+        return name in self.names
+
+
 @dataclass
 class TorchSource:
     """One torch: where its libraries are, opened on first use."""
@@ -53,6 +65,7 @@ class TorchSource:
     version: str  # "2.13.0+cpu"
     libraries: dict[str, str]  # file name -> path on disk (or member, for a wheel)
     wheel: str | None = None
+    dumped: dict[str, DumpedExports] | None = None  # from a saved ABI dump: no library to open
     _open: dict[str, Exports] = field(default_factory=dict, repr=False)
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
@@ -60,8 +73,10 @@ class TorchSource:
     def release(self) -> str:
         return release_of(self.version)
 
-    def exports(self, library: str) -> Exports | None:
+    def exports(self, library: str) -> Exports | DumpedExports | None:
         """The Exports of one of torch's libraries, or None if torch has no such library."""
+        if self.dumped is not None:
+            return self.dumped.get(library)
         if library not in self.libraries:
             return None
         if library not in self._open:
@@ -82,7 +97,9 @@ class TorchSource:
 
     def needed_of(self, library: str) -> tuple[str, ...]:
         exports = self.exports(library)
-        return exports.reader.facts.needed if exports is not None else ()
+        if isinstance(exports, Exports):
+            return exports.reader.facts.needed
+        return tuple(self.libraries) if exports is not None else ()  # a dump keeps no NEEDED: all of torch
 
     def scope(self, needed: tuple[str, ...]) -> list[str]:
         """torch's libraries an object loads, breadth first through their own NEEDED entries."""
@@ -105,8 +122,13 @@ class TorchSource:
         exports = self.exports("libc10.so")
         if exports is None:
             return None
-        strings = bytes(exports.reader._buf[exports.reader._strtab_start():exports.reader._strtab_end()])
-        return "cxx11" if any(m.encode() in strings for m in CXX11_MARKERS) else "cxx98"
+        if isinstance(exports, DumpedExports):
+            cxx11 = any(m in name for name in exports.names for m in CXX11_MARKERS)
+        else:
+            reader = exports.reader
+            strings = bytes(reader._buf[reader._strtab_start():reader._strtab_end()])
+            cxx11 = any(m.encode() in strings for m in CXX11_MARKERS)
+        return "cxx11" if cxx11 else "cxx98"
 
     def close(self) -> None:
         self._stack.close()
@@ -114,9 +136,14 @@ class TorchSource:
 
 
 def load_torch(path: str) -> TorchSource:
-    """An installed torch folder, a folder holding one (site-packages), or a torch wheel. UsageError if not."""
+    """An installed torch folder, a folder holding one (site-packages), a torch wheel, or a saved dump of one.
+
+    UsageError if it is none of these.
+    """
     if path.endswith(".whl"):
         return _from_wheel(path)
+    if path.endswith(".json"):
+        return _from_dump(path)
     candidates = [path, os.path.join(path, "torch")]
     for folder in candidates:
         lib = os.path.join(folder, "lib")
@@ -145,6 +172,32 @@ def _from_wheel(path: str) -> TorchSource:
 
     version = str(parse_wheel_filename(os.path.basename(path))[1])
     return TorchSource(path, version, libraries, wheel=path)
+
+
+def _from_dump(path: str) -> TorchSource:
+    """`abicheck abi dump --format json torch-2.9.0-...whl > torch.json`: the release from the wheel's name."""
+    from abicheck.abi.commands import SET_SCHEMA, load_surfaces
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = json.loads(f.read(1 << 30)) if os.path.getsize(path) < (1 << 30) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"--torch {path}: not a readable ABI dump ({type(exc).__name__})") from None
+    if not isinstance(head, dict) or head.get("schema") != SET_SCHEMA or not str(head.get("source", "")).startswith(
+            "torch-"):
+        raise UsageError(f"--torch {path}: not an ABI dump of a torch wheel (abicheck abi dump --format json "
+                         "torch-X.Y.Z-....whl)")
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        version = str(parse_wheel_filename(head["source"])[1])
+        surfaces = load_surfaces(path)
+    except (InvalidWheelFilename, InputError) as exc:
+        raise UsageError(f"--torch {path}: {exc}") from None
+    dumped = {os.path.basename(member): DumpedExports({s.name for s in surface.symbols
+                                                       if s.version is None or s.default})
+              for member, surface in surfaces.items() if member.startswith("torch/lib/")}
+    return TorchSource(path, version, {name: name for name in dumped}, dumped=dumped)
 
 
 def installed_torch() -> str | None:
