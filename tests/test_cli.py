@@ -138,8 +138,28 @@ def test_pyproject_configuration_is_read_from_the_nearest_file(tmp_path):
 
 def test_bad_pyproject_is_a_usage_error(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.abicheck]\nselect = 3\n')
-    done = run_cli("check", HOST, cwd=tmp_path)
+    shutil.copy(HOST, tmp_path / "k.so")
+    done = run_cli("check", "k.so", cwd=tmp_path)
     assert done.returncode == 2 and "[tool.abicheck] select" in done.stderr
+
+
+def test_a_misspelt_pyproject_key_is_a_usage_error_naming_the_known_ones(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.abicheck]\nignroe = ["AB202"]\n')
+    shutil.copy(HOST, tmp_path / "k.so")
+    done = run_cli("check", "k.so", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown key 'ignroe' in [tool.abicheck]; known keys:" in done.stderr and "ignore" in done.stderr
+
+
+def test_pyproject_is_read_from_the_checked_paths_project_not_the_working_directory(tmp_path):
+    project = tmp_path / "kernel"
+    (project / "build").mkdir(parents=True)
+    (project / "pyproject.toml").write_text('[tool.abicheck]\npolicy = "manylinux_2_36"\n')
+    shutil.copy(HOST, project / "build" / "k.so")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert run_cli("check", str(project / "build" / "k.so"), cwd=elsewhere).returncode == 0  # 2.36 allows it
+    assert run_cli("check", str(project / "build"), cwd=elsewhere).returncode == 0
 
 
 def test_show_summarises_an_object():

@@ -131,11 +131,12 @@ def test_the_version_need_cap_covers_all_levels_together(monkeypatch):
 
 
 def test_malformed_config_and_data_files_are_one_line_errors(tmp_path):
+    shutil.copy(GOOD, tmp_path / "k.so")  # the configuration is read from the checked file's project
     (tmp_path / "pyproject.toml").write_text('[tool]\nabicheck = "not a table"\n')
-    done = run_cli("check", GOOD, cwd=tmp_path)
+    done = run_cli("check", "k.so", cwd=tmp_path)
     assert done.returncode == 2 and "[tool.abicheck] must be a table" in done.stderr
     (tmp_path / "pyproject.toml").write_text("[tool.abicheck]\npolicy = " + "[" * 100_000 + "\n")
-    done = run_cli("check", GOOD, cwd=tmp_path)
+    done = run_cli("check", "k.so", cwd=tmp_path)
     assert done.returncode == 2 and "cannot read [tool.abicheck]" in done.stderr and "Traceback" not in done.stderr
     os.remove(tmp_path / "pyproject.toml")
     deep = tmp_path / "deep.json"

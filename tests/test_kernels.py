@@ -220,3 +220,21 @@ def test_loose_files_in_a_variant_folder_get_the_folders_context(tmp_path, monke
     assert key(abicheck.check(files)) == key(folder)
     monkeypatch.chdir(tmp_path)  # relative names, as pre-commit passes them from the repository root
     assert key(abicheck.check([os.path.relpath(f, tmp_path) for f in files])) == key(folder)
+
+
+def test_a_dirty_build_name_is_still_a_kernel_name(tmp_path):
+    from abicheck.inputs.paths import backend_from_filename
+
+    assert backend_from_filename("_name_cuda_7645816_dirty.abi3.so") == "cuda"
+    assert backend_from_filename("_relu_rocm_ab12cd3.abi3.so") == "rocm"
+    assert backend_from_filename("libfoo_cuda.so") is None
+
+
+def test_kernel_hints_fit_kernel_builder(tmp_path):
+    root = kernel_tree(tmp_path, "torch28-cxx11-cu128-aarch64-linux", {"_good_cuda_ab12.abi3.so": "cuda-good.abi3.so"})
+    report = abicheck.check([str(tmp_path)])
+    (machine,) = [f for f in report.findings if f.code == "AB401"]
+    assert "belongs in the x86_64 variant folder" in machine.hint and "target x86_64 instead" not in machine.hint
+    shutil.copy(bin_path("x86_64/runpath-usr.so"), root / "relu" / "_path_cuda_cd34.abi3.so")
+    rpath = [f for f in abicheck.check([str(tmp_path)]).findings if f.code == "AB202"]
+    assert rpath and all("patchelf --remove-rpath, as kernel-builder does" in f.hint for f in rpath)

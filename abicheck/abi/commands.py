@@ -6,12 +6,11 @@ import json
 import os
 from typing import Any
 
-from abicheck.abi.surface import SCHEMA, Surface, diff_surfaces, surface_of
+from abicheck.abi.surface import SCHEMA, SET_SCHEMA, Surface, diff_surfaces, surface_of
 from abicheck.cli.check import emit, fail
 from abicheck.cli.output import out
 from abicheck.errors import InputError, UsageError
 
-SET_SCHEMA = "abicheck-abi-set/1"
 DIFF_SCHEMA = "abicheck-abi-diff/1"
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from abicheck.binary.elf import ElfReader
 
 SCHEMA = "abicheck-abi/1"
+SET_SCHEMA = "abicheck-abi-set/1"  # a wheel's surfaces, one per shared object, and the wheel's file name
 
 # Symbols the linker defines in every object: layout, not interface.
 LINKER_SYMBOLS = frozenset({

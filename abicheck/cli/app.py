@@ -55,6 +55,7 @@ PathsArg = Annotated[list[str], typer.Argument(help="Files, directories or .whl 
 def check(
     paths: PathsArg,
     policy: Annotated[Optional[str], typer.Option(
+        "--policy", "--manylinux", "-m",
         help="Policy to check against (default: the wheel's tag, else manylinux_2_28).")] = None,
     target: Annotated[Optional[str], typer.Option(
         help="Where the objects will run: 'wheel' (an FHS system; default) or 'nix' (the Nix store).")] = None,
@@ -73,7 +74,8 @@ def check(
     variant: Annotated[Optional[str], typer.Option(
         help="Kernel build variant of loose files, e.g. torch28-cxx11-cu128-x86_64-linux.")] = None,
     python_abi: Annotated[Optional[str], typer.Option(
-        "--python-abi", help="Oldest Python an abi3 object must load in (default: the wheel tag's, else 3.9).")] = None,
+        "--python-abi", "-p",
+        help="Oldest Python an abi3 object must load in (default: the wheel tag's, else 3.9).")] = None,
     policy_file: Annotated[Optional[list[str]], typer.Option(
         "--policy-file", help="Extra backend policy data (JSON) to merge; repeatable.")] = None,
     jobs: Annotated[Optional[int], typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -107,7 +108,9 @@ def run_check(
                             ("--python-abi", python_abi), ("--torch", torch)):
             if value is not None and not value.strip():
                 raise UsageError(f"{name} needs a value")
-        config = load_config()
+        # The project the (first) checked path belongs to, wherever abicheck is run from.
+        first = os.path.abspath(paths[0])
+        config = load_config(first if os.path.isdir(first) else os.path.dirname(first))
         fmt = output_format or config.get("format", "text")
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

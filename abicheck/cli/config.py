@@ -1,4 +1,4 @@
-"""Options from `[tool.abicheck]` in the nearest pyproject.toml.
+"""Options from `[tool.abicheck]` in the pyproject.toml of the project a checked path belongs to.
 
 Command-line options win over the file. Recognised keys: `policy`, `target`,
 `arch`, `select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
@@ -58,8 +58,9 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for key, value in table.items():
         kind = KEYS.get(key.replace("-", "_"))
-        if kind is None:
-            continue  # keys of later features (kernel rules, pytest) are read elsewhere
+        if kind is None:  # a misspelt key must not be silently ignored
+            known = ", ".join(sorted(k.replace("_", "-") for k in KEYS))
+            raise UsageError(f"{path}: unknown key {key!r} in [tool.abicheck]; known keys: {known}")
         if kind is list and isinstance(value, str):
             value = [value]
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):

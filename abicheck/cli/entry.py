@@ -18,6 +18,9 @@ from typing import Any
 # option -> (keyword of commands.run_check, kind); kinds: "value", "multi", "int", "flag"
 CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--policy": ("policy", "value"),
+    "--manylinux": ("policy", "value"),  # kernel-builder check-abi's names for the same options
+    "-m": ("policy", "value"),
+    "-p": ("python_abi", "value"),
     "--target": ("target", "value"),
     "--arch": ("arch", "value"),
     "--format": ("output_format", "value"),

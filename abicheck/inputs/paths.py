@@ -28,8 +28,9 @@ class FoundFile:
     relpath: str = ""  # inside the walked root, with posix separators
 
 
-# `_relu_cuda_ab12cd3.abi3.so`: kernel builders name their ops libraries so.
-_KERNEL_FILE = re.compile(r"_(?P<backend>cuda|rocm|xpu|cpu|metal)_[0-9a-z]+(\.abi3)?\.so$")
+# `_relu_cuda_ab12cd3.abi3.so`, `_name_cuda_7645816_dirty.abi3.so` (a build from a modified tree):
+# kernel builders name their ops libraries so.
+_KERNEL_FILE = re.compile(r"_(?P<backend>cuda|rocm|xpu|cpu|metal)_[0-9a-z]+(_dirty)?(\.abi3)?\.so$")
 
 
 def backend_from_filename(name: str) -> str | None:

@@ -176,7 +176,7 @@ def _from_wheel(path: str) -> TorchSource:
 
 def _from_dump(path: str) -> TorchSource:
     """`abicheck abi dump --format json torch-2.9.0-...whl > torch.json`: the release from the wheel's name."""
-    from abicheck.abi.commands import SET_SCHEMA, load_surfaces
+    from abicheck.abi.surface import SET_SCHEMA, Surface
 
     try:
         with open(path, encoding="utf-8") as f:
@@ -191,9 +191,9 @@ def _from_dump(path: str) -> TorchSource:
 
     try:
         version = str(parse_wheel_filename(head["source"])[1])
-        surfaces = load_surfaces(path)
-    except (InvalidWheelFilename, InputError) as exc:
-        raise UsageError(f"--torch {path}: {exc}") from None
+        surfaces = {name: Surface.from_dict(s, path) for name, s in head["objects"].items()}
+    except (InvalidWheelFilename, InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UsageError(f"--torch {path}: not a readable ABI dump ({exc})") from None
     dumped = {os.path.basename(member): DumpedExports({s.name for s in surface.symbols
                                                        if s.version is None or s.default})
               for member, surface in surfaces.items() if member.startswith("torch/lib/")}

@@ -38,10 +38,15 @@ def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
     actual = facts.arch or facts.machine_description
     expected = ctx.expected_arch
     if expected is not None and facts.arch != expected:
+        if ctx.expected_arch_source.startswith("the variant"):
+            hint = (f"rebuild for {expected} or check the cross-compiler; a {actual} object belongs in the "
+                    f"{actual} variant folder")
+        else:
+            hint = f"rebuild for {expected} or check the cross-compiler; or target {actual} instead"
         yield ctx.finding(
             AB401,
             f"object is {_describe(actual)} but {ctx.expected_arch_source} targets {_describe(expected)}",
-            f"rebuild for {expected} or check the cross-compiler; or target {actual} instead",
+            hint,
             details={"actual": actual, "expected": expected, "machine": facts.machine,
                      "class": facts.elf_class, "endian": facts.endian},
         )

@@ -129,6 +129,9 @@ def check_rpath(ctx: ObjectContext) -> Iterator[Finding]:
                 continue
             if ctx.target == "nix":
                 hint = "remove it: patchelf --shrink-rpath (stdenv's fixupPhase) or fix the build's -rpath flags"
+            elif ctx.backend is not None:  # a kernel: torch loads what it links, as kernel-builder does it
+                hint = ("remove it (patchelf --remove-rpath, as kernel-builder does): a kernel's libraries come "
+                        "from torch, which is loaded first")
             else:
                 hint = ("make it relative to the object: patchelf --set-rpath '$ORIGIN/...' "
                         "(auditwheel repair does this)")
