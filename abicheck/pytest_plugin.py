@@ -35,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--abicheck-target", default=None, help="wheel (default) or nix")
     group.addoption("--abicheck-select", default=None, help="rule codes or prefixes to check, comma-separated")
     group.addoption("--abicheck-ignore", default=None, help="rule codes or prefixes to skip, comma-separated")
+    group.addoption("--abicheck-policy-file", action="append", default=None,
+                    help="extra backend policy data (JSON), as abicheck check --policy-file; repeatable")
     group.addoption("--abicheck-strict", action="store_true", default=None,
                     help="fail, instead of skip, when there are no build outputs to check")
     parser.addini("abicheck", type="bool", default=False, help="run abicheck on build outputs (like --abicheck)")
@@ -53,20 +55,38 @@ def _split(value: str | None) -> list[str]:
 
 
 class _Settings:
+    """The plugin's options: its own, then the project's [tool.abicheck] (as the command line reads it)."""
+
     def __init__(self, config: pytest.Config) -> None:
         opt = config.getoption
         self.enabled = bool(opt("--abicheck") or config.getini("abicheck"))
         self.root = Path(str(config.rootpath))
+        self.project: dict[str, Any] = {}
+        self.error: str | None = None
+        if self.enabled:
+            from abicheck.cli.config import load_config
+
+            try:
+                self.project = load_config(self.root)
+            except UsageError as exc:
+                self.error = str(exc)
+        project = self.project
         self.paths = _split(opt("--abicheck-paths")) or list(config.getini("abicheck_paths"))
-        self.policy = opt("--abicheck-policy") or config.getini("abicheck_policy") or None
-        self.target = opt("--abicheck-target") or config.getini("abicheck_target") or "wheel"
-        self.select = _split(opt("--abicheck-select")) or list(config.getini("abicheck_select")) or None
-        self.ignore = _split(opt("--abicheck-ignore")) or list(config.getini("abicheck_ignore")) or None
+        self.policy = opt("--abicheck-policy") or config.getini("abicheck_policy") or project.get("policy")
+        self.target = opt("--abicheck-target") or config.getini("abicheck_target") or project.get("target", "wheel")
+        self.select = (_split(opt("--abicheck-select")) or list(config.getini("abicheck_select"))
+                       or project.get("select"))
+        self.ignore = (_split(opt("--abicheck-ignore")) or list(config.getini("abicheck_ignore"))
+                       or project.get("ignore"))
+        self.policy_files = opt("--abicheck-policy-file") or project.get("policy_file") or []
         self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict"))
         self._report: Any = None
 
     def options(self) -> dict[str, Any]:
-        return {"policy": self.policy, "target": self.target, "select": self.select, "ignore": self.ignore}
+        extra = {k: self.project[k] for k in ("arch", "backend", "variant", "python_abi", "torch_stable_abi")
+                 if k in self.project}
+        return {"policy": self.policy, "target": self.target, "select": self.select, "ignore": self.ignore,
+                "policy_files": self.policy_files, **extra}
 
     def existing_paths(self) -> list[str]:
         return [str(self.root / p) for p in self.paths if (self.root / p).exists()]
@@ -94,6 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _Settings(config)
     config.stash[_SETTINGS] = settings
     config.addinivalue_line("markers", "abicheck: an abicheck check of one built ELF object")
+    if settings.enabled and settings.error is not None:
+        raise pytest.UsageError(f"abicheck: {settings.error}")
     if settings.enabled:
         from abicheck.options import validate_options
         from abicheck.rules import selected_codes
@@ -135,7 +157,7 @@ def _discover(settings: _Settings) -> list[str]:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Add the abicheck items before -k, --lf and friends select among all items."""
     settings = config.stash[_SETTINGS]
-    if not settings.enabled:
+    if not settings.enabled or not _whole_project(config):
         return
     objects = _discover(settings)
     if not objects:
@@ -147,6 +169,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for display in objects:
         rel = _relative(display, settings.root)
         items.append(AbicheckItem.from_parent(session, name=rel, nodeid=f"{ITEM_PREFIX}{rel}", target=display))
+
+
+def _whole_project(config: pytest.Config) -> bool:
+    """Whether the run targets the project (no arguments, or a folder), not chosen files or test IDs."""
+    source = getattr(config, "args_source", None)
+    if source is not None and source != pytest.Config.ArgsSource.ARGS:
+        return True  # pytest chose the arguments itself: testpaths or the invocation directory
+    for arg in config.args:
+        if "::" not in arg and Path(config.invocation_params.dir, arg).is_dir():
+            return True
+    return not config.args
 
 
 def _relative(path: str, root: Path) -> str:

@@ -150,3 +150,29 @@ def test_variants_of_another_torch_are_reported_as_not_checked(pytester):
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["abicheck: torch symbols not checked for 1 object: torch 2.8 not at hand "
                                  "(torch 2.9.0 is)"])
+
+
+def test_choosing_tests_by_id_runs_no_abicheck_items(kernel_repo):
+    result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", "test_ops.py::test_ops")
+    result.assert_outcomes(passed=1)
+    whole = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", ".")
+    whole.assert_outcomes(passed=2, failed=1)
+
+
+def test_the_projects_tool_abicheck_settings_apply_as_on_the_command_line(kernel_repo):
+    kernel_repo.makepyprojecttoml('[tool.abicheck]\nignore = ["AB1"]\n')
+    result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)  # the glibc findings are AB101, ignored by the project
+    kernel_repo.makepyprojecttoml('[tool.abicheck]\nignroe = ["AB1"]\n')
+    bad = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider")
+    assert bad.ret != 0 and "unknown key 'ignroe'" in bad.stderr.str()
+
+
+def test_a_policy_file_option_like_the_command_lines(kernel_repo):
+    extra = kernel_repo.path / "extra.json"  # inside the repo: a path outside would move pytest's rootdir
+    extra.write_text('{"backends": {"cuda": {"allowed": ["libcudart.so.12"]}}}')
+    good = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-policy-file", str(extra))
+    good.assert_outcomes(passed=2, failed=1)
+    extra.write_text('{"backends": 5}')
+    result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-policy-file", str(extra))
+    assert result.ret != 0 and "backends must be an object" in result.stdout.str() + result.stderr.str()
