@@ -28,6 +28,7 @@ gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libnewglibc.so -o "$OUT/x86_64/ne
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/portable-host.so" "$SRC/portable.c" -lm
 g++ -std=c++20 "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libnewcxx.so.1 -o "$OUT/x86_64/newcxx.so" "$SRC/newcxx.cpp"
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/weakref.so" "$SRC/weakref.c"
+g++ "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/shared-counter.so" "$SRC/shared_counter.cpp"
 python3 tools/set_weak_need.py "$OUT/x86_64/weakref.so" GLIBC_2.36
 gcc -O2 -g0 "${LDREPRO[@]}" -o "$OUT/x86_64/tool" "$SRC/tool.c"
 

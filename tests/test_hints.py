@@ -117,3 +117,30 @@ def test_symbol_data_agrees_with_the_hosts_real_glibc():
                if not s.startswith("GLIBC_") and not s.endswith("_version_placeholder")
                and versions - {"2.2.5"} and not glibc_symbols.bindings("x86_64", s)]
     assert missing == []
+
+
+def test_symbols_that_new_headers_put_in_are_fixed_by_a_rebuild():
+    """__libc_single_threaded (libstdc++'s headers) and __isoc23_* (glibc 2.38's): no code change needed."""
+    report = abicheck.check([bin_path("x86_64/shared-counter.so")])
+    (single,) = [f for f in report.findings if f.symbol == "__libc_single_threaded"]
+    assert single.hint_kind == "rebuild" and "<ext/atomicity.h>" in single.hint
+    from abicheck.policy.manylinux import load_policy
+    from abicheck.rules.hints import hint_for
+
+    hint = hint_for("__isoc23_strtol", "GLIBC_2.38", "libc.so.6", load_policy("manylinux_2_28"), "x86_64")
+    assert hint.kind == "rebuild" and "calls strtol" in hint.text
+    # A symbol glibc 2.28 lacks and no header brings in still needs a code change.
+    assert hint_for("arc4random", "GLIBC_2.36", "libc.so.6", load_policy("manylinux_2_28"), "x86_64").kind == \
+        "code-change"
+
+
+def test_the_header_symbol_data_matches_the_headers_it_came_from():
+    """Every __isoc23_ name is a real glibc symbol of 2.38 or later, and libstdc++'s use is in its header."""
+    data = json.loads((ROOT / "policies" / "header-symbols.json").read_text())
+    assert len(data["isoc23"]) > 20 and data["generated"]
+    for name, plain in data["isoc23"].items():
+        assert name == f"__isoc23_{plain}" or name == f"__isoc23_{plain}ieee128"
+    x86 = [n for n in data["isoc23"] if glibc_symbols.bindings("x86_64", n)]
+    assert x86 and all(numeric(glibc_symbols.introduced("x86_64", n).split("_")[-1]) >= (2, 38) for n in x86)
+    assert "__libc_single_threaded" in data["libstdcxx"]
+    assert glibc_symbols.introduced("x86_64", "__libc_single_threaded") == "2.32"

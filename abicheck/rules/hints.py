@@ -52,12 +52,33 @@ def _build_recipe(policy: Policy, arch: str | None) -> str:
     return f"a {policy.name} build image{zig}"
 
 
+@lru_cache(maxsize=1)
+def _header_symbols() -> dict:
+    return load_json("header-symbols.json")
+
+
+def header_hint(symbol: str, release: str, recipe: str) -> Hint | None:
+    """A glibc symbol that newer headers, not the code, put there (`__isoc23_strtol`, `__libc_single_threaded`)."""
+    data = _header_symbols()
+    plain = data["isoc23"].get(symbol)
+    if plain is not None:
+        return Hint(REBUILD, f"rebuild against glibc {release} ({recipe}): glibc 2.38's headers turned {plain} "
+                             f"into {symbol}; with glibc {release}'s the code calls {plain}, no code change needed")
+    used = data["libstdcxx"].get(symbol)
+    if used is not None:
+        return Hint(REBUILD, f"rebuild against glibc {release} ({recipe}): libstdc++'s <{used['header']}> reads "
+                             f"{symbol} only when glibc's headers have it, so no code change is needed")
+    return None
+
+
 def glibc_hint(symbol: str | None, version: str, library: str, policy: Policy, arch: str | None) -> Hint:
     from abicheck.policy import glibc_symbols
 
     libc = policy.libc_version or (0, 0)
     release = f"{libc[0]}.{libc[1]}"
     recipe = _build_recipe(policy, arch)
+    if symbol and (from_headers := header_hint(symbol, release, recipe)) is not None:
+        return from_headers
     if symbol and arch and policy.family == "manylinux":
         known = glibc_symbols.bindings(arch, symbol)
         if known:
