@@ -127,13 +127,23 @@ def test_bad_trees_give_a_clear_message_and_exit_2(tmp_path, setup, words):
         kernel_tree(tmp_path, CU128, {"_r_cuda_1.abi3.so": "cuda-good.abi3.so"}, "{not json")
     elif setup == "empty":
         kernel_tree(tmp_path, CU128, {})
-    else:
+    else:  # a kernel repo (kernel-builder's build.toml) with nothing built yet
         (tmp_path / "build").mkdir()
+        (tmp_path / "build.toml").write_text('[general]\nname = "relu"\n')
     done = run_cli("check", str(tmp_path))
     assert done.returncode == 2
     lines = [line for line in done.stdout.splitlines() if ": error: " in line]
     assert len(lines) == 1 and words in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def test_an_ordinary_projects_build_folder_is_a_plain_folder(tmp_path):
+    """setuptools' build/lib.linux-x86_64-cpython-311/ is not a kernel tree with nothing built."""
+    lib = tmp_path / "build" / "lib.linux-x86_64-cpython-311" / "pkg"
+    lib.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/newglibc.so"), lib / "_ext.cpython-311-x86_64-linux-gnu.so")
+    report = abicheck.check([str(tmp_path)])
+    assert report.errors == [] and report.objects_checked == 1 and report.exit_code == 1
 
 
 def test_loose_files_with_backend_and_variant_options():

@@ -43,7 +43,10 @@ def find_variant_dirs(root: str) -> list[str] | None:
         return [root]
     outputs = [os.path.join(root, name) for name in OUTPUT_FOLDERS if os.path.isdir(os.path.join(root, name))]
     if outputs:
-        return [d for out in outputs for d in _variant_children(out)]
+        found = [d for out in outputs for d in _variant_children(out)]
+        if found or os.path.isfile(os.path.join(root, "build.toml")):  # kernel-builder's project file
+            return found
+        return None  # another tool's build/ (setuptools' build/lib.linux-x86_64-cpython-311/): a plain folder
     children = _variant_children(root)
     return children or None
 
