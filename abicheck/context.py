@@ -67,6 +67,7 @@ class ObjectContext:
     torch_stable_abi_source: str = ""
     symbols: dict | None = None  # what the torch symbol check did (AB308), for the report
     defined_versions: frozenset[str] = frozenset()  # its own .gnu.version_d names, for those that load it
+    variant: Variant | None = None  # the kernel build variant it belongs to (its folder, or --variant)
 
     facts: ElfFacts = field(init=False)
 
@@ -91,8 +92,13 @@ class ObjectContext:
                        **extra)  # type: ignore[arg-type]
 
     def result(self, findings: list[Finding]) -> ArtifactResult:
+        variant = None
+        if self.variant is not None:
+            v = self.variant
+            variant = {"name": v.name, "backend": v.backend, "backend_version": v.backend_version,
+                       "torch": v.torch_version, "cxx_abi": v.cxx_abi, "arch": v.arch}
         return ArtifactResult(self.path, findings, arch=self.facts.arch, policy=self.policy.name,
-                              symbols=self.symbols)
+                              symbols=self.symbols, variant=variant)
 
 
 @dataclass
@@ -262,6 +268,7 @@ class ContextBuilder:
     def _torch_context(self, ctx: ObjectContext, item: ScanItem) -> None:
         """The torch and C++ ABI an object will meet: its variant's, checked against --torch."""
         variant = item.variant_dir.variant if item.variant_dir is not None else self.variant
+        ctx.variant = variant
         ctx.torch = self.torch
         if variant is not None and variant.cxx_abi:
             ctx.cxx_abi, ctx.cxx_abi_source = variant.cxx_abi, f"the variant {variant.name}"

@@ -248,3 +248,21 @@ def test_kernel_hints_fit_kernel_builder(tmp_path):
     shutil.copy(bin_path("x86_64/runpath-usr.so"), root / "relu" / "_path_cuda_cd34.abi3.so")
     rpath = [f for f in abicheck.check([str(tmp_path)]).findings if f.code == "AB202"]
     assert rpath and all("patchelf --remove-rpath, as kernel-builder does" in f.hint for f in rpath)
+
+
+def test_the_summary_and_json_speak_per_variant(tmp_path):
+    kernel_tree(tmp_path, CU128, {"_good_cuda_ab12.abi3.so": "cuda-good.abi3.so",
+                                  "_bad_cuda_cd34.abi3.so": "cuda-cudart13.abi3.so"})
+    kernel_tree(tmp_path, "torch29-cxx11-rocm64-x86_64-linux", {"_r_rocm_ef56.abi3.so": "rocm-good.abi3.so"})
+    done = run_cli("check", str(tmp_path))
+    assert done.returncode == 1
+    assert f"{CU128}: 2 objects, 1 finding; torch symbols not checked: no torch at hand (--torch)" in done.stdout
+    assert ("torch29-cxx11-rocm64-x86_64-linux: 1 object, clean; torch symbols not checked: no torch at hand "
+            "(--torch); 3 libraries not verified") in done.stdout
+    assert done.stdout.rstrip().splitlines()[-1].startswith("Checked 3 objects")
+    data = json.loads(run_cli("check", "--format", "json", str(tmp_path)).stdout)
+    variants = {a["variant"]["name"]: a["variant"] for a in data["artifacts"] if "variant" in a}
+    assert variants[CU128] == {"name": CU128, "backend": "cuda", "backend_version": "12.8", "torch": "2.8",
+                               "cxx_abi": "cxx11", "arch": "x86_64"}
+    shown = run_cli("show", str(tmp_path))
+    assert f"variant:                 {CU128} (cuda 12.8, torch 2.8, cxx11)" in shown.stdout

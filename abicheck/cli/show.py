@@ -31,6 +31,7 @@ class ObjectSummary:
     most_compatible: str | None  # e.g. manylinux_2_34_x86_64
     to_reach: dict | None = None  # what it takes to meet the target policy (AB101 hint kinds)
     resolved: list[dict] | None = None  # where each NEEDED library comes from (see docs/json-report.md)
+    variant: dict | None = None  # the kernel build variant: name, backend, torch, C++ ABI, arch
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +105,7 @@ def summarize(paths: list[str], policy: str | None = None,
             weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
             most_compatible=best_tag,
             to_reach=reach,
+            variant=ctx.result([]).variant,
         )
         out.append((item.position, summary))
         by_context[id(ctx)] = summary
@@ -125,7 +127,14 @@ def render_summary(items: list[ObjectSummary]) -> str:
     lines = []
     for s in items:
         lines.append(s.path)
-        rows = [
+        rows = []
+        if s.variant is not None:
+            v = s.variant
+            rows.append(("variant", f"{v['name']} ({v['backend'] or 'no backend'}"
+                                    + (f" {v['backend_version']}" if v["backend_version"] else "")
+                                    + (f", torch {v['torch']}" if v["torch"] else "")
+                                    + (f", {v['cxx_abi']}" if v["cxx_abi"] else "") + ")"))
+        rows += [
             ("machine", f"{s.arch or '?'} ({s.machine}), {s.type}"),
             ("interpreter", s.interpreter or "-"),
             ("soname", s.soname or "-"),

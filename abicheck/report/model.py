@@ -86,6 +86,7 @@ class ArtifactResult:
     kind: str = "elf"  # "elf" for an object, "wheel" for wheel-level findings
     needed: list[dict[str, Any]] | None = None  # where each NEEDED library comes from (objects only)
     symbols: dict[str, Any] | None = None  # the torch symbol check (AB308): checked, missing, or why not
+    variant: dict[str, Any] | None = None  # its kernel build variant: name, backend, torch, C++ ABI, arch
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -99,6 +100,8 @@ class ArtifactResult:
             data["needed"] = self.needed
         if self.symbols is not None:
             data["symbols"] = self.symbols
+        if self.variant is not None:
+            data["variant"] = self.variant
         return data
 
 

@@ -25,6 +25,9 @@ def render(report: Report, fmt: str) -> str:
 def render_text(report: Report, summary: bool = True) -> str:
     """One line per finding, location first (as ruff does), then its hint; then the summary."""
     lines = report.lines()
+    variants = _variant_lines(report) if summary else []
+    if variants:
+        lines += ([""] if lines else []) + variants
     if summary:
         if lines:
             lines.append("")
@@ -34,6 +37,25 @@ def render_text(report: Report, summary: bool = True) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _variant_lines(report: Report) -> list[str]:
+    """One line per kernel build variant: how many objects, clean or not, what was not checked and why."""
+    by_name: dict[str, list] = {}
+    for artifact in report.artifacts:
+        if artifact.variant is not None and artifact.kind == "elf":
+            by_name.setdefault(artifact.variant["name"], []).append(artifact)
+    lines = []
+    for name, artifacts in sorted(by_name.items()):
+        count = sum(len(a.findings) for a in artifacts)
+        state = f"{_plural(count, 'finding')}" if count else "clean"
+        reasons = sorted({a.symbols["not_checked"] for a in artifacts if a.symbols and "not_checked" in a.symbols})
+        unverified = sum(1 for a in artifacts for n in a.needed or () if n.get("how") == "unverified")
+        notes = [f"torch symbols not checked: {r}" for r in reasons]
+        if unverified:
+            notes.append(f"{unverified} librar{'y' if unverified == 1 else 'ies'} not verified")
+        lines.append(f"{name}: {_plural(len(artifacts), 'object')}, {state}" + "".join(f"; {n}" for n in notes))
+    return lines
 
 
 def _summary(report: Report) -> str:
