@@ -92,13 +92,16 @@ class ObjectContext:
                        **extra)  # type: ignore[arg-type]
 
     def result(self, findings: list[Finding]) -> ArtifactResult:
-        variant = None
-        if self.variant is not None:
-            v = self.variant
-            variant = {"name": v.name, "backend": v.backend, "backend_version": v.backend_version,
-                       "torch": v.torch_version, "cxx_abi": v.cxx_abi, "arch": v.arch}
         return ArtifactResult(self.path, findings, arch=self.facts.arch, policy=self.policy.name,
-                              symbols=self.symbols, variant=variant)
+                              symbols=self.symbols, variant=self.variant_info())
+
+    def variant_info(self) -> dict | None:
+        """Its build variant as the report shows it, or None outside a variant."""
+        v = self.variant
+        if v is None:
+            return None
+        return {"name": v.name, "backend": v.backend, "backend_version": v.backend_version,
+                "torch": v.torch_version, "cxx_abi": v.cxx_abi, "arch": v.arch}
 
 
 @dataclass
@@ -375,6 +378,7 @@ class ContextBuilder:
             if ctx.facts.soname:
                 sonames.setdefault(id(origin), {}).setdefault(ctx.facts.soname, relpath)
         environments: dict[tuple, Environment] = {}
+        chosen: list[Environment] = []  # each object's, in the order of self._objects
         found: list[tuple[int, str, list[Resolved]]] = []
         for origin, relpath, ctx in self._objects:
             facts, backend = ctx.facts, ctx.backend
@@ -382,17 +386,15 @@ class ContextBuilder:
             if key not in environments:
                 environments[key] = build_environment(origin, sonames.get(id(origin), {}), self.target, facts.arch,
                                                       backend, ctx.backend_policy)
-            env = environments[key]
-            found.append((id(origin), relpath, env.resolve(facts, relpath, ctx.policy, is_musl(facts))))
+            chosen.append(environments[key])
+            found.append((id(origin), relpath, chosen[-1].resolve(facts, relpath, ctx.policy, is_musl(facts))))
         links = {id(origin): origin.links for origin, _relpath, _ctx in self._objects}
         versions = {(id(origin), relpath): ctx.defined_versions for origin, relpath, ctx in self._objects}
-        for (origin, relpath, ctx), resolved in zip(self._objects, settle(found, links), strict=True):
-            facts, backend = ctx.facts, ctx.backend
-            key = (id(origin), facts.arch, backend.backend if backend else None, backend.version if backend else None)
+        for (origin, relpath, ctx), resolved, env in zip(self._objects, settle(found, links), chosen, strict=True):
             shipped = {}
             for r in resolved:
                 target = origin.links.get(r.where, r.where) if r.how == "shipped" and r.where else None
                 if target is not None and (id(origin), target) in versions:
                     shipped[r.library] = (r.where, versions[(id(origin), target)])
-            yield LoadContext(ctx, facts, relpath, resolved, search_path(facts, relpath), environments[key], self,
+            yield LoadContext(ctx, ctx.facts, relpath, resolved, search_path(ctx.facts, relpath), env, self,
                               shipped)

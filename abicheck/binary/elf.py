@@ -75,6 +75,7 @@ class ElfReader(DynamicSymbols):
         self._direct = isinstance(buf, (bytes, bytearray, mmap.mmap))  # struct can read it in place
         self.name = name
         self._nsyms: int | None = None
+        self._all_imports: list[Symbol] | None = None
         self._version_names: dict[int, tuple[str, str | None]] | None = None
         self._parse_header()
         self._parse_program_headers()

@@ -46,6 +46,7 @@ class DynamicSymbols:
     _e: str
     _dyn: dict[int, int]
     _nsyms: int | None
+    _all_imports: list[Symbol] | None
     elf_class: int
     endian: str
     _shoff: int
@@ -205,8 +206,12 @@ class DynamicSymbols:
         """Undefined dynamic symbols, optionally only those bound to `versions`.
 
         With `versions` (a set of version indices, as in `VersionNeed.index`)
-        only the matching entries of `.gnu.version` are decoded.
+        only the matching entries of `.gnu.version` are decoded. The full list
+        is decoded once per reader: several rules read it (stable ABI, torch
+        symbols, C++ ABI); callers must not modify it.
         """
+        if versions is None and self._all_imports is not None:
+            return self._all_imports
         if versions is not None:
             versym = self._versym()
             if versym is None:
@@ -216,7 +221,10 @@ class DynamicSymbols:
             found = self._symbols(picks)
         else:
             found = self._symbols(iter(self.undefined_indices()))
-        return [s for s in found if not s.defined and s.name]
+        result = [s for s in found if not s.defined and s.name]
+        if versions is None:
+            self._all_imports = result
+        return result
 
     def undefined_indices(self, strong_only: bool = False) -> list[int]:
         """Indices of the undefined `.dynsym` entries (without weak ones if `strong_only`).

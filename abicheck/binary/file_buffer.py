@@ -18,6 +18,13 @@ WHOLE_BELOW = 4 << 20  # files this small are read in one go, as bytes
 BLOCK = 256 << 10  # the unit of reading and caching otherwise
 
 
+def slice_bounds(key: slice, size: int) -> tuple[int, int]:
+    """(start, stop) of a plain slice over `size` bytes, clamped; what the partial buffers accept."""
+    if not isinstance(key, slice) or key.step not in (None, 1):
+        raise TypeError("only plain slices of a partial buffer are supported")
+    return max(0, key.start or 0), min(size, size if key.stop is None else key.stop)
+
+
 class FileBuffer:
     """Read-only, bounds-checked view of an open file descriptor through pread."""
 
@@ -40,10 +47,7 @@ class FileBuffer:
         return block
 
     def __getitem__(self, key: slice) -> bytes:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("FileBuffer supports plain slices only")
-        start = max(0, key.start or 0)
-        stop = min(self._size, self._size if key.stop is None else key.stop)
+        start, stop = slice_bounds(key, self._size)
         if stop <= start:
             return b""
         first, last = start // BLOCK, (stop - 1) // BLOCK

@@ -105,7 +105,7 @@ def summarize(paths: list[str], policy: str | None = None,
             weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
             most_compatible=best_tag,
             to_reach=reach,
-            variant=ctx.result([]).variant,
+            variant=ctx.variant_info(),
         )
         out.append((item.position, summary))
         by_context[id(ctx)] = summary

@@ -67,18 +67,16 @@ class ScanItem:
         Each retry streams the member once more, keeping the ranges the reader
         asked for; memory grows by those tables only, never by the member.
         """
-        extra: list[tuple[int, int]] = []
-        while True:
-            try:
-                return use(self.reader)
-            except MissingBytes as missing:
-                if self.reload is None:
-                    raise
-                if len(extra) >= MAX_REREADS:
-                    raise InputError(f"malformed ELF: tables scattered over more than {MAX_REREADS} ranges "
-                                     "outside the file's head", self.display) from None
-                extra.append(_widened(missing))
-                self.reader = self.reload(extra)
+        if self.reload is None:
+            return use(self.reader)
+        reload = self.reload
+
+        def attempt(extra: list[tuple[int, int]]) -> T:
+            if extra:
+                self.reader = reload(extra)
+            return use(self.reader)
+
+        return keeping_missing(attempt, self.display)
 
 
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
@@ -241,20 +239,31 @@ def _open_member(wheel: WheelReader, member: object, display: str,
     Returns the reader and the extra ranges it needed, which later re-reads keep too.
     """
     extra: list[tuple[int, int]] = []
+
+    def attempt(ranges: list[tuple[int, int]]) -> ElfReader:
+        source = data if not ranges else wheel.read_ranges(member, ranges)  # type: ignore[arg-type]
+        return ElfReader(source, display)  # type: ignore[arg-type]
+
+    return keeping_missing(attempt, display, extra), extra
+
+
+def keeping_missing(attempt: Callable[[list[tuple[int, int]]], T], label: str,
+                    extra: list[tuple[int, int]] | None = None) -> T:
+    """`attempt(extra)` until no read misses; each miss adds its range (at least 1 MiB) to `extra`.
+
+    The one retry rule for streamed members: at most MAX_REREADS more passes,
+    then the object is malformed.
+    """
+    extra = [] if extra is None else extra
     while True:
         try:
-            source = data if not extra else wheel.read_ranges(member, extra)  # type: ignore[arg-type]
-            return ElfReader(source, display), extra  # type: ignore[arg-type]
+            return attempt(extra)
         except MissingBytes as missing:
             if len(extra) >= MAX_REREADS:
                 raise InputError(f"malformed ELF: tables scattered over more than {MAX_REREADS} ranges outside "
-                                 "the file's head", display) from None
-            extra.append(_widened(missing))
-
-
-def _widened(missing: MissingBytes) -> tuple[int, int]:
-    """The range to keep for a read that missed: at least 1 MiB, so entry-by-entry reads cost one pass."""
-    return missing.start, max(missing.stop, missing.start + (1 << 20))
+                                 "the file's head", label) from None
+            # at least 1 MiB, so entry-by-entry reads cost one pass, not one each
+            extra.append((missing.start, max(missing.stop, missing.start + (1 << 20))))
 
 
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,

@@ -31,6 +31,7 @@ import zlib
 from bisect import bisect_right
 from typing import Any
 
+from abicheck.binary.file_buffer import slice_bounds
 from abicheck.errors import ElfError, InputError, MissingBytes
 
 HEAD_BYTES = 32 << 20
@@ -85,10 +86,7 @@ class SparseBuffer:
         raise MissingBytes(start, stop)
 
     def __getitem__(self, key: slice) -> bytes:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("SparseBuffer supports plain slices only")
-        start = max(0, key.start or 0)
-        stop = min(self._size, self._size if key.stop is None else key.stop)
+        start, stop = slice_bounds(key, self._size)
         if stop <= start:
             return b""
         base, data = self._locate(start, stop)

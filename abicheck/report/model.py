@@ -88,6 +88,11 @@ class ArtifactResult:
     symbols: dict[str, Any] | None = None  # the torch symbol check (AB308): checked, missing, or why not
     variant: dict[str, Any] | None = None  # its kernel build variant: name, backend, torch, C++ ABI, arch
 
+    @property
+    def unverified(self) -> int:
+        """Its NEEDED libraries whose provider abicheck's data cannot tell."""
+        return sum(1 for n in self.needed or () if n.get("how") == "unverified")
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "path": self.path,
@@ -118,7 +123,7 @@ class Report:
     @property
     def unverified(self) -> int:
         """NEEDED libraries whose provider abicheck's data cannot tell (never counted as clean)."""
-        return sum(1 for a in self.artifacts for n in a.needed or () if n.get("how") == "unverified")
+        return sum(a.unverified for a in self.artifacts)
 
     @property
     def findings(self) -> list[Finding]:

@@ -50,7 +50,7 @@ def _variant_lines(report: Report) -> list[str]:
         count = sum(len(a.findings) for a in artifacts)
         state = f"{_plural(count, 'finding')}" if count else "clean"
         reasons = sorted({a.symbols["not_checked"] for a in artifacts if a.symbols and "not_checked" in a.symbols})
-        unverified = sum(1 for a in artifacts for n in a.needed or () if n.get("how") == "unverified")
+        unverified = sum(a.unverified for a in artifacts)
         notes = [f"torch symbols not checked: {r}" for r in reasons]
         if unverified:
             notes.append(f"{unverified} librar{'y' if unverified == 1 else 'ies'} not verified")

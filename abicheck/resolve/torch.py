@@ -15,6 +15,7 @@ import os
 import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from abicheck.binary.exports import Exports
 from abicheck.errors import InputError, UsageError
@@ -116,9 +117,9 @@ class TorchSource:
     def defines(self, scope: list[str], name: str) -> bool:
         return any((e := self.exports(lib)) is not None and e.defines(name) for lib in scope)
 
-    @property
+    @cached_property
     def cxx_abi(self) -> str | None:
-        """The C++ ABI torch was built with, from what libc10.so exports."""
+        """The C++ ABI torch was built with, from what libc10.so exports (read once per run)."""
         exports = self.exports("libc10.so")
         if exports is None:
             return None
