@@ -182,8 +182,26 @@ class DynamicSymbols:
         if isinstance(indices, range):
             yield from self._symbol_block(indices, symtab, versym)
             return
-        for i in indices:
-            yield self._symbol(i, symtab, versym)
+        picked = list(indices)
+        if len(picked) < 64:
+            for i in picked:
+                yield self._symbol(i, symtab, versym)
+            return
+        # many scattered entries (a full import list): one read of the table and of the strings
+        stop = symtab + self.symbol_count * self._syment
+        if stop > self._size:
+            raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - symtab} bytes "
+                             f"at offset {symtab}) runs past the end of the file ({self._size} bytes)")
+        block = bytes(self._buf[symtab:stop])
+        first, last = self._strtab_start(), self._strtab_end()
+        strings = bytes(self._buf[first:last]) if first < last else b""
+        fmt = struct.Struct(self._e + self._symbol_format)
+        for i in picked:
+            if not 0 <= i < self.symbol_count:
+                raise self._fail(f"malformed ELF: symbol index {i} is outside the dynamic symbol table")
+            entry = fmt.unpack_from(block, i * self._syment)
+            name = self._cut_string(strings, 0, len(strings), self._entry_fields(entry)[0])
+            yield self._make_symbol(i, entry, name, versym)
 
     def _symbol_block(self, indices: range, symtab: int, versym: array | None) -> Iterator[Symbol]:
         """`_symbol` for a run of entries, from one read of the table and of the strings.
@@ -255,6 +273,38 @@ class DynamicSymbols:
             infos = block[info_at::step]
             found = [i for i in found if infos[i] >> 4 != 2]  # STB_WEAK
         return [i + 1 for i in found]
+
+    def import_keys(self) -> list[tuple[str, str | None, str | None]]:
+        """(name, version, library its version need names) of each non-weak import, decoded cheaply.
+
+        What the symbol resolution stage keeps of every object: no Symbol
+        objects, one read of the table and of the strings.
+        """
+        indices = self.undefined_indices(strong_only=True)
+        if not indices:
+            return []
+        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
+        block = bytes(self._buf[symtab:symtab + self.symbol_count * self._syment])
+        first, last = self._strtab_start(), self._strtab_end()
+        strings = bytes(self._buf[first:last]) if first < last else b""
+        versym = self._versym()
+        table = self._version_table() if versym is not None else {}
+        word = struct.Struct(self._e + "I")
+        out = []
+        size = len(strings)
+        for index in indices:
+            st_name = word.unpack_from(block, index * self._syment)[0]
+            end = strings.find(b"\0", st_name) if st_name < size else -1
+            if end < 0:  # outside the table, or unterminated: the careful path says which
+                self._cut_string(strings, 0, size, st_name)
+            name = strings[st_name:end].decode("utf-8", "replace")
+            if not name:
+                continue
+            version = library = None
+            if versym is not None and index < len(versym) and (versym[index] & VERSYM_INDEX) > 1:
+                version, library = table.get(versym[index] & VERSYM_INDEX, (None, None))
+            out.append((name, version, library))
+        return out
 
     def imports_named(self, names: frozenset[str], strong_only: bool = True) -> list[Symbol]:
         """The undefined symbols called one of `names` (non-weak ones only, by default)."""

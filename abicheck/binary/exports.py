@@ -1,9 +1,14 @@
 """Does a library define a symbol? Looked up the way ld.so looks it up: through its hash table.
 
-A library's exports are never materialised: `Exports.defines(name, version)`
-hashes the name, walks one `DT_GNU_HASH` (or `DT_HASH`) chain of `.dynsym`
-entries, and compares names and versions. A library without either table
-(rare; only hand-made files) is read once into a dict.
+A library's exports are never materialised. `Exports(reader)` copies the
+tables a lookup reads (`.dynsym`, the dynamic strings, `DT_GNU_HASH` or
+`DT_HASH`, `.gnu.version` and the version names) out of the reader, so it
+outlives the reader and the member's other bytes; `defines(name, version)`
+hashes the name, walks one hash chain and compares names and versions. A
+library without either hash table (rare; only hand-made files) is indexed
+once into a dict. `defined(names)` answers for many names at once: the
+table is then read once into sets, as hashing thousands of long mangled
+names one by one in Python costs more.
 
 Version rules, as the loader applies them:
 
@@ -15,16 +20,22 @@ Version rules, as the loader applies them:
 
 from __future__ import annotations
 
+import struct
+import sys
+from array import array
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from abicheck.binary.elf_model import DT_GNU_HASH, DT_HASH, DT_SYMTAB, SHN_UNDEF, VERSYM_HIDDEN, VERSYM_INDEX
+from abicheck.binary.elf_symbols import MAX_CHAIN
 
 if TYPE_CHECKING:
     from abicheck.binary.elf import ElfReader
 
-from abicheck.binary.elf_symbols import MAX_CHAIN
+_EXPORTED_BINDINGS = (1, 2, 10)  # STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE
 
 
+@lru_cache(maxsize=1 << 16)  # the same import is looked up in several libraries
 def gnu_hash(name: bytes) -> int:
     """The hash of DT_GNU_HASH tables."""
     h = 5381
@@ -46,73 +57,132 @@ def sysv_hash(name: bytes) -> int:
 
 
 class Exports:
-    """Symbol lookups in one open library (its reader must stay open while it is used)."""
+    """Symbol lookups in one library, from a copy of its lookup tables (`size` bytes of them)."""
 
     def __init__(self, reader: ElfReader) -> None:
-        self.reader = reader
+        self.label = reader.name
+        self.needed: tuple[str, ...] = tuple(reader.facts.needed)
         self._versions = reader.version_definitions()  # index -> name
         self._versym = reader._versym()
+        self._e = reader._e
+        self._syment = reader._syment
+        self._word = 8 if reader.elf_class == 64 else 4
+        self._fallback: dict[bytes, list[int]] | None = None
+        self._memo: dict[tuple[str, str | None], bool] = {}
+        self._sets: tuple[set[str], dict[str, set[str]]] | None = None
+        self._kind: str | None = None
+        self._is64 = reader.elf_class == 64
+        self._entry_format = struct.Struct(self._e + ("IBBHQQ" if self._is64 else "IIIBBH"))
         dyn = reader._dyn
-        self._symtab = reader._offset_of(dyn[DT_SYMTAB], "DT_SYMTAB") if DT_SYMTAB in dyn else None
-        self._fallback: dict[str, list[int]] | None = None
+        count = reader.symbol_count if DT_SYMTAB in dyn else 0
+        self._count = count
+        if count:
+            start = reader._offset_of(dyn[DT_SYMTAB], "DT_SYMTAB")
+            self._symtab = self._copy(reader, start, count * self._syment, "the dynamic symbol table")
+            self.strings = self._copy(reader, reader._strtab_start(),
+                                      reader._strtab_end() - reader._strtab_start(), "the dynamic string table")
+        else:
+            self._symtab = self.strings = b""
+        size = 0
+        if count and DT_GNU_HASH in dyn:
+            base = reader._offset_of(dyn[DT_GNU_HASH], "DT_GNU_HASH")
+            nbuckets, symoffset, bloom_size, shift = reader._unpack("IIII", base)
+            size = 16 + self._word * bloom_size + 4 * nbuckets + 4 * max(count - symoffset, 0)
+            table = self._copy(reader, base, size, "the GNU hash table")
+            self._gnu = (nbuckets, symoffset, bloom_size, shift,
+                         self._array("Q" if self._word == 8 else "I", table[16:16 + self._word * bloom_size]),
+                         self._array("I", table[16 + self._word * bloom_size:]))
+            self._kind = "gnu"
+        elif count and DT_HASH in dyn:
+            base = reader._offset_of(dyn[DT_HASH], "DT_HASH")
+            nbucket, nchain = reader._unpack("II", base)
+            size = 8 + 4 * (nbucket + nchain)
+            self._sysv = (nbucket, nchain, self._array("I", self._copy(reader, base, size, "the hash table")[8:]))
+            self._kind = "sysv"
+        self.size = len(self._symtab) + len(self.strings) + size + 2 * count
 
-    def _entry(self, index: int) -> tuple[str, bool, int]:
-        """(name, defined and global, versym) of `.dynsym` entry `index`."""
-        r = self.reader
-        assert self._symtab is not None
-        entry = r._unpack(r._symbol_format, self._symtab + index * r._syment)
-        st_name, st_info, st_shndx, _size = r._entry_fields(entry)
-        exported = st_shndx != SHN_UNDEF and (st_info >> 4) in (1, 2, 10)
+    def _array(self, code: str, data: bytes) -> array:
+        table = array(code)
+        if table.itemsize != {"I": 4, "Q": 8}[code]:  # pragma: no cover - exotic platforms
+            raise ValueError("unsupported word size")
+        table.frombytes(data[:len(data) - len(data) % table.itemsize])
+        if self._e == ("<" if sys.byteorder == "big" else ">"):
+            table.byteswap()
+        return table
+
+    @staticmethod
+    def _copy(reader: ElfReader, start: int, size: int, what: str) -> bytes:
+        if start < 0 or size < 0 or start + size > reader._size:
+            raise reader._fail(f"malformed ELF: {what} runs past the end of the file")
+        return bytes(reader._buf[start:start + size])
+
+    def _entry(self, index: int) -> tuple[int, bool, int]:
+        """(st_name, defined and global, versym) of `.dynsym` entry `index`."""
+        st_name, st_info, st_shndx = self._fields(self._entry_format.unpack_from(self._symtab, index * self._syment))
+        exported = st_shndx != SHN_UNDEF and (st_info >> 4) in _EXPORTED_BINDINGS
         versym = self._versym[index] if self._versym is not None and index < len(self._versym) else 1
-        return r._string(st_name), exported, versym
+        return st_name, exported, versym
 
-    def _candidates(self, name: str) -> list[int]:
-        """`.dynsym` indices whose name hashes like `name` (then compared by the caller)."""
-        r = self.reader
-        if self._symtab is None:
+    def _fields(self, entry: tuple) -> tuple[int, int, int]:
+        """(st_name, st_info, st_shndx) of an unpacked entry."""
+        if self._is64:
+            return entry[0], entry[1], entry[3]
+        return entry[0], entry[3], entry[5]
+
+    def _named(self, st_name: int, raw: bytes) -> bool:
+        end = st_name + len(raw)
+        return self.strings.startswith(raw, st_name) and (end == len(self.strings) or self.strings[end] == 0)
+
+    def _candidates(self, raw: bytes) -> list[int]:
+        """`.dynsym` indices whose name hashes like `raw` (then compared by the caller)."""
+        try:
+            if self._kind == "gnu":
+                return self._gnu_candidates(raw)
+            if self._kind == "sysv":
+                return self._sysv_candidates(raw)
+        except (struct.error, IndexError):  # a chain that points outside the table: no definition there
             return []
-        raw = name.encode()
-        if DT_GNU_HASH in r._dyn:
-            return self._gnu_candidates(raw)
-        if DT_HASH in r._dyn:
-            base = r._offset_of(r._dyn[DT_HASH], "DT_HASH")
-            nbucket, nchain = r._unpack("II", base)
-            if not nbucket:
-                return []
-            index = r._unpack("I", base + 8 + 4 * (sysv_hash(raw) % nbucket))[0]
-            out = []
-            for _ in range(min(nchain, MAX_CHAIN)):
-                if index == 0 or index >= nchain:
-                    break
-                out.append(index)
-                index = r._unpack("I", base + 8 + 4 * nbucket + 4 * index)[0]
-            return out
         if self._fallback is None:
             self._fallback = {}
-            for index in range(1, r.symbol_count):
-                self._fallback.setdefault(self._entry(index)[0], []).append(index)
-        return self._fallback.get(name, [])
+            strings = self.strings
+            names = struct.iter_unpack(f"{self._e}I{self._syment - 4}x", self._symtab)
+            next(names, None)  # entry 0 is the null symbol
+            for index, (st_name,) in enumerate(names, 1):
+                end = strings.find(b"\0", st_name)
+                self._fallback.setdefault(strings[st_name:end if end >= 0 else None], []).append(index)
+        return self._fallback.get(raw, [])
+
+    def _sysv_candidates(self, raw: bytes) -> list[int]:
+        nbucket, nchain, words = self._sysv
+        if not nbucket:
+            return []
+        index = words[sysv_hash(raw) % nbucket]
+        out = []
+        for _ in range(min(nchain, MAX_CHAIN)):
+            if index == 0 or index >= min(nchain, self._count):
+                break
+            out.append(index)
+            index = words[nbucket + index]
+        return out
 
     def _gnu_candidates(self, raw: bytes) -> list[int]:
-        r = self.reader
-        base = r._offset_of(r._dyn[DT_GNU_HASH], "DT_GNU_HASH")
-        nbuckets, symoffset, bloom_size, shift = r._unpack("IIII", base)
+        nbuckets, symoffset, bloom_size, shift, bloom, words = self._gnu
         if nbuckets == 0 or bloom_size == 0:
             return []
-        bits = 64 if r.elf_class == 64 else 32
+        bits = self._word * 8
         h = gnu_hash(raw)
-        word = r._unpack("Q" if bits == 64 else "I", base + 16 + (bits // 8) * ((h // bits) % bloom_size))[0]
-        mask = (1 << (h % bits)) | (1 << ((h >> shift) % bits))
-        if word & mask != mask:
+        word = bloom[(h // bits) % bloom_size]
+        if (word >> (h % bits)) & (word >> ((h >> shift) % bits)) & 1 == 0:
             return []  # the Bloom filter says it is not here
-        buckets = base + 16 + (bits // 8) * bloom_size
-        index = r._unpack("I", buckets + 4 * (h % nbuckets))[0]
+        index = words[h % nbuckets]
         if index < symoffset:
             return []
-        chain = buckets + 4 * nbuckets
         out = []
+        chain = nbuckets - symoffset
         for _ in range(MAX_CHAIN):
-            value = r._unpack("I", chain + 4 * (index - symoffset))[0]
+            if index >= self._count:
+                break
+            value = words[chain + index]
             if (value | 1) == (h | 1):
                 out.append(index)
             if value & 1:
@@ -120,17 +190,68 @@ class Exports:
             index += 1
         return out
 
+    def defined(self, names: set[str], version: str | None = None) -> set[str]:
+        """The subset of `names` the library exports (at `version`, or by default when None).
+
+        For many names at once the table is read once into sets (a C-level set
+        intersection per object); for a few, each is looked up by hash.
+        """
+        if self._sets is None and len(names) <= 32:
+            return {n for n in names if self.defines(n, version)}
+        default, by_version = self._materialised()
+        return names & (default if version is None else by_version.get(version, frozenset()))
+
+    def _materialised(self) -> tuple[set[str], dict[str, set[str]]]:
+        if self._sets is None:
+            strings, versym, versions = self.strings, self._versym, self._versions
+            find = strings.find
+            fields = struct.Struct(self._e + ("IBxH16x" if self._is64 else "I8xBxH"))  # st_name, st_info, st_shndx
+            picked: list[int] = []
+            offsets: list[int] = []
+            for index, (st_name, st_info, st_shndx) in enumerate(fields.iter_unpack(self._symtab)):
+                if st_shndx and (st_info >> 4) in _EXPORTED_BINDINGS and index:
+                    picked.append(index)
+                    offsets.append(st_name)
+            # one decode for all names: join them, decode once, split
+            joined = b"\0".join([strings[o:find(b"\0", o)] for o in offsets])
+            names = (joined.decode("ascii") if joined.isascii() else joined.decode("utf-8", "replace")).split("\0") \
+                if picked else []
+            versioned = versym is not None and any(i > 1 for i in versions)
+            default: set[str] = set()
+            by_version: dict[str, set[str]] = {}
+            if not versioned:
+                default.update(names)
+            else:
+                assert versym is not None
+                nversym = len(versym)
+                for index, name in zip(picked, names, strict=True):
+                    raw = versym[index] if index < nversym else 1
+                    if not raw & VERSYM_HIDDEN:
+                        default.add(name)
+                    version = versions.get(raw & VERSYM_INDEX)
+                    if version is not None:
+                        by_version.setdefault(version, set()).add(name)
+            self._sets = (default, by_version)
+        return self._sets
+
     def defines(self, name: str, version: str | None = None) -> bool:
         """Whether the library exports `name` (at `version`, when given) for a reference to bind to."""
-        for index in self._candidates(name):
-            found, exported, versym = self._entry(index)
-            if found != name or not exported:
+        key = (name, version)
+        found = self._memo.get(key)
+        if found is None:  # many objects of one wheel import the same symbols from one library
+            found = self._memo[key] = self._lookup(name, version)
+        return found
+
+    def _lookup(self, name: str, version: str | None) -> bool:
+        raw = name.encode()
+        for index in self._candidates(raw):
+            st_name, exported, versym = self._entry(index)
+            if not exported or not self._named(st_name, raw):
                 continue
-            number = versym & VERSYM_INDEX
             if version is None:
                 if not versym & VERSYM_HIDDEN:
                     return True
-            elif self._versions.get(number) == version:
+            elif self._versions.get(versym & VERSYM_INDEX) == version:
                 return True
         return False
 

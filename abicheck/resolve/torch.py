@@ -99,7 +99,7 @@ class TorchSource:
     def needed_of(self, library: str) -> tuple[str, ...]:
         exports = self.exports(library)
         if isinstance(exports, Exports):
-            return exports.reader.facts.needed
+            return exports.needed
         return tuple(self.libraries) if exports is not None else ()  # a dump keeps no NEEDED: all of torch
 
     def scope(self, needed: tuple[str, ...]) -> list[str]:
@@ -126,9 +126,7 @@ class TorchSource:
         if isinstance(exports, DumpedExports):
             cxx11 = any(m in name for name in exports.names for m in CXX11_MARKERS)
         else:
-            reader = exports.reader
-            strings = bytes(reader._buf[reader._strtab_start():reader._strtab_end()])
-            cxx11 = any(m.encode() in strings for m in CXX11_MARKERS)
+            cxx11 = any(m.encode() in exports.strings for m in CXX11_MARKERS)
         return "cxx11" if cxx11 else "cxx98"
 
     def close(self) -> None:
