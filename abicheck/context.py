@@ -29,16 +29,17 @@ from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy
 from abicheck.report.model import ArtifactResult, Finding
 
 if TYPE_CHECKING:
+    from abicheck.binary.exports import Exports
     from abicheck.inputs.kernel_tree import VariantDir
     from abicheck.inputs.scan import Container, ScanItem
     from abicheck.inputs.variants import Variant
     from abicheck.inputs.wheel import WheelTags
     from abicheck.policy.backends import BackendContext, BackendPolicy
-    from abicheck.resolve.resolver import Environment, Resolved, SearchPath
     from abicheck.resolve.torch import TorchSource
     from abicheck.rules.base import Rule
 
 DEFAULT_PYTHON_ABI = (3, 9)
+TABLES_BUDGET = 512 << 20  # bytes of shipped libraries' export tables kept for the symbol resolution stage
 
 
 @dataclass
@@ -68,6 +69,10 @@ class ObjectContext:
     symbols: dict | None = None  # what the torch symbol check did (AB308), for the report
     defined_versions: frozenset[str] = frozenset()  # its own .gnu.version_d names, for those that load it
     variant: Variant | None = None  # the kernel build variant it belongs to (its folder, or --variant)
+    # kept for the symbol resolution stage (AB312) when it runs: its non-weak imports, and its export tables
+    imports: list[tuple[str, str | None, str | None]] | None = None
+    exports: Exports | None = None
+    exports_why: str | None = None  # why its exports were not kept
 
     facts: ElfFacts = field(init=False)
 
@@ -139,39 +144,6 @@ class VariantContext:
                               kind="metadata")
 
 
-@dataclass
-class LoadContext:
-    """One object after the whole input was scanned: where each of its NEEDED libraries comes from."""
-
-    scope: ClassVar[str] = "load"
-
-    object: ObjectContext
-    facts: ElfFacts
-    relpath: str  # inside its wheel or tree
-    resolved: list[Resolved]
-    search: SearchPath
-    environment: Environment
-    builder: ContextBuilder
-    shipped_versions: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # lib -> (path, versions)
-
-    @property
-    def path(self) -> str:
-        return self.object.path
-
-    def backend_policy(self) -> BackendPolicy:
-        return self.builder.backend_policy()
-
-    def finding(self, rule: Rule, message: str, hint: str, **extra: object) -> Finding:
-        return self.object.finding(rule, message, hint, **extra)
-
-    def attach(self, result: ArtifactResult, findings: list[Finding]) -> None:
-        """Add the findings and the resolution to the object's result (its other findings first)."""
-        result.findings.extend(findings)
-        result.findings.sort(key=lambda f: f.code)
-        result.needed = [r.to_dict() for r in self.resolved]
-
-
-Context = ObjectContext | WheelContext | VariantContext | LoadContext
 
 
 def is_musl(facts: ElfFacts) -> bool:
@@ -222,7 +194,9 @@ class ContextBuilder:
         self._wheels: dict[str, tuple[WheelTags, list[tuple[tuple[int, int], str, str | None,
                                                            list[tuple[str, str]]]]]] = {}
         self._variant_dirs: dict[str, VariantDir] = {}
-        self._objects: list[tuple[Container, str, ObjectContext]] = []
+        # each object found in a wheel or tree, for the load stage (abicheck.load_stage)
+        self.objects: list[tuple[Container, str, ObjectContext]] = []
+        self._tables_kept = 0
         if torch_mismatch not in ("error", "skip", "check"):
             raise UsageError(f"unknown torch mismatch handling {torch_mismatch!r}")
         self.torch_mismatch = torch_mismatch
@@ -265,7 +239,7 @@ class ContextBuilder:
         self._torch_context(ctx, item)
         if item.origin is not None:
             ctx.defined_versions = frozenset(item.reader.version_definitions().values())
-            self._objects.append((item.origin, item.relpath, ctx))
+            self.objects.append((item.origin, item.relpath, ctx))
         return ctx
 
     def _torch_context(self, ctx: ObjectContext, item: ScanItem) -> None:
@@ -290,6 +264,23 @@ class ContextBuilder:
                              f"{wanted}; give the matching torch, or --torch-mismatch check to check anyway")
         if self.torch_mismatch == "skip":
             ctx.torch_not_checked = f"torch {wanted} not at hand (torch {self.torch.version} is)"
+
+    def keep_tables(self, ctx: ObjectContext) -> None:
+        """Keep what the symbol resolution stage needs once the object's reader is gone.
+
+        Its non-weak imports, and a copy of its export lookup tables while the
+        copies stay within TABLES_BUDGET bytes; past it, imports from the object
+        are reported as not checked.
+        """
+        from abicheck.binary.exports import Exports
+
+        reader = ctx.reader
+        ctx.imports = reader.import_keys()
+        if self._tables_kept >= TABLES_BUDGET:
+            ctx.exports_why = "its tables were not kept (over abicheck's memory budget)"
+            return
+        ctx.exports = Exports(reader)
+        self._tables_kept += ctx.exports.size
 
     def close(self) -> None:
         """Close what the run opened (the torch libraries)."""
@@ -366,35 +357,3 @@ class ContextBuilder:
                                    tags.platforms)
         for vdir in self._variant_dirs.values():
             yield VariantContext(vdir)
-
-    def load_contexts(self) -> Iterator[LoadContext]:
-        """After the scan: each object with its NEEDED libraries resolved in its container."""
-        from abicheck.resolve.environment import build_environment
-        from abicheck.resolve.loaded import settle
-        from abicheck.resolve.resolver import search_path
-
-        sonames: dict[int, dict[str, str]] = {}
-        for origin, relpath, ctx in self._objects:
-            if ctx.facts.soname:
-                sonames.setdefault(id(origin), {}).setdefault(ctx.facts.soname, relpath)
-        environments: dict[tuple, Environment] = {}
-        chosen: list[Environment] = []  # each object's, in the order of self._objects
-        found: list[tuple[int, str, list[Resolved]]] = []
-        for origin, relpath, ctx in self._objects:
-            facts, backend = ctx.facts, ctx.backend
-            key = (id(origin), facts.arch, backend.backend if backend else None, backend.version if backend else None)
-            if key not in environments:
-                environments[key] = build_environment(origin, sonames.get(id(origin), {}), self.target, facts.arch,
-                                                      backend, ctx.backend_policy)
-            chosen.append(environments[key])
-            found.append((id(origin), relpath, chosen[-1].resolve(facts, relpath, ctx.policy, is_musl(facts))))
-        links = {id(origin): origin.links for origin, _relpath, _ctx in self._objects}
-        versions = {(id(origin), relpath): ctx.defined_versions for origin, relpath, ctx in self._objects}
-        for (origin, relpath, ctx), resolved, env in zip(self._objects, settle(found, links), chosen, strict=True):
-            shipped = {}
-            for r in resolved:
-                target = origin.links.get(r.where, r.where) if r.how == "shipped" and r.where else None
-                if target is not None and (id(origin), target) in versions:
-                    shipped[r.library] = (r.where, versions[(id(origin), target)])
-            yield LoadContext(ctx, ctx.facts, relpath, resolved, search_path(ctx.facts, relpath), env, self,
-                              shipped)

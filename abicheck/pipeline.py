@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterable
 from abicheck.context import ContextBuilder, ObjectContext
 from abicheck.errors import InputError, NothingToCheck, UsageError
 from abicheck.inputs.scan import scan
+from abicheck.load_stage import load_contexts
 from abicheck.report.model import ArtifactResult, Finding, InputProblem, Report
-from abicheck.rules import run_rules, selected_codes
+from abicheck.rules import keeps_tables, run_rules, selected_codes
 
 MAX_JOBS = 256  # threads inflating wheel members; thousands fail to start, and each holds memory
 DEFAULT_MAX_JOBS = 8  # the default is the cores, up to this: the biggest member bounds a wheel's time anyway
@@ -70,6 +71,7 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
          ignore: Iterable[str] | None, jobs: int | None, progress: Callable[[str], None] | None,
          allow_empty: bool) -> Report:
     codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
+    tables = keeps_tables(codes)
     report = Report(target=contexts.target, policy=contexts.explicit.name if contexts.explicit else None)
     problems: list[InputError] = []
     if jobs is not None and jobs > MAX_JOBS:
@@ -85,7 +87,10 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
 
         def rules(reader, ctx: ObjectContext = ctx) -> list[Finding]:
             ctx.reader = reader  # a streamed member streamed again, keeping a missing table
-            return list(run_rules(ctx, codes))
+            findings = list(run_rules(ctx, codes))
+            if tables:
+                contexts.keep_tables(ctx)
+            return findings
 
         try:
             findings = item.read(rules)
@@ -100,7 +105,7 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
 
     # Wheel members finish out of archive order with several jobs; the report never shows it.
     report.artifacts = [result for _position, result in sorted(found, key=lambda pair: pair[0])]
-    for load_ctx in contexts.load_contexts():
+    for load_ctx in load_contexts(contexts):
         result = by_context.get(id(load_ctx.object))
         if result is not None:  # None: its symbol table was malformed, an input error already
             load_ctx.attach(result, list(run_rules(load_ctx, codes)))

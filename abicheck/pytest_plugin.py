@@ -264,7 +264,7 @@ class AbicheckEmpty(pytest.Item):
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """Say which objects' torch symbols were not checked, and why: never a silent pass."""
+    """Say which objects' torch symbols and imports were not checked, and why: never a silent pass."""
     settings = config.stash.get(_SETTINGS, None)
     if settings is None or settings._report is None:
         return
@@ -276,6 +276,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for why, count in sorted(reasons.items()):
         terminalreporter.write_line(f"abicheck: torch symbols not checked for {count} object"
                                     f"{'s' if count != 1 else ''}: {why}")
+    for line in settings._report.unchecked_imports():
+        terminalreporter.write_line(f"abicheck: {line.strip()}")
 
 
 @pytest.fixture

@@ -328,28 +328,46 @@ STAGE_SCRIPT = """
 import os, sys, time
 from abicheck.context import ContextBuilder
 from abicheck.inputs.scan import scan
+from abicheck.load_stage import load_contexts
 from abicheck.rules import run_rules, selected_codes
 codes, builder, problems = selected_codes(), ContextBuilder(), []
+linkage, symbols = codes - {"AB312"}, {"AB312"}
+kept = [0.0]
+
+def rules(reader, ctx):
+    ctx.reader = reader
+    found = list(run_rules(ctx, codes))
+    t = time.perf_counter()
+    builder.keep_tables(ctx)
+    kept[0] += time.perf_counter() - t
+    return found
+
 start = time.perf_counter()
 for item in scan(sys.argv[1:], problems, os.cpu_count() or 1):
     ctx = builder.for_object(item)
-    item.read(lambda reader, ctx=ctx: list(run_rules(ctx, codes)))
+    item.read(lambda reader, ctx=ctx: rules(reader, ctx))
     ctx.release()
 scanned = time.perf_counter()
-for load in builder.load_contexts():
-    list(run_rules(load, codes))
+loads = list(load_contexts(builder))
+for load in loads:
+    list(run_rules(load, linkage))
 resolved = time.perf_counter()
-print(f"{scanned - start:.4f} {resolved - scanned:.4f}")
+for load in loads:
+    list(run_rules(load, symbols))
+done = time.perf_counter()
+print(f"{scanned - start - kept[0]:.4f} {resolved - scanned:.4f} {kept[0] + done - resolved:.4f}")
 """
 
 
 def stage_costs(py: str, inputs: list[tuple[str, Path]], runs: int) -> list[str]:
-    """In-process time of each stage: what the resolution stage adds to a check."""
+    """In-process time of each stage: what the resolution stages add to a check."""
     rows = ["", "## Stage costs (in process)", "",
             "Each stage timed inside one process (no interpreter start-up or imports), median of the runs: "
-            "scanning with the per-object rules, then the resolution stage (where every NEEDED library comes "
-            "from, and the rules that read it).", "",
-            "| input | scan + object rules | resolution + its rules | resolution share |", "|---|---|---|---|"]
+            "scanning with the per-object rules; the resolution stage (where every NEEDED library comes "
+            "from, and the rules that read it); the symbol resolution stage (AB312: keeping each object's "
+            "imports and export tables while it is open, then looking every import up in its load scope).", "",
+            "| input | scan + object rules | library resolution | symbol resolution | share of the two |",
+            "|---|---|---|---|---|"]
     for name, path in inputs:
         samples = []
         for _ in range(runs):
@@ -357,10 +375,10 @@ def stage_costs(py: str, inputs: list[tuple[str, Path]], runs: int) -> list[str]
             out = subprocess.run([py, "-c", STAGE_SCRIPT, str(path)], capture_output=True, text=True, check=True,
                                  cwd=CACHE)
             samples.append(tuple(float(x) for x in out.stdout.split()))
-        scan_s = statistics.median(s[0] for s in samples)
-        resolve_s = statistics.median(s[1] for s in samples)
-        rows.append(f"| {name} | {scan_s * 1000:.1f} ms | {resolve_s * 1000:.1f} ms | "
-                    f"{100 * resolve_s / (scan_s + resolve_s):.1f}% |")
+        scan_s, resolve_s, symbols_s = (statistics.median(s[i] for s in samples) for i in range(3))
+        total = scan_s + resolve_s + symbols_s
+        rows.append(f"| {name} | {scan_s * 1000:.1f} ms | {resolve_s * 1000:.1f} ms | {symbols_s * 1000:.1f} ms | "
+                    f"{100 * resolve_s / total:.1f}% + {100 * symbols_s / total:.1f}% |")
         print(rows[-1], flush=True)
     return rows
 

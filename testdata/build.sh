@@ -169,6 +169,17 @@ gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/needs-libver2.so" "$SRC/uses_
 aarch64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1 \
     -o "$OUT/aarch64/abi/libshape-v1.so" "$SRC/libshape.c"
 
+# --- undefined symbols (AB312) ---------------------------------------------------
+# An extension built against libshape v1 (it calls shape_scale, which v2 removed).
+mkdir -p "$OUT/x86_64/symbols"
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/symbols/uses-shape.so" "$SRC/uses_shape.c" \
+    -L"$OUT/x86_64/abi" -l:libshape-v1.so -Wl,-rpath,'$ORIGIN'
+# An object linked without the library that defines one of its functions.
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/symbols/forgot-lib.so" "$SRC/forgot_lib.c"
+# libver.so.1 rebuilt with LIBVER_2.0 still defined but ver_add no longer at it.
+gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver_partial.map" \
+    -o "$OUT/x86_64/runtimes/libver-2.0-partial.so.1" "$SRC/libver_partial.c"
+
 # --- bad inputs ---------------------------------------------------------------
 printf '/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( libfoo.so.1 libfoo_nonshared.a )\n' \
     > "$OUT/bad/linker-script.so"

@@ -12,6 +12,7 @@ from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_
 
 if TYPE_CHECKING:
     from abicheck.binary.elf import ElfReader
+    from abicheck.context import ObjectContext
     from abicheck.report.model import Finding
 
 
@@ -32,6 +33,8 @@ class ObjectSummary:
     to_reach: dict | None = None  # what it takes to meet the target policy (AB101 hint kinds)
     resolved: list[dict] | None = None  # where each NEEDED library comes from (see docs/json-report.md)
     variant: dict | None = None  # the kernel build variant: name, backend, torch, C++ ABI, arch
+    imports: dict | None = None  # the symbol resolution stage: checked, missing, not checked (AB312)
+    missing_symbols: list[str] | None = None  # the imports no library it will load defines
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +76,8 @@ def summarize(paths: list[str], policy: str | None = None,
               skipped: list[str] | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
     """One summary per object; non-ELF files inside directories and wheels go to `skipped`."""
     from abicheck.context import ContextBuilder, is_musl
+    from abicheck.load_stage import load_contexts
+    from abicheck.rules.undefined import check_undefined
 
     target = load_policy(policy or DEFAULT_POLICY)
     builder = ContextBuilder()
@@ -90,8 +95,13 @@ def summarize(paths: list[str], policy: str | None = None,
             best_tag = best.tag(facts.arch) if best else None
         ctx = builder.for_object(item)
         goal = target if policy or not is_musl(facts) else load_policy("musllinux_1_2")
+        def keep(reader: ElfReader, ctx: ObjectContext = ctx) -> None:
+            ctx.reader = reader
+            builder.keep_tables(ctx)
+
         try:
             reach = _to_reach(item, goal)
+            item.read(keep)
         except InputError as exc:  # a symbol table found malformed only now
             problems.append(exc)
             continue
@@ -109,10 +119,13 @@ def summarize(paths: list[str], policy: str | None = None,
         )
         out.append((item.position, summary))
         by_context[id(ctx)] = summary
-    for load_ctx in builder.load_contexts():
+    for load_ctx in load_contexts(builder):
         found = by_context.get(id(load_ctx.object))
         if found is not None:
             found.resolved = [r.to_dict() for r in load_ctx.resolved]
+            found.missing_symbols = sorted({f"{f.demangled or f.symbol}" + (f"@{f.version}" if f.version else "")
+                                            for f in check_undefined(load_ctx)})
+            found.imports = load_ctx.imports_report
     out.sort(key=lambda pair: pair[0])  # wheel members finish out of archive order with several jobs
     return [summary for _position, summary in out], problems
 
@@ -148,6 +161,16 @@ def render_summary(items: list[ObjectSummary]) -> str:
         rows.append(("most compatible", s.most_compatible or "none of the manylinux policies"))
         for n, r in enumerate(s.resolved or ()):
             rows.append(("resolves" if n == 0 else "", _resolution_text(r)))
+        if s.imports is not None:
+            i = s.imports
+            text = f"{i['checked'] - i['missing']} resolved" if i["checked"] or i["not_checked"] else "none"
+            if i["missing"]:
+                text += f", {i['missing']} UNDEFINED ({', '.join((s.missing_symbols or [])[:5])}" + (
+                    ", ...)" if len(s.missing_symbols or []) > 5 else ")")
+            if i["not_checked"]:
+                text += f", {i['not_checked']} not checked (" + "; ".join(
+                    f"{lib}: {why}" for lib, why in i.get("unknown_libraries", {}).items()) + ")"
+            rows.append(("imports", text))
         if s.to_reach is not None:
             r = s.to_reach
             if r["rebuild"] + r["code-change"] + r["toolchain"] == 0:

@@ -87,6 +87,12 @@ class ArtifactResult:
     needed: list[dict[str, Any]] | None = None  # where each NEEDED library comes from (objects only)
     symbols: dict[str, Any] | None = None  # the torch symbol check (AB308): checked, missing, or why not
     variant: dict[str, Any] | None = None  # its kernel build variant: name, backend, torch, C++ ABI, arch
+    imports: dict[str, Any] | None = None  # the symbol resolution stage (AB312): checked, missing, not checked
+
+    @property
+    def imports_not_checked(self) -> int:
+        """Its imports whose providing library's exports abicheck does not know."""
+        return int((self.imports or {}).get("not_checked", 0))
 
     @property
     def unverified(self) -> int:
@@ -107,6 +113,8 @@ class ArtifactResult:
             data["symbols"] = self.symbols
         if self.variant is not None:
             data["variant"] = self.variant
+        if self.imports is not None:
+            data["imports"] = self.imports
         return data
 
 
@@ -165,6 +173,29 @@ class Report:
             lines.append(f"{printable(error.path)}: error: {printable(error.message)}")
         return lines
 
+    def unchecked_imports(self, limit: int = 5) -> list[str]:
+        """`imports not checked: 3 from libz.so.1 (why)`: per library, most imports first; never silent."""
+        by_library: dict[str, list] = {}
+        for artifact in self.artifacts:
+            unknown = (artifact.imports or {}).get("unknown_libraries", {})
+            if not unknown:
+                continue
+            for library, why in unknown.items():
+                entry = by_library.setdefault(library, [0, set(), why])
+                entry[1].add(artifact.path)
+        if not by_library:
+            return []
+        total = sum(a.imports_not_checked for a in self.artifacts)
+        ordered = sorted(by_library.items(), key=lambda kv: (-len(kv[1][1]), kv[0]))
+        lines = [f"{total} import{'s' if total != 1 else ''} not checked: the exports of what provides them are "
+                 "unknown"]
+        for library, (_n, objects, why) in ordered[:limit]:
+            lines.append(f"  {library}: {why} ({len(objects)} object{'s' if len(objects) != 1 else ''})")
+        if len(ordered) > limit:
+            lines.append(f"  and {len(ordered) - limit} more librar{'y' if len(ordered) - limit == 1 else 'ies'} "
+                         "(see the JSON's imports)")
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
@@ -179,6 +210,7 @@ class Report:
                 "skipped_non_elf": self.skipped,
                 "libraries_not_verified": self.unverified,
                 "symbols_not_checked": sum(1 for a in self.artifacts if a.symbols and "not_checked" in a.symbols),
+                "imports_not_checked": sum(a.imports_not_checked for a in self.artifacts),
             },
             "artifacts": [a.to_dict() for a in self.artifacts],
             "errors": [e.to_dict() for e in self.errors],

@@ -28,6 +28,9 @@ def render_text(report: Report, summary: bool = True) -> str:
     variants = _variant_lines(report) if summary else []
     if variants:
         lines += ([""] if lines else []) + variants
+    unchecked = report.unchecked_imports() if summary else []
+    if unchecked:
+        lines += ([""] if lines else []) + unchecked
     if summary:
         if lines:
             lines.append("")

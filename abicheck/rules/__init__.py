@@ -23,10 +23,13 @@ from abicheck.errors import UsageError
 from abicheck.rules.base import SCOPES, Rule
 
 if TYPE_CHECKING:
-    from abicheck.context import Context
+    from abicheck.context import ObjectContext, VariantContext, WheelContext
+    from abicheck.load_stage import LoadContext
+
+    Context = ObjectContext | WheelContext | VariantContext | LoadContext
     from abicheck.report.model import Finding
 
-__all__ = ["Rule", "all_rules", "get_rule", "registry", "run_rules", "selected_codes"]
+__all__ = ["Rule", "all_rules", "get_rule", "keeps_tables", "registry", "run_rules", "selected_codes"]
 
 Check = Callable[[Any], Iterable["Finding"]]
 
@@ -41,11 +44,11 @@ def _load() -> None:
     a `WheelContext` or a `VariantContext` (see abicheck.context).
     """
     global _RULES, _CHECKS
-    from abicheck.rules import arch, libraries, linkage, paths, python_abi, symbols, tags, torch_abi
+    from abicheck.rules import arch, libraries, linkage, paths, python_abi, symbols, tags, torch_abi, undefined
 
     rules: dict[str, Rule] = {}
     checks: dict[str, list[tuple[Check, frozenset[str]]]] = {scope: [] for scope in SCOPES}
-    for module in (symbols, paths, linkage, libraries, torch_abi, arch, tags, python_abi):
+    for module in (symbols, paths, linkage, libraries, undefined, torch_abi, arch, tags, python_abi):
         for rule in module.RULES:
             rules[rule.code] = rule
         for check, reported in module.CHECKS:
@@ -103,6 +106,11 @@ def selected_codes(select: Iterable[str] | None = None, ignore: Iterable[str] | 
 
     chosen = expand(select) if select else set(codes)
     return chosen - expand(ignore or ())
+
+
+def keeps_tables(codes: set[str]) -> bool:
+    """Whether a selected rule needs each object's imports and export tables after its reader is gone."""
+    return any(rule.keeps_tables for rule in all_rules() if rule.code in codes)
 
 
 def run_rules(ctx: Context, codes: set[str]) -> Iterator[Finding]:

@@ -18,3 +18,5 @@ class Rule:
     # "object": per ELF file, while it is open; "load": per ELF file, after the whole input was scanned and
     # its NEEDED libraries resolved; "wheel": per wheel; "variant": per variant folder
     scope: str = "object"
+    # a load-scope rule that reads every object's imports and export tables, kept while the object is open
+    keeps_tables: bool = False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from abicheck.context import LoadContext
+from abicheck.load_stage import LoadContext
 from abicheck.report.model import Finding
 from abicheck.resolve.resolver import EXTRA, MISSING, UNREACHABLE, UNVERIFIED, Resolved, suggested_runpath
 from abicheck.rules.base import Rule

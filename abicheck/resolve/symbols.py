@@ -1,0 +1,198 @@
+"""Where each undefined symbol of an object will come from: the loader's symbol scope.
+
+CPython loads an extension with `dlopen(RTLD_NOW)`: every non-weak undefined
+symbol must then be defined in the object's scope, or the import fails with
+"undefined symbol". The scope, in the order ld.so searches it:
+
+1. the program: CPython and the C library it loads (libc, libm, libpthread,
+   libdl, libutil and the loader; an executable has only its own NEEDED);
+2. the object's NEEDED libraries, breadth first through their own NEEDED
+   entries, each as the resolution stage found it (shipped, system, a
+   dependency).
+
+A versioned reference (`foo@GLIBCXX_3.4.21`) binds only to a definition with
+that version in the library its version need names; an unversioned one to
+the first default definition in the scope. The CPython API (`Py*`, `_Py*`)
+is the interpreter's, and checked by the stable-ABI rules instead.
+
+Each library's exports come from (`Provider.kind`): a shipped object's own
+hash table; glibc and the C++ runtime from abicheck's generated data; torch's
+libraries when a torch is at hand. Any other library's exports are unknown,
+and the imports only it could define are "not checked", never passed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from abicheck.policy.manylinux import GLIBC_LIBRARIES, is_loader
+from abicheck.policy.system_exports import CXX_RUNTIME, cxx_runtime_defined, glibc_defined
+from abicheck.resolve.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
+
+if TYPE_CHECKING:
+    from abicheck.load_stage import LoadContext
+
+SHIPPED_LIB, GLIBC, CXX, TORCH, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "unknown"
+# What CPython itself loads on glibc before any extension: its symbols are in every extension's scope.
+PROGRAM_LIBRARIES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "libutil.so.1")
+
+Import = tuple[str, "str | None", "str | None"]  # (name, version, the library its version need names)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One library of the scope, and how its exports are known."""
+
+    library: str
+    kind: str  # shipped, glibc, C++ runtime, torch, unknown
+    exports: Any = None  # Exports (or a torch dump's names) for shipped and torch libraries
+    why: str | None = None  # unknown: why its exports are not known
+    where: str | None = None  # shipped: its path in the wheel or tree
+
+    def defined(self, arch: str | None, names: set[str], version: str | None) -> set[str] | None:
+        """The subset of `names` it defines (at `version`, or by default); None when its exports are unknown."""
+        if self.kind == GLIBC:
+            return glibc_defined(arch, self.library, names, version)
+        if self.kind == CXX:
+            return cxx_runtime_defined(arch, self.library, names, version)
+        if self.exports is not None:
+            if version is not None and not hasattr(self.exports, "has_version"):
+                return self.exports.defined(names)  # a torch dump keeps default definitions only
+            return self.exports.defined(names, version)
+        return None
+
+    def describe(self) -> str:
+        if self.kind == SHIPPED_LIB:
+            return f"{self.library} (shipped: {self.where})" if self.where else f"{self.library} (shipped)"
+        if self.kind == UNKNOWN:
+            return f"{self.library} ({self.why})"
+        return f"{self.library} ({self.kind})"
+
+
+@dataclass
+class ImportResult:
+    """What resolving one object's imports found."""
+
+    checked: int = 0
+    missing: list[tuple[str, str | None, str | None, list[Provider]]] = field(default_factory=list)
+    unknown: dict[str, tuple[int, str]] = field(default_factory=dict)  # library -> (imports, why)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"checked": self.checked, "missing": len(self.missing),
+                                "not_checked": sum(n for n, _why in self.unknown.values())}
+        if self.unknown:
+            data["unknown_libraries"] = {lib: why for lib, (_n, why) in sorted(self.unknown.items())}
+        return data
+
+
+def _system(library: str, musl: bool) -> Provider:
+    if musl:
+        return Provider(library, UNKNOWN, why="musl's exports are not in abicheck's data")
+    if library in GLIBC_LIBRARIES or is_loader(library):
+        return Provider(library, GLIBC)
+    if library in CXX_RUNTIME:
+        return Provider(library, CXX)
+    return Provider(library, UNKNOWN, why="a system library abicheck has no export data for")
+
+
+def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
+    """The libraries the object's imports are looked up in, in the loader's order."""
+    facts = ctx.facts
+    order: list[Provider] = []
+    seen: set[str] = set()
+    if facts.interpreter is None and not musl:  # a library or extension: CPython's own libraries come first
+        for lib in PROGRAM_LIBRARIES:
+            seen.add(lib)
+            order.append(_system(lib, musl))
+    queue: deque[Resolved] = deque(ctx.resolved)
+    torch = ctx.object.torch if not ctx.object.torch_not_checked else None
+    while queue:
+        r = queue.popleft()
+        if r.library in seen:
+            continue
+        seen.add(r.library)
+        if r.how == SYSTEM:
+            order.append(_system(r.library, musl))
+        elif r.how == SHIPPED and r.where:
+            peer = ctx.peer(r.where)
+            if peer is None or peer[0].exports is None:
+                why = peer[0].exports_why if peer is not None and peer[0].exports_why else "its tables were not read"
+                order.append(Provider(r.library, UNKNOWN, why=why, where=r.where))
+            else:
+                order.append(Provider(r.library, SHIPPED_LIB, peer[0].exports, where=r.where))
+            if peer is not None:
+                queue.extend(peer[1])
+        elif r.how == DEPENDENCY and r.where == "torch" and torch is not None and r.library in torch.libraries:
+            exports = torch.exports(r.library)
+            order.append(Provider(r.library, TORCH, exports) if exports is not None
+                         else Provider(r.library, UNKNOWN, why=f"not in torch {torch.version}"))
+            for lib in torch.needed_of(r.library):
+                how = DEPENDENCY if lib in torch.libraries else SYSTEM
+                queue.append(Resolved(lib, how, "torch" if how == DEPENDENCY else None))
+        elif r.how == DEPENDENCY:
+            what = "torch" if r.where == "torch" else r.where
+            order.append(Provider(r.library, UNKNOWN, why=f"installed by {what}, not at hand"
+                                  + (" (--torch)" if r.where == "torch" else "")))
+        else:
+            order.append(Provider(r.library, UNKNOWN, why=r.describe().split(": ", 1)[-1]))
+    return order
+
+
+def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str | None,
+                    skip: Callable[[str], bool]) -> ImportResult:
+    """Look each import up in `scope`, as ld.so would bind it.
+
+    Imports are grouped by the library and version they need, so each group
+    costs one set operation per library rather than a lookup per symbol.
+    """
+    result = ImportResult()
+    by_name = {p.library: p for p in scope}
+    versioned: dict[tuple[str, str], set[str]] = {}
+    unversioned: set[str] = set()
+    for name, version, library in imports:
+        if skip(name):
+            continue
+        if version is not None and library is not None:
+            versioned.setdefault((library, version), set()).add(name)
+        else:
+            unversioned.add(name)
+    for (library, version), names in versioned.items():
+        provider = by_name.get(library)
+        if provider is not None and provider.kind == SHIPPED_LIB and not provider.exports.has_version(version):
+            result.checked += len(names)  # the library lacks the whole version: AB311 names it once
+            continue
+        found = provider.defined(arch, names, version) if provider is not None else None
+        if found is None:
+            why = "not in the object's load scope" if provider is None else (
+                provider.why or f"its {version} exports are not in abicheck's data")
+            _unknown(result, library, why, len(names))
+            continue
+        result.checked += len(names)
+        result.missing.extend((name, version, library, [provider]) for name in sorted(names - found))
+    # Unversioned: defined anywhere in the scope binds (the order only decides which definition wins).
+    remaining = unversioned
+    unknown: list[Provider] = []
+    for provider in scope:
+        if not remaining:
+            break
+        found = provider.defined(arch, remaining, None)
+        if found is None:
+            unknown.append(provider)
+        elif found:
+            remaining = remaining - found
+    result.checked += len(unversioned) - len(remaining)
+    if remaining and unknown:
+        first = unknown[0]
+        _unknown(result, first.library, first.why or "its exports are not in abicheck's data", len(remaining))
+    elif remaining:
+        result.checked += len(remaining)
+        result.missing.extend((name, None, None, scope) for name in sorted(remaining))
+    return result
+
+
+def _unknown(result: ImportResult, library: str, why: str, count: int) -> None:
+    before, _why = result.unknown.get(library, (0, why))
+    result.unknown[library] = (before + count, why)

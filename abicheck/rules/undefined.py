@@ -1,0 +1,114 @@
+"""AB312: an import that no library in the object's load scope defines.
+
+Runs after the resolution stage, on the loader's symbol scope as
+abicheck.resolve.symbols models it. torch's own symbols in a kernel are
+AB308's and AB310's (a kernel meets the torch of its variant, loaded by
+`import torch` before it, not a library it ships); the rest are checked
+here, against shipped libraries, glibc, libstdc++ and libgcc_s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from abicheck.binary.demangle import demangle
+from abicheck.context import is_musl
+from abicheck.load_stage import LoadContext
+from abicheck.report.model import Finding
+from abicheck.resolve.symbols import CXX, GLIBC, SHIPPED_LIB, TORCH, Provider, resolve_imports, symbol_scope
+from abicheck.resolve.torch import cxx_abi_of, is_torch_symbol
+from abicheck.rules.base import Rule
+
+AB312 = Rule(
+    code="AB312",
+    name="undefined-symbol",
+    summary="An object imports a symbol that no library it will load defines.",
+    explanation="""\
+CPython loads extension modules with dlopen(RTLD_NOW): every undefined,
+non-weak symbol must be defined by a library in the object's scope when it
+is imported, or the import fails with
+
+    ImportError: .../_ext.so: undefined symbol: _ZN5mylib6detail4stepEv
+
+The scope is CPython and its C library, then the object's NEEDED libraries,
+breadth first, each as the resolution stage found it. A versioned reference
+(foo@LIBFOO_2) must be defined with that version by the library its version
+need names; an unversioned one by any library of the scope.
+
+abicheck knows the exports of libraries shipped in the same wheel or tree
+(read through their hash tables), of glibc (zig's glibc ABI lists), of
+libstdc++ and libgcc_s (read from real libraries by
+tools/gen_cxx_runtime_symbols.py), and of torch when one is given. Imports
+only another library could define (a dependency wheel that is not at hand, a
+system library without data) are counted as "not checked" in the summary,
+`show` and the JSON; never as passing.
+
+Typical causes: a shipped library was replaced by another build of it (a
+different release, other configure options); an object was linked against
+a library of the build machine that is not the one shipped; it was built
+with the other C++ ABI (std::__cxx11 names) than the library.
+
+Fix: ship the build of the library the object was linked against, or
+rebuild the object against the library that is shipped.""",
+    scope="load",
+    keeps_tables=True,
+)
+
+TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
+
+
+def _hint(name: str, library: str | None, providers: list[Provider]) -> str:
+    shipped = [p for p in providers if p.kind == SHIPPED_LIB]
+    abi = cxx_abi_of(name)
+    if abi is not None:
+        return (f"it uses the {abi} C++ ABI: if the library was built with the other one, rebuild the object with "
+                f"-D_GLIBCXX_USE_CXX11_ABI={1 if abi == 'cxx11' else 0} set like the library's build")
+    if shipped:
+        return (f"the shipped {shipped[0].library} is not the build the object was linked against: ship that build, "
+                "or rebuild the object against the shipped one")
+    if library is not None:
+        return (f"the system's {library} does not define it at that version: the object was linked against "
+                "another build of it (a private one on the build machine); link against the system's")
+    return ("no library it loads defines it: it was linked without the library that does (add it to the link "
+            "and ship or depend on it); -Wl,--no-undefined makes the linker catch this")
+
+
+def _searched(providers: list[Provider]) -> str:
+    """`libshape.so.1 (shipped: pkg/libshape.so.1) or the C library`: what was searched, briefly."""
+    named = [p.describe() for p in providers if p.kind in (SHIPPED_LIB, CXX, TORCH)]
+    if any(p.kind == GLIBC for p in providers):
+        named.append("the C library")
+    return " or ".join(named) if named else "any library it loads"
+
+
+def check_undefined(ctx: LoadContext) -> Iterator[Finding]:
+    obj = ctx.object
+    if obj.imports is None:
+        return
+    musl = is_musl(ctx.facts)
+    scope = symbol_scope(ctx, musl)
+    # torch's own symbols are AB308's and AB310's (a kernel meets the torch of its variant, loaded by
+    # `import torch` before it), unless the object ships with torch's libraries: torch's own wheel
+    inside_torch = any(p.kind == SHIPPED_LIB and p.library.startswith(TORCH_LIBRARIES) for p in scope)
+    executable = ctx.facts.interpreter is not None
+
+    def skip(name: str) -> bool:
+        if not executable and name.startswith(("Py", "_Py")):
+            return True  # the interpreter's; the stable-ABI rules check them
+        return not inside_torch and is_torch_symbol(name)
+
+    result = resolve_imports(obj.imports, scope, ctx.facts.arch, skip)
+    ctx.imports_report = result.to_dict()
+    for name, version, library, searched in result.missing:
+        shown = demangle(name) or name
+        label = f"{shown}@{version}" if version else shown
+        where = searched[0].describe() if library is not None else _searched(searched)
+        yield ctx.finding(
+            AB312,
+            f"{label} is not defined by {where}: loading fails with 'undefined symbol'",
+            _hint(name, library, searched), symbol=name, demangled=shown if shown != name else None, version=version,
+            library=library, details={"searched": [p.describe() for p in searched]})
+
+
+RULES = [AB312]
+CHECKS = [(check_undefined, [AB312])]
