@@ -25,6 +25,15 @@ from abicheck.inputs.variants import parse_variant
     ("torch-universal", None, None, None, None, None),
     ("torch-cuda", "cuda", None, None, None, None),
     ("torch-rocm", "rocm", None, None, None, None),
+    ("torch-metal", "metal", None, None, None, None),
+    ("torch-tpu", "tpu", None, None, None, None),
+    ("torch-neuron", "neuron", None, None, None, None),
+    ("torch210-cu128-x86_64-windows", "cuda", "12.8", "2.10", "x86_64", "windows"),
+    ("torch212-cxx11-tpu-x86_64-linux", "tpu", None, "2.12", "x86_64", "linux"),
+    ("torch212-cxx11-neuron-x86_64-linux", "neuron", None, "2.12", "x86_64", "linux"),
+    ("torch212-cxx11-cann80-aarch64-linux", "cann", "8.0", "2.12", "aarch64", "linux"),
+    ("torch212-cxx11-xpu20253-x86_64-linux", "xpu", "2025.3", "2.12", "x86_64", "linux"),
+    ("tvm-ffi01-cu130-x86_64-linux", "cuda", "13.0", None, "x86_64", "linux"),
 ])
 def test_variant_names(name, backend, version, torch, arch, os):
     v = parse_variant(name)
@@ -38,14 +47,38 @@ def test_cxx_abi_is_recorded():
     assert parse_variant("torch28-cxx11-cu128-x86_64-linux").compute_token == "cu128"
 
 
+def test_frameworks_and_their_releases():
+    tvm = parse_variant("tvm-ffi01-cu130-x86_64-linux")
+    assert (tvm.framework, tvm.framework_version, tvm.torch_version, tvm.cxx_abi) == ("tvm-ffi", "0.1", None, None)
+    stable = parse_variant("torch-stable-abi210-cpu-aarch64-darwin")
+    assert (stable.framework, stable.torch_version, stable.stable_abi) == ("torch-stable-abi", "2.10", True)
+    assert parse_variant("torch-universal").framework == "noarch"
+
+
+def test_every_variant_kernel_builder_builds_today_parses():
+    """The names in kernel-builder's build-variants.json, as recorded in the data."""
+    import json
+
+    from conftest import ROOT
+
+    data = json.loads((ROOT / "policies" / "variants.json").read_text())
+    assert len(data["built_today"]) >= 20
+    for name in data["built_today"]:
+        v = parse_variant(name)
+        assert v.arch in ("x86_64", "aarch64") and v.os in ("linux", "darwin") and v.torch_version
+
+
 @pytest.mark.parametrize("name", [
-    "torch28-cxx11-cu12-x86_64-linux", "torch28-cxx11-cu128-sparc-linux", "torch28-cxx11-cu128-x86_64-windows",
-    "torch28-metal-x86_64-linux", "torch28-cxx11-cu128-aarch64-darwin", "torch-everything", "pytorch28",
+    "torch28-cxx11-cu128-sparc-linux", "torch28-cxx11-cu128-x86_64-beos", "torch28-cxx11-quantum-x86_64-linux",
+    "torch28-cxx11-cuda-x86_64-linux", "torch28-cxx11-cu128-x86_64", "tvm-ffi-cu130-x86_64-linux",
+    "torch-everything", "pytorch28",
 ])
 def test_unknown_variants_explain_the_grammar(name):
     with pytest.raises(InputError) as info:
         parse_variant(name)
-    assert name in str(info.value) and "torch{XY}-cxx11-" in str(info.value)
+    text = str(info.value)
+    assert name in text and "torch<major><minor>[-cxx11|-cxx98]-" in text
+    assert "tvm-ffi<major><minor>" in text and "windows" in text and "cann<major><minor>" in text
 
 
 def test_only_variant_like_names_claim_to_be_variants():
@@ -53,6 +86,7 @@ def test_only_variant_like_names_claim_to_be_variants():
 
     assert looks_like_variant("torch28-cxx11-cu999x-x86_64-linux")  # claims, then fails to parse
     assert looks_like_variant("torch-universal") and looks_like_variant("torch-stable-abi29-cu128-x86_64-linux")
+    assert looks_like_variant("tvm-ffi01-cu130-x86_64-linux") and looks_like_variant("torch-tpu")
     assert not looks_like_variant("torch-lib") and not looks_like_variant("torchvision")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from abicheck.errors import InputError
 from abicheck.inputs.variants import Variant, looks_like_variant, parse_variant
 
-OUTPUT_FOLDERS = ("build", "result")
+OUTPUT_FOLDERS = ("result", "build")  # looked for in this order, as kernel-builder does
 
 
 @dataclass(frozen=True)
@@ -25,30 +25,44 @@ class VariantDir:
     metadata_backend: str | None = None
 
 
-def _variant_children(folder: str) -> list[str]:
+def _is_variant_folder(folder: str, name: str, by_metadata: bool) -> bool:
+    """A folder kernel-builder wrote: named like a variant, or (in an output folder) with a `metadata.json`."""
+    return os.path.isdir(os.path.join(folder, name)) and (
+        looks_like_variant(name) or (by_metadata and os.path.isfile(os.path.join(folder, name, "metadata.json"))))
+
+
+def _variant_children(folder: str, by_metadata: bool = True) -> list[str]:
     try:
         names = sorted(os.listdir(folder))
     except OSError:
         return []
-    return [os.path.join(folder, n) for n in names
-            if looks_like_variant(n) and os.path.isdir(os.path.join(folder, n))]
+    return [os.path.join(folder, n) for n in names if _is_variant_folder(folder, n, by_metadata)]
 
 
 def find_variant_dirs(root: str) -> list[str] | None:
     """Variant folders for a kernel repo, a build/ or result/ folder, or a variant folder.
 
-    None means `root` is not a kernel tree at all (a plain directory).
+    As kernel-builder finds them: the variant folders (those with a
+    `metadata.json`, or named like a variant) under `result/`, else under
+    `build/`, else (named like a variant) in `root` itself; only the first of
+    those that holds any is used. None means `root` is not a kernel tree at all (a plain
+    directory, such as setuptools' build/lib.linux-x86_64-cpython-311/).
     """
-    if looks_like_variant(os.path.basename(os.path.normpath(root))):
+    name = os.path.basename(os.path.normpath(root))
+    if looks_like_variant(name) or (os.path.isfile(os.path.join(root, "metadata.json"))
+                                    and os.path.basename(os.path.dirname(os.path.normpath(root))) in OUTPUT_FOLDERS):
         return [root]
-    outputs = [os.path.join(root, name) for name in OUTPUT_FOLDERS if os.path.isdir(os.path.join(root, name))]
-    if outputs:
-        found = [d for out in outputs for d in _variant_children(out)]
-        if found or os.path.isfile(os.path.join(root, "build.toml")):  # kernel-builder's project file
+    for output in OUTPUT_FOLDERS:
+        found = _variant_children(os.path.join(root, output))
+        if found:
             return found
-        return None  # another tool's build/ (setuptools' build/lib.linux-x86_64-cpython-311/): a plain folder
-    children = _variant_children(root)
-    return children or None
+    children = _variant_children(root, by_metadata=False)  # any project may have a data/metadata.json
+    if children:
+        return children
+    if os.path.isfile(os.path.join(root, "build.toml")) and any(
+            os.path.isdir(os.path.join(root, o)) for o in OUTPUT_FOLDERS):
+        return []  # kernel-builder's project, with an output folder but no variants in it
+    return None
 
 
 def _metadata_backend(path: str) -> str | None:

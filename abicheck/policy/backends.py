@@ -15,7 +15,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from abicheck.errors import UsageError
-from abicheck.inputs.variants import BACKENDS, parse_compute
+from abicheck.inputs.variants import backends, parse_compute
 from abicheck.policy.data import load_json
 
 _LIST_KEYS = ("torch_libraries", "families", "drivers", "allowed")
@@ -40,7 +40,7 @@ def parse_backend_option(value: str) -> BackendContext:
     try:
         backend, version = parse_compute(value.strip().lower())
     except ValueError:
-        raise UsageError(f"unknown backend {value!r}; use cuda, rocm, xpu, cpu or metal, or a compute "
+        raise UsageError(f"unknown backend {value!r}; use one of {', '.join(backends())}, or a compute "
                          "token such as cu128, rocm64 or xpu20252") from None
     return BackendContext(backend, version, source="--backend")
 
@@ -114,8 +114,8 @@ def _merge(base: dict[str, Any], extra: dict[str, Any], origin: str) -> None:
         if not isinstance(extra.get(key, {}), dict):
             raise UsageError(f"{origin}: {key} must be an object")
     for name, entry in extra.get("backends", {}).items():
-        if name not in BACKENDS:
-            raise UsageError(f"{origin}: unknown backend {name!r}; known: {', '.join(BACKENDS)}")
+        if name not in backends():
+            raise UsageError(f"{origin}: unknown backend {name!r}; known: {', '.join(backends())}")
         if not isinstance(entry, dict):
             raise UsageError(f"{origin}: backends.{name} must be an object")
         target = base["backends"].setdefault(name, {})
