@@ -102,11 +102,15 @@ class ObjectContext:
 
     def variant_info(self) -> dict | None:
         """Its build variant as the report shows it, or None outside a variant."""
-        v = self.variant
-        if v is None:
-            return None
-        return {"name": v.name, "backend": v.backend, "backend_version": v.backend_version,
-                "torch": v.torch_version, "cxx_abi": v.cxx_abi, "arch": v.arch}
+        return variant_info(self.variant)
+
+
+def variant_info(v: Variant | None) -> dict | None:
+    """A build variant as the report shows it, or None outside a variant."""
+    if v is None:
+        return None
+    return {"name": v.name, "framework": v.framework, "backend": v.backend, "backend_version": v.backend_version,
+            "torch": v.torch_version, "cxx_abi": v.cxx_abi, "arch": v.arch, "os": v.os}
 
 
 @dataclass
@@ -162,7 +166,8 @@ class ContextBuilder:
     def __init__(self, *, policy: str | None = None, target: str = "wheel", arch: str | None = None,
                  backend: str | None = None, variant: str | None = None, python_abi: str | None = None,
                  policy_files: Iterable[str] = (), torch: str | None = None,
-                 torch_mismatch: str = "error", torch_stable_abi: str | None = None) -> None:
+                 torch_mismatch: str = "error", torch_stable_abi: str | None = None,
+                 macos: str | None = None) -> None:
         """Parse the options; raises UsageError for one that makes no sense.
 
         `torch` is an installed torch folder or a torch wheel; when its release
@@ -187,6 +192,7 @@ class ContextBuilder:
             except InputError as exc:
                 raise UsageError(f"--variant: {exc.message}") from None
         self.python_option = parse_python_abi(python_abi) if python_abi else None
+        self.macos = parse_release(macos, "--macos", "a macOS release such as 15.0") if macos else None
         self.policy_files = tuple(policy_files)
         self._backend_policy: BackendPolicy | None = None
         if self.policy_files:

@@ -30,7 +30,7 @@ class ElfError(InputError):
 
 
 class NothingToCheck(InputError):
-    """A directory or wheel holds no ELF objects (an error unless --allow-empty)."""
+    """A directory or wheel holds no ELF, Mach-O or PE objects (an error unless --allow-empty)."""
 
 
 class MissingBytes(ElfError):

@@ -26,9 +26,11 @@ def parse_python_abi(value: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def parse_release(text: str, what: str) -> tuple[int, int]:
-    """`2.9` -> (2, 9); UsageError for anything else."""
+def parse_release(text: str, what: str, example: str = "a torch release such as 2.9") -> tuple[int, int]:
+    """`2.9` -> (2, 9) (`15` -> (15, 0) for macOS); UsageError for anything else."""
     parts = text.strip().split(".")
+    if len(parts) == 1 and "macOS" in example:
+        parts.append("0")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise UsageError(f"bad {what} {text!r}; use a torch release such as 2.9")
+        raise UsageError(f"bad {what} {text!r}; use {example}")
     return int(parts[0]), int(parts[1])

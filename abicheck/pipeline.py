@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 
 from abicheck.context import ContextBuilder, ObjectContext
 from abicheck.errors import InputError, NothingToCheck, UsageError
+from abicheck.foreign_stage import check_foreign
+from abicheck.inputs.foreign import ForeignItem
 from abicheck.inputs.scan import scan
 from abicheck.load_stage import load_contexts
 from abicheck.report.model import ArtifactResult, Finding, InputProblem, Report
@@ -44,6 +46,7 @@ def check(
     torch: str | None = None,
     torch_mismatch: str = "error",
     torch_stable_abi: str | None = None,
+    macos: str | None = None,
 ) -> Report:
     """Check files, directories, kernel build trees and wheels; return a `Report`.
 
@@ -56,11 +59,14 @@ def check(
     torch folder or a torch wheel) lets kernels' torch imports be checked
     (AB308); see `ContextBuilder` for `torch_mismatch`. `torch_stable_abi`
     ("2.9") holds every object to torch's stable ABI of that release (AB310),
-    as a torch-stable-abi29 variant does.
+    as a torch-stable-abi29 variant does. `macos` ("15.0") is the oldest macOS
+    Mach-O objects must load on (AB601), instead of their wheel tag's or
+    variant's.
     """
     contexts = ContextBuilder(policy=policy, target=target, arch=arch, backend=backend, variant=variant,
                               python_abi=python_abi, policy_files=policy_files, torch=torch,
-                              torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi)
+                              torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi,
+                              macos=macos)
     try:
         return _run(contexts, paths, select, ignore, jobs, progress, allow_empty)
     finally:
@@ -83,6 +89,15 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
     for item in scan(list(paths), problems, workers, skipped):
         if progress is not None:
             progress(item.display)
+        if isinstance(item, ForeignItem):  # a Mach-O or PE object
+            try:
+                checked = check_foreign(contexts, item, lambda c: list(run_rules(c, codes)))
+            except InputError as exc:
+                problems.append(exc)
+                continue
+            if checked is not None:
+                found.append((item.position, checked))
+            continue
         ctx = contexts.for_object(item)
 
         def rules(reader, ctx: ObjectContext = ctx) -> list[Finding]:

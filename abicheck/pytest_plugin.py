@@ -83,7 +83,7 @@ class _Settings:
         self._report: Any = None
 
     def options(self) -> dict[str, Any]:
-        extra = {k: self.project[k] for k in ("arch", "backend", "variant", "python_abi", "torch_stable_abi")
+        extra = {k: self.project[k] for k in ("arch", "backend", "variant", "python_abi", "torch_stable_abi", "macos")
                  if k in self.project}
         return {"policy": self.policy, "target": self.target, "select": self.select, "ignore": self.ignore,
                 "policy_files": self.policy_files, **extra}

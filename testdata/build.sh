@@ -180,6 +180,40 @@ gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/symbols/forgot-lib.so" "$SRC/
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver_partial.map" \
     -o "$OUT/x86_64/runtimes/libver-2.0-partial.so.1" "$SRC/libver_partial.c"
 
+# --- macOS (Mach-O) and Windows (PE) objects -------------------------------------
+# zig cc targets both: Python extensions that leave the interpreter's symbols
+# to the loader (macOS: -undefined dynamic_lookup; Windows: an import library
+# made from a .def file), and no C runtime on Windows to keep the files small.
+mkdir -p "$OUT/macos" "$OUT/windows"
+PYINC=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+MAC=(python3 -m ziglang cc -shared -undefined dynamic_lookup -O2 -s -I"$PYINC")
+"${MAC[@]}" -target aarch64-macos.13.0 -o "$OUT/macos/ext-arm64-13.abi3.so" "$SRC/macos_ext.c"
+"${MAC[@]}" -target aarch64-macos.26.0 -o "$OUT/macos/ext-arm64-26.abi3.so" "$SRC/macos_ext.c"
+"${MAC[@]}" -target x86_64-macos.11.0 -o "$OUT/macos/ext-x86_64-11.abi3.so" "$SRC/macos_ext.c"
+"${MAC[@]}" -target aarch64-macos.13.0 -DPRIVATE_API -o "$OUT/macos/private-api.abi3.so" "$SRC/macos_ext.c"
+python3 tools/make_fat.py "$OUT/macos/ext-universal2.abi3.so" "$OUT/macos/ext-x86_64-11.abi3.so" \
+    "$OUT/macos/ext-arm64-13.abi3.so"
+cp "$OUT/macos/ext-arm64-13.abi3.so" "$OUT/macos/no-min-macos.abi3.so"
+python3 tools/drop_min_macos.py "$OUT/macos/no-min-macos.abi3.so"
+# An extension that loads a dylib by its /nix/store install name, and searches a build directory.
+python3 -m ziglang cc -shared -O2 -s -target aarch64-macos.13.0 \
+    -Wl,-install_name,/nix/store/0c6q3ix6p7yqr0d8bhvzk6x9a9mr6b9l-libomp-19.1.7/lib/libomp.dylib \
+    -o "$OUT/macos/libomp_standin.dylib" "$SRC/omp_standin.c"
+"${MAC[@]}" -target aarch64-macos.13.0 -DUSE_DYLIB -o "$OUT/macos/nix-dylib.abi3.so" "$SRC/macos_ext.c" \
+    "$OUT/macos/libomp_standin.dylib" -Wl,-rpath,/Users/runner/work/kernel/build/lib
+PE=(python3 -m ziglang cc -shared -nostdlib -O2 -s)
+for lib in python3 python311; do
+    python3 -m ziglang dlltool -d "$SRC/$lib.def" -l "$OUT/windows/$lib-x86_64.lib" -m i386:x86-64
+    python3 -m ziglang dlltool -d "$SRC/$lib.def" -l "$OUT/windows/$lib-aarch64.lib" -m arm64
+done
+"${PE[@]}" -target x86_64-windows-gnu -o "$OUT/windows/stable-x86_64.pyd" "$SRC/windows_ext.c" \
+    "$OUT/windows/python3-x86_64.lib"
+"${PE[@]}" -target x86_64-windows-gnu -DPRIVATE_API -o "$OUT/windows/python311-x86_64.pyd" "$SRC/windows_ext.c" \
+    "$OUT/windows/python311-x86_64.lib"
+"${PE[@]}" -target aarch64-windows-gnu -o "$OUT/windows/stable-arm64.pyd" "$SRC/windows_ext.c" \
+    "$OUT/windows/python3-aarch64.lib"
+rm -f "$OUT"/windows/*.lib "$OUT"/windows/*.pdb
+
 # --- bad inputs ---------------------------------------------------------------
 printf '/* GNU ld script\n   Use the shared library, but some functions are only in\n   the static library.  */\nGROUP ( libfoo.so.1 libfoo_nonshared.a )\n' \
     > "$OUT/bad/linker-script.so"

@@ -67,7 +67,7 @@ def test_git_lfs_pointers_are_named_as_such(tmp_path):
 def test_empty_directory_is_an_input_error(tmp_path):
     (tmp_path / "readme.txt").write_text("nothing to see")
     report = abicheck.check([str(tmp_path)])
-    assert report.exit_code == 2 and "no ELF objects" in report.errors[0].message
+    assert report.exit_code == 2 and "no ELF, Mach-O or PE objects found" in report.errors[0].message
 
 
 def test_missing_path(tmp_path):

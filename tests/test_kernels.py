@@ -262,7 +262,7 @@ def test_the_summary_and_json_speak_per_variant(tmp_path):
     assert done.stdout.rstrip().splitlines()[-1].startswith("Checked 3 objects")
     data = json.loads(run_cli("check", "--format", "json", str(tmp_path)).stdout)
     variants = {a["variant"]["name"]: a["variant"] for a in data["artifacts"] if "variant" in a}
-    assert variants[CU128] == {"name": CU128, "backend": "cuda", "backend_version": "12.8", "torch": "2.8",
-                               "cxx_abi": "cxx11", "arch": "x86_64"}
+    assert variants[CU128] == {"name": CU128, "framework": "torch", "backend": "cuda", "backend_version": "12.8",
+                               "torch": "2.8", "cxx_abi": "cxx11", "arch": "x86_64", "os": "linux"}
     shown = run_cli("show", str(tmp_path))
     assert f"variant:                 {CU128} (cuda 12.8, torch 2.8, cxx11)" in shown.stdout

@@ -54,7 +54,7 @@ def test_tables_outside_the_kept_head_are_streamed_again_and_kept(tmp_path, monk
     info = zipfile.ZipFile(wheel).getinfo("demo/a.so")
     with pytest.raises(MissingBytes):
         ElfReader(MemberStream(wheel, info, "a").read_sparse(head_bytes=256))
-    monkeypatch.setattr(MemberStream.read_sparse, "__defaults__", (256, ()))
+    monkeypatch.setattr(MemberStream.read_sparse, "__defaults__", (256, (), False))
     got = [(f.code, f.symbol, f.version) for f in abicheck.check([wheel]).findings if f.code != "AB402"]
     assert got == expected
 

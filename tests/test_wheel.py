@@ -109,7 +109,7 @@ def test_bad_member_is_reported_and_the_rest_checked(tmp_path):
 def test_wheel_without_elf_is_an_input_error(tmp_path):
     wheel = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", {"demo/__init__.py": b"x = 1\n"})
     report = abicheck.check([wheel])
-    assert report.exit_code == 2 and "no ELF objects" in report.errors[0].message
+    assert report.exit_code == 2 and "no ELF, Mach-O or PE objects found" in report.errors[0].message
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 this is not really a zip", os.urandom(300)])

@@ -89,6 +89,9 @@ def check(
                                  "(report its symbols as not checked) or check (against it anyway).")] = None,
     torch_stable_abi: Annotated[Optional[str], typer.Option(
         "--torch-stable-abi", help="Hold objects to torch's stable ABI of this release, e.g. 2.9 (AB310).")] = None,
+    macos: Annotated[Optional[str], typer.Option(
+        "--macos", help="The oldest macOS Mach-O objects must load on, e.g. 15.0 (AB601; default: the wheel's "
+                        "macosx tag, or the variant's: 26.0 for Metal, else kernel-builder's 15.0).")] = None,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
     from abicheck.cli.check import run_check
@@ -97,7 +100,7 @@ def check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
         ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
         policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch, torch_mismatch=torch_mismatch,
-        torch_stable_abi=torch_stable_abi,
+        torch_stable_abi=torch_stable_abi, macos=macos,
     ))
 
 

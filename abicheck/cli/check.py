@@ -91,6 +91,7 @@ def run_check(
     torch: str | None = None,
     torch_mismatch: str | None = None,
     torch_stable_abi: str | None = None,
+    macos: str | None = None,
 ) -> int:
     """Check, print or write the report, and return the exit code (0, 1 or 2)."""
     from abicheck.cli.config import load_config
@@ -105,7 +106,7 @@ def run_check(
         if output is not None:
             check_output(output, paths)  # before the work, not after it
         for name, value in (("--policy", policy), ("--arch", arch), ("--backend", backend), ("--variant", variant),
-                            ("--python-abi", python_abi), ("--torch", torch)):
+                            ("--python-abi", python_abi), ("--torch", torch), ("--macos", macos)):
             if value is not None and not value.strip():
                 raise UsageError(f"{name} needs a value")
         # The project the (first) checked path belongs to, wherever abicheck is run from.
@@ -133,6 +134,7 @@ def run_check(
                 torch=torch or config.get("torch"),
                 torch_mismatch=torch_mismatch or config.get("torch_mismatch", "error"),
                 torch_stable_abi=torch_stable_abi or config.get("torch_stable_abi"),
+                macos=macos or config.get("macos"),
             )
         finally:
             progress.close()

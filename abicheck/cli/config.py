@@ -2,7 +2,7 @@
 
 Command-line options win over the file. Recognised keys: `policy`, `target`,
 `arch`, `select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
-`variant`, `python-abi`, `torch`, `torch-mismatch`, `torch-stable-abi` and `policy-file` (a path
+`variant`, `python-abi`, `torch`, `torch-mismatch`, `torch-stable-abi`, `macos` and `policy-file` (a path
 or a list of paths, relative to the pyproject.toml).
 """
 
@@ -16,7 +16,7 @@ from abicheck.errors import UsageError
 
 KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "ignore": list,
         "backend": str, "variant": str, "python_abi": str, "policy_file": list, "torch": str,
-        "torch_mismatch": str, "torch_stable_abi": str}
+        "torch_mismatch": str, "torch_stable_abi": str, "macos": str}
 
 
 def find_pyproject(start: str | os.PathLike[str] | None = None) -> str | None:

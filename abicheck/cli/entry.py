@@ -38,6 +38,7 @@ CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--torch": ("torch", "value"),
     "--torch-mismatch": ("torch_mismatch", "value"),
     "--torch-stable-abi": ("torch_stable_abi", "value"),
+    "--macos": ("macos", "value"),
 }
 
 

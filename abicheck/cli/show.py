@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from abicheck.errors import InputError
+from abicheck.inputs.foreign import ForeignItem
 from abicheck.inputs.scan import ScanItem, scan
 from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
 
@@ -72,6 +73,51 @@ def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
             "code_change_symbols": sorted({f.symbol for f in findings if f.hint_kind == "code-change" and f.symbol})}
 
 
+def _macos_tag(slices: list) -> str | None:
+    """The macosx wheel tag the slices allow: the newest minimum macOS, and arm64, x86_64 or universal2."""
+    versions = [tuple(int(p) for p in s.min_macos.split(".")[:2]) for s in slices if s.min_macos]
+    arches = {s.arch for s in slices}
+    arch = {frozenset({"aarch64"}): "arm64", frozenset({"x86_64"}): "x86_64",
+            frozenset({"aarch64", "x86_64"}): "universal2"}.get(frozenset(arches))
+    if not versions or arch is None:
+        return None
+    major, minor = max(versions)
+    return f"macosx_{major}_{minor if major < 11 else 0}_{arch}"
+
+
+def _foreign_summary(item: ForeignItem) -> ObjectSummary:
+    """A Mach-O or PE object: its machines, what it loads, and for Mach-O the oldest macOS it runs on."""
+    from abicheck.context import variant_info
+
+    variant = variant_info(item.variant_dir.variant) if item.variant_dir is not None else None
+
+    def read(buf: object) -> ObjectSummary:
+        if item.format == "macho":
+            from abicheck.binary.macho import MachOFile
+
+            m = MachOFile(buf, item.display)  # type: ignore[arg-type]
+            slices = [s for s in m.slices if s.file_type != "object"] or m.slices
+            first = slices[0]
+            return ObjectSummary(
+                path=item.display, arch=",".join(s.arch for s in slices),
+                machine=("fat Mach-O: " if m.fat else "Mach-O ") + ", ".join(
+                    f"{s.arch} (macOS {s.min_macos or '?'})" for s in slices),
+                type=first.file_type, interpreter=None, soname=first.install_name,
+                needed=[path for path, _kind in first.dylibs], rpath=list(first.rpaths), runpath=[],
+                highest_versions={}, weak_versions=[path for path, kind in first.dylibs if kind == "weak"],
+                most_compatible=_macos_tag(slices), variant=variant)
+        from abicheck.binary.pe import read_pe
+
+        pe = read_pe(buf, item.display)  # type: ignore[arg-type]
+        return ObjectSummary(
+            path=item.display, arch=pe.machine, machine=f"PE {pe.machine}", type="DLL" if pe.dll else "EXE",
+            interpreter=None, soname=None, needed=sorted(pe.imports), rpath=[], runpath=[], highest_versions={},
+            weak_versions=[], most_compatible={"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}.get(
+                pe.machine), variant=variant)
+
+    return item.read(read)
+
+
 def summarize(paths: list[str], policy: str | None = None,
               skipped: list[str] | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
     """One summary per object; non-ELF files inside directories and wheels go to `skipped`."""
@@ -85,6 +131,12 @@ def summarize(paths: list[str], policy: str | None = None,
     out: list[tuple[tuple[int, int], ObjectSummary]] = []
     by_context: dict[int, ObjectSummary] = {}
     for item in scan(paths, problems, jobs=os.cpu_count() or 1, skipped=skipped):
+        if isinstance(item, ForeignItem):
+            try:
+                out.append((item.position, _foreign_summary(item)))
+            except InputError as exc:
+                problems.append(exc)
+            continue
         facts = item.reader.facts
         needs = [n for n in facts.version_needs if n.library not in item.shipped]
         strong = [n for n in needs if not n.weak]
@@ -158,7 +210,7 @@ def render_summary(items: list[ObjectSummary]) -> str:
         ]
         if s.weak_versions:
             rows.append(("weak versions", ", ".join(s.weak_versions)))
-        rows.append(("most compatible", s.most_compatible or "none of the manylinux policies"))
+        rows.append(("most compatible", s.most_compatible or "none of the manylinux policies"))  # or a macOS tag
         for n, r in enumerate(s.resolved or ()):
             rows.append(("resolves" if n == 0 else "", _resolution_text(r)))
         if s.imports is not None:

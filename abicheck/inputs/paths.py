@@ -26,17 +26,37 @@ class FoundFile:
     display: str  # as it is reported
     relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader
     relpath: str = ""  # inside the walked root, with posix separators
+    format: str = "elf"  # elf, macho (macOS) or pe (Windows)
 
 
-# `_relu_cuda_ab12cd3.abi3.so`, `_name_cuda_7645816_dirty.abi3.so` (a build from a modified tree):
-# kernel builders name their ops libraries so.
-_KERNEL_FILE = re.compile(r"_(?P<backend>cuda|rocm|xpu|cpu|metal)_[0-9a-z]+(_dirty)?(\.abi3)?\.so$")
+# `_relu_cuda_ab12cd3.abi3.so`, `_name_cuda_7645816_dirty.abi3.so` (a build from a modified tree),
+# `_relu_cuda_ab12cd3.pyd` on Windows: kernel builders name their ops libraries so.
+_KERNEL_FILE = re.compile(r"_(?P<backend>[a-z]+)_[0-9a-z]+(_dirty)?((\.abi3)?\.so|\.pyd)$")
 
 
 def backend_from_filename(name: str) -> str | None:
     """The backend a kernel builder's file name states (`_relu_cuda_ab12.abi3.so` -> cuda)."""
     m = _KERNEL_FILE.search(os.path.basename(name))
-    return m.group("backend") if m else None
+    if m is None:
+        return None
+    from abicheck.inputs.variants import backends
+
+    return m.group("backend") if m.group("backend") in backends() else None
+
+
+def object_format(head: bytes) -> str | None:
+    """"elf", "macho" or "pe" for the first bytes of an object abicheck reads; None for anything else."""
+    if head[:4] == ELF_MAGIC:
+        return "elf"
+    from abicheck.binary.macho import is_macho
+    from abicheck.binary.pe import is_pe
+
+    if is_macho(head):
+        return "macho"
+    if is_pe(head) and len(head) >= 64:
+        offset = int.from_bytes(head[0x3C:0x40], "little")
+        return "pe" if 64 <= offset < 1 << 20 else None
+    return None
 
 
 def kind_of(path: str) -> str:
@@ -79,9 +99,10 @@ def looks_like_library(name: str) -> bool:
 
 def walk_directory(root: str, problems: list[InputError], skipped: list[str] | None = None,
                    links: dict[str, str] | None = None) -> tuple[list[FoundFile], frozenset[str]]:
-    """ELF files under `root`, and every file name present (the shipped names).
+    """Object files under `root`, and every file name present (the shipped names).
 
-    A file is an object to check only when it starts with the ELF magic; any
+    A file is an object to check only when it starts with the ELF, Mach-O or
+    PE magic (`FoundFile.format`); any
     other file is skipped (and listed in `skipped`), whatever its name, except
     a Git LFS pointer named like a library, which is a problem: the real
     object was never fetched. FIFOs, sockets and devices are skipped without
@@ -115,9 +136,10 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
             except OSError as exc:
                 problems.append(InputError(exc.strerror or str(exc), path))
                 continue
-            if head[:4] == ELF_MAGIC:
+            fmt = object_format(head)
+            if fmt is not None:
                 rel = os.path.relpath(path, root).replace(os.sep, "/")
-                found.append(FoundFile(path, path, _is_relocatable(head), rel))
+                found.append(FoundFile(path, path, fmt == "elf" and _is_relocatable(head), rel, fmt))
             elif looks_like_library(name) and is_lfs_pointer(head):
                 problems.append(InputError(describe_non_elf(head), path))
             elif skipped is not None:

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from abicheck.binary.elf import ElfReader, open_elf
-from abicheck.errors import InputError, MissingBytes, NothingToCheck
+from abicheck.errors import InputError, NothingToCheck
+from abicheck.inputs.foreign import ForeignItem, wheel_member
 from abicheck.inputs.paths import iter_paths, walk_directory
+from abicheck.inputs.retry import keeping_missing
 
 if TYPE_CHECKING:
     from abicheck.inputs.kernel_tree import VariantDir
     from abicheck.inputs.wheel import WheelReader, WheelTags
 
 T = TypeVar("T")
-MAX_REREADS = 4  # extra passes over one streamed member for tables outside its head
 # A loose file's kernel variant folder: its parsed name, the folder as a container, its shipped names.
 InVariant = tuple["VariantDir", "Container", frozenset[str]]
 Enclosing = dict[str, "InVariant | None"]
@@ -80,7 +81,7 @@ class ScanItem:
 
 
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
-         skipped: list[str] | None = None) -> Iterator[ScanItem]:
+         skipped: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
     """Every ELF object under `paths`; each item's `position` gives its place.
 
     Objects of one wheel may come out of archive order when `jobs` > 1 (the
@@ -107,12 +108,17 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
 
 
 def _scan_file(path: str, problems: list[InputError],
-               enclosing: Enclosing) -> Iterator[ScanItem]:
+               enclosing: Enclosing) -> Iterator[ScanItem | ForeignItem]:
     """A file named directly; inside a kernel variant folder it is checked as part of that folder."""
     found = _variant_of(path, problems, enclosing)
     if found is not None:
         vdir, origin, shipped = found
         relpath = os.path.relpath(path, vdir.path).replace(os.sep, "/")
+        fmt = _format_of(path)
+        if fmt in ("macho", "pe"):
+            yield ForeignItem(fmt, path, path=path, container=vdir.path, variant_dir=vdir, origin=origin,
+                              relpath=relpath)
+            return
         try:
             with open_elf(path) as reader:
                 yield ScanItem(reader, path, shipped, container=vdir.path, variant_dir=vdir, origin=origin,
@@ -121,11 +127,25 @@ def _scan_file(path: str, problems: list[InputError],
             problems.append(exc)
         return
     origin = Container(path, "file", root=os.path.dirname(os.path.abspath(path)))
+    fmt = _format_of(path)
+    if fmt in ("macho", "pe"):
+        yield ForeignItem(fmt, path, path=path, origin=origin, relpath=os.path.basename(path))
+        return
     try:
         with open_elf(path) as reader:
             yield ScanItem(reader, path, frozenset(), origin=origin, relpath=os.path.basename(path))
     except InputError as exc:
         problems.append(exc)
+
+
+def _format_of(path: str) -> str | None:
+    from abicheck.inputs.paths import object_format
+
+    try:
+        with open(path, "rb") as f:
+            return object_format(f.read(64))
+    except OSError:
+        return None  # open_elf reports it
 
 
 def _variant_of(path: str, problems: list[InputError],
@@ -159,12 +179,13 @@ def _variant_of(path: str, problems: list[InputError],
             enclosing[folder] = None
             return None
         files, shipped = walk_directory(vdir.path, [])
-        elf = {f.relpath for f in files if not f.relocatable}
+        elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
         enclosing[folder] = (vdir, Container(vdir.path, "dir", root=vdir.path, files=elf), shipped)
     return enclosing[folder]
 
 
-def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None) -> Iterator[ScanItem]:
+def _scan_directory(root: str, problems: list[InputError],
+                    skipped: list[str] | None) -> Iterator[ScanItem | ForeignItem]:
     from abicheck.inputs.kernel_tree import find_variant_dirs, load_variant_dir
 
     variant_paths = find_variant_dirs(root)
@@ -185,14 +206,19 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
 
 
 def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],
-                  skipped: list[str] | None = None) -> Iterator[ScanItem]:
+                  skipped: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
     links: dict[str, str] = {}
     files, shipped = walk_directory(root, problems, skipped, links)
-    elf = {f.relpath for f in files if not f.relocatable}
+    elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
     elf_links = {link: target for link, target in links.items() if target in elf}
     origin = Container(root, "dir", root=root, files=elf | set(elf_links), links=elf_links)
     count = 0
     for found in files:
+        if found.format != "elf":
+            count += 1
+            yield ForeignItem(found.format, found.display, path=found.path, container=root, variant_dir=vdir,
+                              origin=origin, relpath=found.relpath)
+            continue
         try:
             with open_elf(found.path, found.display) as reader:
                 if reader.facts.type == "REL":
@@ -204,14 +230,14 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
             count += 1
             problems.append(exc)
     if count == 0 and vdir is None:
-        problems.append(NothingToCheck("no ELF objects found in this directory", root))
+        problems.append(NothingToCheck("no ELF, Mach-O or PE objects found in this directory", root))
     elif count == 0 and vdir is not None and vdir.variant.has_binaries:
         problems.append(InputError(f"variant folder {vdir.variant.name} holds no compiled objects (.so): "
                                    "build the kernel first", root))
 
 
 def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
-                skipped: list[str] | None = None) -> Iterator[ScanItem]:
+                skipped: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
     from abicheck.inputs.wheel import WheelReader  # zipfile and packaging only when a wheel is given
 
     try:
@@ -229,7 +255,7 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
         index = {wheel.display(m): m.index for m in wheel.members}
         problems[first:] = sorted(problems[first:], key=lambda p: index.get(p.path or "", len(index)))
     if counter[0] == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
-        problems.append(NothingToCheck("no ELF objects found in this wheel", path))
+        problems.append(NothingToCheck("no ELF, Mach-O or PE objects found in this wheel", path))
 
 
 def _open_member(wheel: WheelReader, member: object, display: str,
@@ -247,27 +273,8 @@ def _open_member(wheel: WheelReader, member: object, display: str,
     return keeping_missing(attempt, display, extra), extra
 
 
-def keeping_missing(attempt: Callable[[list[tuple[int, int]]], T], label: str,
-                    extra: list[tuple[int, int]] | None = None) -> T:
-    """`attempt(extra)` until no read misses; each miss adds its range (at least 1 MiB) to `extra`.
-
-    The one retry rule for streamed members: at most MAX_REREADS more passes,
-    then the object is malformed.
-    """
-    extra = [] if extra is None else extra
-    while True:
-        try:
-            return attempt(extra)
-        except MissingBytes as missing:
-            if len(extra) >= MAX_REREADS:
-                raise InputError(f"malformed ELF: tables scattered over more than {MAX_REREADS} ranges outside "
-                                 "the file's head", label) from None
-            # at least 1 MiB, so entry-by-entry reads cost one pass, not one each
-            extra.append((missing.start, max(missing.stop, missing.start + (1 << 20))))
-
-
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
-                 counter: list[int], skipped: list[str] | None) -> Iterator[ScanItem]:
+                 counter: list[int], skipped: list[str] | None) -> Iterator[ScanItem | ForeignItem]:
     origin = Container(path, "wheel", metadata=wheel.metadata(problems), wheel=wheel.tags, files=wheel.elf_names)
     try:
         members = wheel.loaded(problems, jobs, skipped)
@@ -293,5 +300,8 @@ def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs
 
             yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=again,
                            position=(0, member.index), origin=origin, relpath=member.name)
+        for member, fmt in wheel.foreign_members:
+            counter[0] += 1
+            yield wheel_member(wheel, member, fmt, origin)
     except InputError as exc:  # the archive itself became unreadable mid-scan
         problems.append(exc)

@@ -215,12 +215,14 @@ class MemberStream:
         if tail:
             yield tail
 
-    def read_sparse(self, head_bytes: int = HEAD_BYTES,
-                    extra: list[tuple[int, int]] | tuple[()] = ()) -> SparseBuffer | bytes:
+    def read_sparse(self, head_bytes: int = HEAD_BYTES, extra: list[tuple[int, int]] | tuple[()] = (),
+                    foreign: bool = False) -> SparseBuffer | bytes:
         """Inflate until the head, PT_DYNAMIC, PT_INTERP and the `extra` ranges are complete; keep only those.
 
         A member that does not start with the ELF magic is abandoned after the
-        first inflated chunk; its first 16 bytes are returned instead.
+        first inflated chunk; its first 16 bytes are returned instead. With
+        `foreign` (a Mach-O or PE member) the magic is not checked and no ELF
+        segment is looked for: the head and `extra` are kept.
         """
         size = self.info.file_size
         stops = {0: min(size, head_bytes)}  # kept range start -> stop; the head starts at 0
@@ -240,7 +242,7 @@ class MemberStream:
         with open(self.path, "rb") as f:
             f.seek(_data_offset(f, self.info, self.label))
             for chunk in self._chunks(f):
-                if pos == 0 and bytes(chunk[:4]) != b"\x7fELF":
+                if pos == 0 and not foreign and bytes(chunk[:4]) != b"\x7fELF":
                     return bytes(chunk[:16])
                 end = pos + len(chunk)
                 view = memoryview(chunk)
@@ -249,7 +251,9 @@ class MemberStream:
                         lo, hi = max(start, pos), min(stop, end)
                         kept[start][lo - start:hi - start] = view[lo - pos:hi - pos]
                 pos = end
-                if not header_parsed and (pos >= 65536 or pos >= size):
+                if not header_parsed and foreign:
+                    header_parsed = True
+                elif not header_parsed and (pos >= 65536 or pos >= size):
                     header_parsed = True
                     for start, stop in _segment_ranges(bytes(kept[0][:65536]), size):
                         if start <= stops[0] and pos <= stops[0]:

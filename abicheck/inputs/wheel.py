@@ -15,7 +15,7 @@ from itertools import pairwise
 
 from abicheck.binary.elf import describe_non_elf, is_lfs_pointer
 from abicheck.errors import InputError
-from abicheck.inputs.paths import looks_like_library
+from abicheck.inputs.paths import looks_like_library, object_format
 from abicheck.policy.manylinux import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
 
 # A member bigger than this uncompressed is refused rather than inflated; the
@@ -107,6 +107,7 @@ class WheelReader:
         names = (os.path.basename(m.name) for m in self.members)
         self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
         self.elf_names: set[str] = set()  # filled as elf_members() finds them
+        self.foreign_members: list[tuple[Member, str]] = []  # Mach-O and PE members, with their format
 
     def metadata(self, problems: list[InputError]) -> str | None:
         """The text of the wheel's `*.dist-info/METADATA`, or None (a problem when unreadable)."""
@@ -206,16 +207,19 @@ class WheelReader:
                     head = b""
                 else:
                     try:
-                        head = peek(f, member.info, label, 32)
+                        head = peek(f, member.info, label, 64)
                     except InputError as exc:
                         problems.append(exc)
                         continue
                     except OSError as exc:
                         problems.append(InputError(f"cannot read member: {exc.strerror or exc}", label))
                         continue
-                if head[:4] == b"\x7fELF":
+                fmt = object_format(head)
+                if fmt == "elf":
                     found.append(member)
                     self.elf_names.add(member.name)
+                elif fmt is not None:
+                    self.foreign_members.append((member, fmt))
                 elif looks_like_library(os.path.basename(member.name)) and is_lfs_pointer(head):
                     problems.append(InputError(describe_non_elf(head), label))
                 elif skipped is not None:

@@ -30,6 +30,9 @@ def printable(text: str) -> str:
                    for c in text)
 
 
+OBJECT_KINDS = ("elf", "macho", "pe")  # artifacts that are objects (the others: wheel, metadata)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One rule violation in one artifact."""
@@ -83,7 +86,7 @@ class ArtifactResult:
     findings: list[Finding] = field(default_factory=list)
     arch: str | None = None
     policy: str | None = None
-    kind: str = "elf"  # "elf" for an object, "wheel" for wheel-level findings
+    kind: str = "elf"  # an object: "elf", "macho" or "pe"; "wheel" or "metadata" for findings about those
     needed: list[dict[str, Any]] | None = None  # where each NEEDED library comes from (objects only)
     symbols: dict[str, Any] | None = None  # the torch symbol check (AB308): checked, missing, or why not
     variant: dict[str, Any] | None = None  # its kernel build variant: name, backend, torch, C++ ABI, arch
@@ -139,7 +142,7 @@ class Report:
 
     @property
     def objects_checked(self) -> int:
-        return sum(1 for a in self.artifacts if a.kind == "elf")
+        return sum(1 for a in self.artifacts if a.kind in OBJECT_KINDS)
 
     @property
     def exit_code(self) -> int:

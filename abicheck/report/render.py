@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from abicheck.report.model import Report
+from abicheck.report.model import OBJECT_KINDS, Report
 
 FORMATS = ("text", "json", "sarif", "github")
 INFORMATION_URI = "https://pypi.org/project/manylinux-abicheck/"
@@ -46,7 +46,7 @@ def _variant_lines(report: Report) -> list[str]:
     """One line per kernel build variant: how many objects, clean or not, what was not checked and why."""
     by_name: dict[str, list] = {}
     for artifact in report.artifacts:
-        if artifact.variant is not None and artifact.kind == "elf":
+        if artifact.variant is not None and artifact.kind in OBJECT_KINDS:
             by_name.setdefault(artifact.variant["name"], []).append(artifact)
     lines = []
     for name, artifacts in sorted(by_name.items()):

@@ -12,6 +12,7 @@ released; `abicheck explain CODE` prints a rule's explanation.
 | AB3xx  | linkage: NEEDED libraries that will not be found; kernel runtimes and drivers |
 | AB4xx  | architecture and wheel tags |
 | AB5xx  | the Python stable ABI |
+| AB6xx  | macOS objects: minimum macOS, load commands |
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from abicheck.rules.base import SCOPES, Rule
 
 if TYPE_CHECKING:
     from abicheck.context import ObjectContext, VariantContext, WheelContext
+    from abicheck.foreign_stage import ForeignContext
     from abicheck.load_stage import LoadContext
 
-    Context = ObjectContext | WheelContext | VariantContext | LoadContext
+    Context = ObjectContext | WheelContext | VariantContext | LoadContext | ForeignContext
     from abicheck.report.model import Finding
 
 __all__ = ["Rule", "all_rules", "get_rule", "keeps_tables", "registry", "run_rules", "selected_codes"]
@@ -44,15 +46,26 @@ def _load() -> None:
     a `WheelContext` or a `VariantContext` (see abicheck.context).
     """
     global _RULES, _CHECKS
-    from abicheck.rules import arch, libraries, linkage, paths, python_abi, symbols, tags, torch_abi, undefined
+    from abicheck.rules import (
+        arch,
+        foreign,
+        libraries,
+        linkage,
+        paths,
+        python_abi,
+        symbols,
+        tags,
+        torch_abi,
+        undefined,
+    )
 
     rules: dict[str, Rule] = {}
     checks: dict[str, list[tuple[Check, frozenset[str]]]] = {scope: [] for scope in SCOPES}
-    for module in (symbols, paths, linkage, libraries, undefined, torch_abi, arch, tags, python_abi):
+    for module in (symbols, paths, linkage, libraries, undefined, torch_abi, arch, tags, python_abi, foreign):
         for rule in module.RULES:
             rules[rule.code] = rule
-        for check, reported in module.CHECKS:
-            scopes = {r.scope for r in reported}
+        for check, reported, *explicit in module.CHECKS:
+            scopes = set(explicit) or {r.scope for r in reported}  # a foreign check may report AB401, AB5xx
             assert len(scopes) == 1, f"{check.__name__} reports rules of several scopes"
             checks[scopes.pop()].append((check, frozenset(r.code for r in reported)))
     _RULES, _CHECKS = rules, checks

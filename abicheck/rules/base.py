@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCOPES = ("object", "wheel", "variant", "load")
+SCOPES = ("object", "wheel", "variant", "load", "foreign")
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,8 @@ class Rule:
     summary: str
     explanation: str
     # "object": per ELF file, while it is open; "load": per ELF file, after the whole input was scanned and
-    # its NEEDED libraries resolved; "wheel": per wheel; "variant": per variant folder
+    # its NEEDED libraries resolved; "wheel": per wheel; "variant": per variant folder; "foreign": per
+    # Mach-O or PE object (a check there may also report object-scope rules that mean the same: AB401, AB5xx)
     scope: str = "object"
     # a load-scope rule that reads every object's imports and export tables, kept while the object is open
     keeps_tables: bool = False

@@ -1,6 +1,8 @@
 """Print testdata/manifest.json: readelf's facts for every test binary.
 
-Files under bin/bad/ are recorded as inputs that must be rejected.
+Files under bin/bad/ are recorded as inputs that must be rejected. The
+macOS and Windows objects (bin/macos/, bin/windows/) are not ELF: readelf
+knows nothing of them, and their tests use macholib and pefile instead.
 Usage: make_manifest.py BIN_DIR > manifest.json
 """
 
@@ -18,6 +20,8 @@ def main(root: str) -> None:
         for name in sorted(files):
             path = os.path.join(dirpath, name)
             key = os.path.relpath(path, os.path.dirname(root.rstrip("/")) or ".")
+            if os.path.basename(dirpath) in ("macos", "windows"):
+                continue
             if os.path.basename(dirpath) == "bad":
                 manifest[key] = {"bad": True}
             else:
