@@ -86,7 +86,7 @@ def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] |
     found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)
     by_context: dict[int, ArtifactResult] = {}
     skipped: list[str] = []
-    for item in scan(list(paths), problems, workers, skipped):
+    for item in scan(list(paths), problems, workers, skipped, report.pure_variants):
         if progress is not None:
             progress(item.display)
         if isinstance(item, ForeignItem):  # a Mach-O or PE object

@@ -89,7 +89,20 @@ class _Settings:
                 "policy_files": self.policy_files, **extra}
 
     def existing_paths(self) -> list[str]:
-        return [str(self.root / p) for p in self.paths if (self.root / p).exists()]
+        """The configured paths that exist; of kernel-builder's output folders, only the one the CLI checks.
+
+        `abicheck check .` takes the variants under result/, else build/; when both
+        are configured and both hold variants, only that one is collected.
+        """
+        from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_variant_dirs
+
+        existing = [p for p in self.paths if (self.root / p).exists()]
+        outputs = [p for p in existing if p.strip("/") in OUTPUT_FOLDERS]
+        if len(outputs) > 1:
+            chosen = find_variant_dirs(str(self.root)) or []
+            used = {os.path.basename(os.path.dirname(v)) for v in chosen}
+            existing = [p for p in existing if p not in outputs or p.strip("/") in used] or existing
+        return [str(self.root / p) for p in existing]
 
     def report(self) -> Any:
         """The one check over every path, run at the first item that needs it.
@@ -128,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _discover(settings: _Settings) -> list[str]:
-    """Every ELF object (or wheel member) under the configured paths, as display paths."""
+    """Every ELF, Mach-O or PE object (or wheel member) under the configured paths, as display paths."""
     from abicheck.inputs.paths import kind_of, walk_directory
 
     found: list[str] = []
@@ -146,6 +159,7 @@ def _discover(settings: _Settings) -> list[str]:
             try:
                 with WheelReader(path) as wheel:
                     found.extend(wheel.display(m) for m in wheel.elf_members([]))
+                    found.extend(wheel.display(m) for m, _format in wheel.foreign_members)
             except InputError:
                 found.append(path)
         else:
@@ -162,13 +176,32 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     objects = _discover(settings)
     if not objects:
         where = ", ".join(f"{p.rstrip('/')}/" for p in settings.paths)
+        pure = _pure_variants(settings)
+        reason = (f"only pure-Python variants under {where} ({', '.join(pure)}): no compiled objects to check"
+                  if pure else f"no build outputs under {where}: build the kernel first")
         items.append(AbicheckEmpty.from_parent(session, name="no-build-outputs",
-                                               nodeid=f"{ITEM_PREFIX}no-build-outputs",
-                                               reason=f"no build outputs under {where}: build the kernel first"))
+                                               nodeid=f"{ITEM_PREFIX}no-build-outputs", reason=reason))
         return
     for display in objects:
         rel = _relative(display, settings.root)
         items.append(AbicheckItem.from_parent(session, name=rel, nodeid=f"{ITEM_PREFIX}{rel}", target=display))
+
+
+def _pure_variants(settings: _Settings) -> list[str]:
+    """The variant folders (`torch-cuda`) under the configured paths that hold no compiled objects."""
+    from abicheck.inputs.kernel_tree import find_variant_dirs
+    from abicheck.inputs.variants import looks_like_variant, parse_variant
+
+    names = []
+    for path in settings.existing_paths():
+        for folder in find_variant_dirs(path) or []:
+            name = os.path.basename(os.path.normpath(folder))
+            try:
+                if looks_like_variant(name) and not parse_variant(name).has_binaries:
+                    names.append(name)
+            except InputError:
+                continue
+    return sorted(names)
 
 
 def _whole_project(config: pytest.Config) -> bool:

@@ -160,3 +160,34 @@ def test_version_needs_and_hash_chains_with_extreme_fields_only_raise_input_erro
     start = time.monotonic()
     _exercise(data)
     assert time.monotonic() - start < 5
+
+
+FOREIGN = [bin_path("macos/ext-universal2.abi3.so"), bin_path("macos/nix-dylib.abi3.so"),
+           bin_path("windows/python311-x86_64.pyd")]
+
+
+@st.composite
+def mutated_foreign(draw):
+    """A real Mach-O (thin or fat) or PE object with bytes changed in its headers and load commands."""
+    raw = bytearray(open(draw(st.sampled_from(FOREIGN)), "rb").read())
+    for _ in range(draw(st.integers(1, 12))):
+        at = draw(st.integers(0, min(len(raw), 1 << 14) - 1))  # the headers, load commands, PE sections
+        raw[at] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        del raw[draw(st.integers(0, len(raw))):]
+    return bytes(raw)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_foreign(), st.sampled_from(["k.abi3.so", "k.pyd"]))
+def test_mutated_macho_and_pe_objects_give_findings_or_one_line_errors(tmp_path_factory, data, name):
+    folder = tmp_path_factory.mktemp("foreign")
+    path = folder / name
+    path.write_bytes(data)
+    before = sha256(path)
+    for report in (abicheck.check([str(path)], macos="15.0"),
+                   abicheck.check([make_wheel(folder, "k-1.0-cp39-abi3-macosx_11_0_universal2.whl",
+                                              {f"k/{name}": str(path)})])):
+        assert report.exit_code in (0, 1, 2)
+        assert all("\n" not in e.message and e.path for e in report.errors)
+    assert sha256(path) == before

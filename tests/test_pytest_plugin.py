@@ -193,3 +193,15 @@ def test_an_undefined_symbol_and_unchecked_imports_in_the_plugin(pytester):
         "abicheck: libz.so.1: a system library abicheck has no export data for (1 object)",
         "FAILED abicheck::build/torch28-cxx11-cpu-x86_64-linux/shape/_shape_cpu_ab12.abi3.so*",
     ])
+
+
+def test_a_tree_of_pure_python_variants_is_not_told_to_build(pytester):
+    for name in ("torch-cuda", "torch-cpu"):
+        (pytester.path / "build" / name).mkdir(parents=True)
+        (pytester.path / "build" / name / "ops.py").write_text("def relu(x):\n    return x\n")
+    pytester.makepyfile(test_ops="def test_ops():\n    assert True\n")
+    result = pytester.runpytest("--abicheck", "-rs", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*only pure-Python variants under build/, result/ (torch-cpu, torch-cuda): "
+                                 "no compiled objects to check*"])
+    assert "build the kernel first" not in result.stdout.str()

@@ -80,15 +80,16 @@ class ScanItem:
         return keeping_missing(attempt, self.display)
 
 
-def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
-         skipped: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
+def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: list[str] | None = None,
+         pure: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
     """Every ELF object under `paths`; each item's `position` gives its place.
 
     Objects of one wheel may come out of archive order when `jobs` > 1 (the
     biggest are inflated first); sort by `position` to restore it. Problems are
     appended to `problems` in a deterministic order whatever `jobs` is. Files
     inside directories and wheels that are not ELF are skipped, and listed in
-    `skipped` when it is given.
+    `skipped` when it is given. Variant folders without compiled objects
+    (pure-Python variants, `torch-cuda`) are listed in `pure` when it is given.
     """
     enclosing: Enclosing = {}  # loose files' variant folders
     for number, (path, kind) in enumerate(iter_paths(paths)):
@@ -98,7 +99,7 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1,
         if kind == "file":
             items = _scan_file(path, problems, enclosing)
         elif kind == "dir":
-            items = _scan_directory(path, problems, skipped)
+            items = _scan_directory(path, problems, skipped, pure)
         else:
             items = _scan_wheel(path, problems, jobs, skipped)
         for index, item in enumerate(items):
@@ -184,8 +185,8 @@ def _variant_of(path: str, problems: list[InputError],
     return enclosing[folder]
 
 
-def _scan_directory(root: str, problems: list[InputError],
-                    skipped: list[str] | None) -> Iterator[ScanItem | ForeignItem]:
+def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None,
+                    pure: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
     from abicheck.inputs.kernel_tree import find_variant_dirs, load_variant_dir
 
     variant_paths = find_variant_dirs(root)
@@ -202,7 +203,12 @@ def _scan_directory(root: str, problems: list[InputError],
             exc.path = exc.path or path
             problems.append(exc)
             continue
-        yield from _scan_objects(path, vdir, problems, skipped)
+        found = 0
+        for item in _scan_objects(path, vdir, problems, skipped):
+            found += 1
+            yield item
+        if not found and not vdir.variant.has_binaries and pure is not None:
+            pure.append(vdir.variant.name)
 
 
 def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],

@@ -130,6 +130,7 @@ class Report:
     target: str = "wheel"
     policy: str | None = None  # the --policy given, if any
     skipped: int = 0  # files in directories and wheels that are not ELF objects
+    pure_variants: list[str] = field(default_factory=list)  # variant folders without compiled objects
 
     @property
     def unverified(self) -> int:
@@ -214,6 +215,7 @@ class Report:
                 "libraries_not_verified": self.unverified,
                 "symbols_not_checked": sum(1 for a in self.artifacts if a.symbols and "not_checked" in a.symbols),
                 "imports_not_checked": sum(a.imports_not_checked for a in self.artifacts),
+                "pure_python_variants": sorted(self.pure_variants),
             },
             "artifacts": [a.to_dict() for a in self.artifacts],
             "errors": [e.to_dict() for e in self.errors],

@@ -58,7 +58,8 @@ def _variant_lines(report: Report) -> list[str]:
         if unverified:
             notes.append(f"{unverified} librar{'y' if unverified == 1 else 'ies'} not verified")
         lines.append(f"{name}: {_plural(len(artifacts), 'object')}, {state}" + "".join(f"; {n}" for n in notes))
-    return lines
+    lines += [f"{name}: no compiled objects (pure Python): nothing to check" for name in sorted(report.pure_variants)]
+    return sorted(lines)
 
 
 def _summary(report: Report) -> str:
