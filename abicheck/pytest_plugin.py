@@ -81,6 +81,7 @@ class _Settings:
         self.policy_files = opt("--abicheck-policy-file") or project.get("policy_file") or []
         self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict"))
         self._report: Any = None
+        self.targets: set[str] = set()  # the objects collected as items
 
     def options(self) -> dict[str, Any]:
         extra = {k: self.project[k] for k in ("arch", "backend", "variant", "python_abi", "torch_stable_abi", "macos")
@@ -185,6 +186,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for display in objects:
         rel = _relative(display, settings.root)
         items.append(AbicheckItem.from_parent(session, name=rel, nodeid=f"{ITEM_PREFIX}{rel}", target=display))
+    settings.targets = set(objects)
+    for path in settings.existing_paths():
+        rel = _relative(path, settings.root).rstrip("/") + "/"
+        items.append(AbicheckFolder.from_parent(session, name=rel, nodeid=f"{ITEM_PREFIX}{rel}", target=path))
 
 
 def _pure_variants(settings: _Settings) -> list[str]:
@@ -246,7 +251,7 @@ class AbicheckItem(pytest.Item):
         # An error about a folder above the object (an unknown variant name, a
         # malformed metadata.json) fails every object in it.
         lines.extend(f"error: {e.path}: {e.message}" if e.path != self.target else f"error: {e.message}"
-                     for e in report.errors if e.path == self.target or _inside(self.target, e.path))
+                     for e in report.errors if _concerns(e.path, self.target))
         if lines:
             raise AbicheckFailure("\n".join(lines))
 
@@ -266,6 +271,45 @@ def _covers(artifact: Any, target: str) -> bool:
     if artifact.kind == "metadata":
         return _inside(target, os.path.dirname(artifact.path))
     return False
+
+
+def _concerns(error_path: str, target: str) -> bool:
+    """An input error about the object itself, or about a folder (or its metadata.json) that holds it."""
+    if error_path == target or _inside(target, error_path):
+        return True
+    return os.path.basename(error_path) == "metadata.json" and _inside(target, os.path.dirname(error_path))
+
+
+class AbicheckFolder(pytest.Item):
+    """One configured path (`build/`): fails with the input errors no object's item reports.
+
+    An unknown variant name over a folder without objects, an unreadable
+    folder, a metadata.json of a variant without objects: the command line
+    fails on them, so pytest must too.
+    """
+
+    def __init__(self, *, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+        self.add_marker("abicheck")
+
+    def runtest(self) -> None:
+        settings = self.config.stash[_SETTINGS]
+        report = settings.report()
+        targets = settings.targets
+        lines = [f"error: {e.path}: {e.message}" for e in report.errors
+                 if (e.path == self.target or _inside(e.path, self.target))
+                 and not any(_concerns(e.path, t) for t in targets)]
+        if lines:
+            raise AbicheckFailure("\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, AbicheckFailure):
+            return f"{self.name}\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[str, int | None, str]:
+        return self.target, None, f"abicheck: {self.name}"
 
 
 def _inside(target: str, folder: str) -> bool:

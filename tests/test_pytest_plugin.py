@@ -31,7 +31,7 @@ def kernel_repo(pytester):
 
 def test_one_passed_one_failed_with_symbol_and_hint(kernel_repo):
     result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=1)  # test_ops, the good object; the bad object
+    result.assert_outcomes(passed=3, failed=1)  # test_ops, the good object, build/; the bad object
     result.stdout.fnmatch_lines([
         "*AB101 [[]symbol-version-too-new[]] pthread_join@GLIBC_2.34 from libc.so.6*",
         "*hint: rebuild against glibc 2.28*pthread_join@GLIBC_2.2.5 in libpthread.so.0*",
@@ -61,12 +61,12 @@ def test_not_switched_on_collects_nothing(kernel_repo):
 
 def test_ini_switch_and_options(kernel_repo):
     kernel_repo.makeini("[pytest]\nabicheck = true\nabicheck_policy = manylinux_2_36\n")
-    kernel_repo.runpytest().assert_outcomes(passed=3)  # pthread_join@2.34 is fine for 2.36
+    kernel_repo.runpytest().assert_outcomes(passed=4)  # pthread_join@2.34 is fine for 2.36
 
 
 def test_pyproject_switch(kernel_repo):
     kernel_repo.makepyprojecttoml('[tool.pytest.ini_options]\nabicheck = true\nabicheck_ignore = ["AB1"]\n')
-    kernel_repo.runpytest().assert_outcomes(passed=3)
+    kernel_repo.runpytest().assert_outcomes(passed=4)
 
 
 def test_selection_works_like_any_test(kernel_repo):
@@ -90,7 +90,7 @@ def test_input_error_fails_its_item(kernel_repo):
     (kernel_repo.path / "build" / VARIANT / "relu" / "_cut_cuda_1.abi3.so").write_bytes(
         open(bin_path("bad/truncated-tables.so"), "rb").read())
     result = kernel_repo.runpytest("--abicheck")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=3, failed=2)
     result.stdout.fnmatch_lines(["*error: truncated ELF*"])
 
 
@@ -119,7 +119,7 @@ def test_a_bad_variant_folder_fails_the_objects_in_it(pytester):
     folder.mkdir(parents=True)
     shutil.copy(bin_path("x86_64/kernels/cuda-good.abi3.so"), folder / "_relu_cuda_1.abi3.so")
     result = pytester.runpytest("--abicheck")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(passed=1, failed=1)  # the object; build/ has no error of its own
     result.stdout.fnmatch_lines(["*error: *torch28-cxx11-cu999x-x86_64-linux: unknown build variant name*"])
 
 
@@ -140,14 +140,14 @@ def _torch_repo(pytester, installed: str, libs: int) -> None:
 def test_the_installed_torch_checks_its_variants_symbols(pytester):
     _torch_repo(pytester, "2.8.0", libs=2)  # release 2's libraries lack a symbol the kernel needs
     result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*AB308 [[]undefined-torch-symbol[]] c10::RegisterOperators::~RegisterOperators()*"])
 
 
 def test_variants_of_another_torch_are_reported_as_not_checked(pytester):
     _torch_repo(pytester, "2.9.0", libs=1)
     result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["abicheck: torch symbols not checked for 1 object: torch 2.8 not at hand "
                                  "(torch 2.9.0 is)"])
 
@@ -156,13 +156,13 @@ def test_choosing_tests_by_id_runs_no_abicheck_items(kernel_repo):
     result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", "test_ops.py::test_ops")
     result.assert_outcomes(passed=1)
     whole = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", ".")
-    whole.assert_outcomes(passed=2, failed=1)
+    whole.assert_outcomes(passed=3, failed=1)
 
 
 def test_the_projects_tool_abicheck_settings_apply_as_on_the_command_line(kernel_repo):
     kernel_repo.makepyprojecttoml('[tool.abicheck]\nignore = ["AB1"]\n')
     result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)  # the glibc findings are AB101, ignored by the project
+    result.assert_outcomes(passed=4)  # the glibc findings are AB101, ignored by the project
     kernel_repo.makepyprojecttoml('[tool.abicheck]\nignroe = ["AB1"]\n')
     bad = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider")
     assert bad.ret != 0 and "unknown key 'ignroe'" in bad.stderr.str()
@@ -172,7 +172,7 @@ def test_a_policy_file_option_like_the_command_lines(kernel_repo):
     extra = kernel_repo.path / "extra.json"  # inside the repo: a path outside would move pytest's rootdir
     extra.write_text('{"backends": {"cuda": {"allowed": ["libcudart.so.12"]}}}')
     good = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-policy-file", str(extra))
-    good.assert_outcomes(passed=2, failed=1)
+    good.assert_outcomes(passed=3, failed=1)
     extra.write_text('{"backends": 5}')
     result = kernel_repo.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-policy-file", str(extra))
     assert result.ret != 0 and "backends must be an object" in result.stdout.str() + result.stderr.str()
@@ -205,3 +205,21 @@ def test_a_tree_of_pure_python_variants_is_not_told_to_build(pytester):
     result.stdout.fnmatch_lines(["*only pure-Python variants under build/, result/ (torch-cpu, torch-cuda): "
                                  "no compiled objects to check*"])
     assert "build the kernel first" not in result.stdout.str()
+
+
+def test_folder_errors_without_objects_fail_an_item_of_their_own(pytester):
+    """The command line exits 2 on an unknown variant name even when the folder holds nothing: so does pytest."""
+    good = pytester.path / "build" / "torch212-cxx11-cu130-x86_64-linux"
+    good.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), good / "_k.so")
+    (good / "metadata.json").write_text("{bad")
+    (pytester.path / "build" / "torch999-weird-x86_64-linux").mkdir()
+    pytester.makepyfile(test_ops="def test_ops():\n    assert True\n")
+    result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*error: */torch212-cxx11-cu130-x86_64-linux/metadata.json: malformed metadata.json*",
+        "*error: */build/torch999-weird-x86_64-linux: unknown build variant name*",
+        "FAILED abicheck::build/torch212-cxx11-cu130-x86_64-linux/_k.so*",
+        "FAILED abicheck::build/*",
+    ])
