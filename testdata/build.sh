@@ -159,6 +159,13 @@ SHAPE=(gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libshape.so.1)
 "${SHAPE[@]}" -DREMOVE_SCALE -o "$OUT/x86_64/abi/libshape-v2-removed.so" "$SRC/libshape.c"
 "${SHAPE[@]}" -DADD_PERIM -o "$OUT/x86_64/abi/libshape-v3-added.so" "$SRC/libshape.c"
 strip --strip-all -o "$OUT/x86_64/abi/libshape-v1.stripped.so" "$OUT/x86_64/abi/libshape-v1.so"
+# One surface, two layouts: the same two files linked in either order.
+"${SHAPE[@]}" -o "$OUT/x86_64/abi/libshape-split-ab.so" "$SRC/shape_area.c" "$SRC/shape_scale.c"
+"${SHAPE[@]}" -o "$OUT/x86_64/abi/libshape-split-ba.so" "$SRC/shape_scale.c" "$SRC/shape_area.c"
+# riscv64 (its e_flags carry the float ABI) with a versioned surface.
+mkdir -p "$OUT/riscv64/abi"
+riscv64-linux-gnu-gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver.map" \
+    -o "$OUT/riscv64/abi/libver.so" "$SRC/libver.c"
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver.map" \
     -o "$OUT/x86_64/abi/libver.so" "$SRC/libver.c"
 # libver's first release (no LIBVER_2.0), and an object built against the current one.

@@ -33,6 +33,9 @@ SYSTEM_TOOLS = {
     "gcc": "apt-get install gcc",
     "nix-instantiate": "apt-get install nix-bin",
     "nix-build": "apt-get install nix-bin",
+    "nix-hash": "apt-get install nix-bin",
+    "patchelf": "apt-get install patchelf",
+    "riscv64-linux-gnu-gcc": "apt-get install gcc-riscv64-linux-gnu",
 }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, bin_path
 
-NIX_FILES = sorted((ROOT / "nix").glob("*.nix")) + sorted((ROOT / "tests" / "nix").glob("*.nix"))
+NIX_FILES = sorted((ROOT / "nix").rglob("*.nix")) + sorted((ROOT / "tests" / "nix").glob("*.nix"))
 ENV = {**os.environ, "NIX_CONFIG": "substituters =\nbuild-users-group =\nsandbox = false"}
 
 

@@ -8,7 +8,9 @@ runs with the real library. Its bytes depend only on the surface, so two
 builds that differ only in function bodies give identical stubs: a build can
 depend on the stub instead of the library and relink instead of rebuild.
 
-64-bit little-endian x86_64 and aarch64 are supported.
+64-bit little-endian machines are supported: x86_64, aarch64 and riscv64
+(whose e_flags, the float ABI, are kept: GNU ld refuses to mix them). Version
+definitions keep their parents (`LIBVER_2.0 { ... } LIBVER_1.0;`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from abicheck.abi.surface import Surface
 from abicheck.binary.exports import sysv_hash as elf_hash
 from abicheck.errors import UsageError
 
-MACHINES = {"x86_64": 62, "aarch64": 183}
+MACHINES = {"x86_64": 62, "aarch64": 183, "riscv64": 243}
 
 SHT_PROGBITS, SHT_STRTAB, SHT_HASH, SHT_DYNAMIC, SHT_NOBITS, SHT_DYNSYM = 1, 3, 5, 6, 8, 11
 SHT_GNU_VERDEF, SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFF
@@ -87,7 +89,10 @@ def write_stub(surface: Surface) -> bytes:
     versioned = bool(versions)  # an unversioned library gets no version sections, as the original
     if versioned:
         versym_sec = place(".gnu.version", 2 * nsyms, 2, type=SHT_GNU_VERSYM, flags=SHF_ALLOC, entsize=2)
-        verdef_sec = place(".gnu.version_d", 28 * (1 + len(versions)), 8, type=SHT_GNU_VERDEF, flags=SHF_ALLOC)
+        # parents are versions the library defines (whose names .dynstr already holds)
+        parents = {v: [p for p in surface.parents.get(v, []) if p in version_index] for v in versions}
+        verdef_size = 28 * (1 + len(versions)) + 8 * sum(len(p) for p in parents.values())
+        verdef_sec = place(".gnu.version_d", verdef_size, 8, type=SHT_GNU_VERDEF, flags=SHF_ALLOC)
     text_sec = place(".text", 0, 16, type=SHT_PROGBITS, flags=SHF_ALLOC | SHF_EXECINSTR)
     dyn_tags = (1 if soname else 0) + (9 if versioned else 6)
     dynamic_sec = place(".dynamic", 16 * dyn_tags, 8, type=SHT_DYNAMIC, flags=SHF_ALLOC | SHF_WRITE, entsize=16)
@@ -142,14 +147,17 @@ def write_stub(surface: Surface) -> bytes:
     struct.pack_into(f"<II{nbucket}I{nsyms}I", out, hash_sec["offset"], nbucket, nsyms, *buckets, *chains)
     out[dynstr_sec["offset"]:dynstr_sec["offset"] + len(dynstr.data)] = dynstr.data
 
-    # -- .gnu.version_d: the base definition, then one per version ------------
-    defs = [(1, 1, soname)] + [(0, version_index[v], v) for v in versions]
+    # -- .gnu.version_d: the base definition, then one per version, each with its parents ---
+    defs = [(1, 1, soname, [])] + [(0, version_index[v], v, parents[v]) for v in versions]
     at = verdef_sec["offset"] if versioned else 0
-    for n, (flags, ndx, name) in enumerate(defs if versioned else []):
+    for n, (flags, ndx, name, chain) in enumerate(defs if versioned else []):
+        size = 20 + 8 * (1 + len(chain))
         last = n == len(defs) - 1
-        struct.pack_into("<HHHHIII", out, at, 1, flags, ndx, 1, elf_hash(name.encode()), 20, 0 if last else 28)
-        struct.pack_into("<II", out, at + 20, dynstr.add(name) if name else 0, 0)
-        at += 28
+        struct.pack_into("<HHHHIII", out, at, 1, flags, ndx, 1 + len(chain), elf_hash(name.encode()), 20,
+                         0 if last else size)
+        for k, aux in enumerate([name, *chain]):
+            struct.pack_into("<II", out, at + 20 + 8 * k, dynstr.add(aux) if aux else 0, 0 if k == len(chain) else 8)
+        at += size
 
     # -- .dynamic -------------------------------------------------------------------
     entries = [("SONAME", dynstr.index[soname])] if soname else []
@@ -193,6 +201,6 @@ def write_stub(surface: Surface) -> bytes:
 
     # -- ELF header -----------------------------------------------------------------------
     ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)
-    struct.pack_into("<16sHHIQQQIHHHHHH", out, 0, ident, 3, machine, 1, 0, 64, shoff, 0, 64, 56, len(phdrs),
+    struct.pack_into("<16sHHIQQQIHHHHHH", out, 0, ident, 3, machine, 1, 0, 64, shoff, surface.flags, 64, 56, len(phdrs),
                      64, 1 + len(all_sections), index_of[".shstrtab"])
     return bytes(out)

@@ -65,15 +65,22 @@ class Surface:
     versions: list[str] = field(default_factory=list)
     symbols: list[ExportedSymbol] = field(default_factory=list)
     path: str = ""
+    parents: dict[str, list[str]] = field(default_factory=dict)  # version -> its parents (`LIBVER_2.0 {} LIBVER_1.0`)
+    flags: int = 0  # the ELF header's e_flags (RISC-V's float ABI, ...): a linker checks them
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "schema": SCHEMA,
             "soname": self.soname,
             "machine": self.machine,
             "versions": self.versions,
             "symbols": [asdict(s) for s in self.symbols],
         }
+        if self.parents:  # only when present, so that older dumps keep their digests
+            data["parents"] = {v: list(p) for v, p in sorted(self.parents.items())}
+        if self.flags:
+            data["flags"] = self.flags
+        return data
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the surface (the path is not part of it)."""
@@ -86,7 +93,9 @@ class Surface:
             raise ValueError(f"not an abicheck ABI dump (schema {data.get('schema')!r}, expected {SCHEMA!r})")
         return cls(soname=data.get("soname"), machine=data.get("machine"), versions=list(data.get("versions", [])),
                    symbols=sorted((ExportedSymbol(**s) for s in data.get("symbols", [])),
-                                  key=lambda s: s.order), path=path)
+                                  key=lambda s: s.order), path=path,
+                   parents={str(v): [str(p) for p in ps] for v, ps in dict(data.get("parents", {})).items()},
+                   flags=int(data.get("flags", 0)))
 
     def render_text(self) -> str:
         lines = [f"soname: {self.soname or '-'}", f"machine: {self.machine or '-'}",
@@ -119,8 +128,10 @@ def surface_of(reader: ElfReader, path: str = "") -> Surface:
             binding="weak" if sym.binding == "weak" else "global",
             size=sym.size if kind in ("object", "tls") else None,
         ))
+    parents = {v: p for v, p in reader.version_parents().items() if v in version_names}
     return Surface(soname=reader.facts.soname, machine=reader.facts.arch, versions=versions,
-                   symbols=sorted(symbols, key=lambda s: s.order), path=path)
+                   symbols=sorted(symbols, key=lambda s: s.order), path=path, parents=parents,
+                   flags=reader.e_flags)
 
 
 # --- diff ---------------------------------------------------------------------------
@@ -142,6 +153,9 @@ def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
     if old.soname != new.soname:
         changes.append(Change("soname", True, None, f"SONAME changed from {old.soname} to {new.soname}: "
                                                     "programs linked against the old one will not find it"))
+    if old.flags != new.flags:
+        changes.append(Change("flags", True, None, f"the ELF flags changed from {old.flags:#x} to {new.flags:#x} "
+                                                   "(another ABI of the machine, such as RISC-V's float ABI)"))
     for version in sorted(set(old.versions) - set(new.versions)):
         changes.append(Change("version-removed", True, None, f"version {version} is no longer defined"))
     for version in sorted(set(new.versions) - set(old.versions)):

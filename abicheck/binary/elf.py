@@ -152,7 +152,7 @@ class ElfReader(DynamicSymbols):
         self._e = "<" if data == 1 else ">"
         self._w = "I" if cls == 1 else "Q"  # address-sized word
         fmt = "HHIIIIIHHHHHH" if cls == 1 else "HHIQQQIHHHHHH"
-        (e_type, self.machine, _version, _entry, self._phoff, self._shoff, _flags,
+        (e_type, self.machine, _version, _entry, self._phoff, self._shoff, self.e_flags,
          _ehsize, self._phentsize, phnum, self._shentsize, self._shnum, _shstrndx) = self._unpack(fmt, 16)
         self.type = ELF_TYPES.get(e_type, f"type {e_type:#x}")
         if phnum == PN_XNUM:  # the real count lives in section 0's sh_info
@@ -277,6 +277,29 @@ class ElfReader(DynamicSymbols):
             if cnt:
                 vda_name, _next = self._unpack("II", offset + vd_aux)
                 result[ndx & VERSYM_INDEX] = self._string(vda_name)
+            if vd_next == 0:
+                break
+            offset += vd_next
+        return result
+
+    def version_parents(self) -> dict[str, list[str]]:
+        """`.gnu.version_d`'s parent chains: version name -> the versions it names as parents."""
+        result: dict[str, list[str]] = {}
+        if DT_VERDEF not in self._dyn:
+            return result
+        offset = self._offset_of(self._dyn[DT_VERDEF], "DT_VERDEF")
+        count = min(self._dyn.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
+        for _ in range(count):
+            _v, _flags, _ndx, cnt, _hash, vd_aux, vd_next = self._unpack("HHHHIII", offset)
+            aux, names = offset + vd_aux, []
+            for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
+                vda_name, vda_next = self._unpack("II", aux)
+                names.append(self._string(vda_name))
+                if vda_next == 0:
+                    break
+                aux += vda_next
+            if len(names) > 1:
+                result[names[0]] = names[1:]
             if vd_next == 0:
                 break
             offset += vd_next

@@ -17,15 +17,18 @@ is the interpreter's, and checked by the stable-ABI rules instead.
 
 Each library's exports come from (`Provider.kind`): a shipped object's own
 hash table; glibc and the C++ runtime from abicheck's generated data; torch's
-libraries when a torch is at hand. Any other library's exports are unknown,
+libraries when a torch is at hand; with `--target nix`, the libraries the
+RUNPATH names in the store, read where they are. Any other library's exports are unknown,
 and the imports only it could define are "not checked", never passed.
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, is_loader
@@ -35,7 +38,7 @@ from abicheck.resolve.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
 if TYPE_CHECKING:
     from abicheck.load_stage import LoadContext
 
-SHIPPED_LIB, GLIBC, CXX, TORCH, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "unknown"
+SHIPPED_LIB, GLIBC, CXX, TORCH, ON_DISK, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "on disk", "unknown"
 # What CPython itself loads on glibc before any extension: its symbols are in every extension's scope.
 PROGRAM_LIBRARIES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "libutil.so.1")
 
@@ -67,6 +70,8 @@ class Provider:
     def describe(self) -> str:
         if self.kind == SHIPPED_LIB:
             return f"{self.library} (shipped: {self.where})" if self.where else f"{self.library} (shipped)"
+        if self.kind == ON_DISK:
+            return f"{self.library} ({self.where})"
         if self.kind == UNKNOWN:
             return f"{self.library} ({self.why})"
         return f"{self.library} ({self.kind})"
@@ -86,6 +91,24 @@ class ImportResult:
         if self.unknown:
             data["unknown_libraries"] = {lib: why for lib, (_n, why) in sorted(self.unknown.items())}
         return data
+
+
+@lru_cache(maxsize=256)
+def on_disk(path: str) -> tuple[Any, tuple[str, ...]] | None:
+    """The exports and absolute RUNPATH of a library on this machine (`--target nix`: the store)."""
+    from abicheck.binary.elf import open_elf
+    from abicheck.binary.exports import Exports
+    from abicheck.errors import InputError
+
+    try:
+        with open_elf(path) as reader:
+            facts = reader.facts
+            origin = os.path.dirname(path)
+            runpath = tuple(e.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)
+                            for e in (facts.runpath or facts.rpath))
+            return Exports(reader), tuple(d for d in runpath if d.startswith("/"))
+    except InputError:
+        return None
 
 
 def _system(library: str, musl: bool) -> Provider:
@@ -114,7 +137,17 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
         if r.library in seen:
             continue
         seen.add(r.library)
-        if r.how == SYSTEM:
+        if r.how == SYSTEM and r.where and r.where.startswith("/"):  # --target nix: a library on this machine
+            found = on_disk(r.where)
+            if found is None:
+                order.append(Provider(r.library, UNKNOWN, why=f"{r.where} cannot be read", where=r.where))
+                continue
+            exports, runpath = found
+            order.append(Provider(r.library, ON_DISK, exports, where=r.where))
+            for lib in exports.needed:
+                place = next((os.path.join(d, lib) for d in runpath if os.path.isfile(os.path.join(d, lib))), None)
+                queue.append(Resolved(lib, SYSTEM, place))
+        elif r.how == SYSTEM:
             order.append(_system(r.library, musl))
         elif r.how == SHIPPED and r.where:
             peer = ctx.peer(r.where)
@@ -161,7 +194,8 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
             unversioned.add(name)
     for (library, version), names in versioned.items():
         provider = by_name.get(library)
-        if provider is not None and provider.kind == SHIPPED_LIB and not provider.exports.has_version(version):
+        if provider is not None and provider.kind in (SHIPPED_LIB, ON_DISK) and not provider.exports.has_version(
+                version):
             result.checked += len(names)  # the library lacks the whole version: AB311 names it once
             continue
         found = provider.defined(arch, names, version) if provider is not None else None

@@ -15,7 +15,16 @@ from abicheck.binary.demangle import demangle
 from abicheck.context import is_musl
 from abicheck.load_stage import LoadContext
 from abicheck.report.model import Finding
-from abicheck.resolve.symbols import CXX, GLIBC, SHIPPED_LIB, TORCH, Provider, resolve_imports, symbol_scope
+from abicheck.resolve.symbols import (
+    CXX,
+    GLIBC,
+    ON_DISK,
+    SHIPPED_LIB,
+    TORCH,
+    Provider,
+    resolve_imports,
+    symbol_scope,
+)
 from abicheck.resolve.torch import cxx_abi_of, is_torch_symbol
 from abicheck.rules.base import Rule
 
@@ -58,14 +67,17 @@ TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
 
 
 def _hint(name: str, library: str | None, providers: list[Provider]) -> str:
-    shipped = [p for p in providers if p.kind == SHIPPED_LIB]
+    shipped = [p for p in providers if p.kind in (SHIPPED_LIB, ON_DISK)]
     abi = cxx_abi_of(name)
     if abi is not None:
         return (f"it uses the {abi} C++ ABI: if the library was built with the other one, rebuild the object with "
                 f"-D_GLIBCXX_USE_CXX11_ABI={1 if abi == 'cxx11' else 0} set like the library's build")
-    if shipped:
+    if shipped and shipped[0].kind == SHIPPED_LIB:
         return (f"the shipped {shipped[0].library} is not the build the object was linked against: ship that build, "
                 "or rebuild the object against the shipped one")
+    if shipped:
+        return (f"{shipped[0].where} is not the build the object was linked against (or the stub it was compiled "
+                "against promised more than the library has): rebuild the object against this library")
     if library is not None:
         return (f"the system's {library} does not define it at that version: the object was linked against "
                 "another build of it (a private one on the build machine); link against the system's")
@@ -75,7 +87,7 @@ def _hint(name: str, library: str | None, providers: list[Provider]) -> str:
 
 def _searched(providers: list[Provider]) -> str:
     """`libshape.so.1 (shipped: pkg/libshape.so.1) or the C library`: what was searched, briefly."""
-    named = [p.describe() for p in providers if p.kind in (SHIPPED_LIB, CXX, TORCH)]
+    named = [p.describe() for p in providers if p.kind in (SHIPPED_LIB, CXX, TORCH, ON_DISK)]
     if any(p.kind == GLIBC for p in providers):
         named.append("the C library")
     return " or ".join(named) if named else "any library it loads"
