@@ -1,10 +1,19 @@
 # nix-build nix -A abicheck | abicheckHook | glibc_2_28 | stdenvGlibc228
+#
+# Needs nixpkgs 24.05 or later (the expressions use `env`, --replace-fail,
+# `build-system` and `dependencies`). Nix 2.8 evaluates nixpkgs up to 25.05;
+# 25.11 needs Nix 2.18 or later.
 { pkgs ? import <nixpkgs> { } }:
 
 let
+  inherit (pkgs) lib;
+  supported = lib ? version && lib.versionAtLeast lib.version "24.05";
   abicheck = pkgs.callPackage ./package.nix { };
   glibc_2_28 = pkgs.callPackage ./glibc-2_28.nix { };
 in
+if !supported then
+  throw "abicheck's nix/ needs nixpkgs 24.05 or later; this nixpkgs is ${lib.version or "older than 21.05"}"
+else
 {
   inherit abicheck glibc_2_28;
 

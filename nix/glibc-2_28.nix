@@ -1,9 +1,11 @@
 # glibc 2.28: the manylinux_2_28 baseline (RHEL 8 / AlmaLinux 8), built from
 # the upstream release in the way nixpkgs' glibc/common.nix builds glibc.
 #
-# This machine has no network, so this derivation was evaluated (see
-# tests/test_nix.py) but never built here. Building it needs nixpkgs and
-# network access: nix-build nix -A glibc_2_28
+# What was checked where is in the README ("Using with Nix"): the expression
+# is evaluated against a mock nixpkgs in the tests, its postInstall runs on a
+# synthetic glibc tree there, and its install steps were run by hand on a real
+# glibc 2.28 build. Building it needs nixpkgs and network access:
+# nix-build nix -A glibc_2_28
 { lib
 , stdenv
 , fetchurl
@@ -12,6 +14,12 @@
 , gnumake42
 , linuxHeaders
 }:
+
+let
+  # libgcc_s, which glibc 2.28 dlopen()s for pthread_cancel and pthread_exit:
+  # from the compiler that builds everything else (see user-defined-trusted-dirs).
+  libgcc = stdenv.cc.cc.lib;
+in
 
 stdenv.mkDerivation {
   pname = "glibc";
@@ -40,10 +48,16 @@ stdenv.mkDerivation {
     # ... nor preload what the host's /etc/ld.so.preload lists.
     substituteInPlace elf/rtld.c \
       --replace-fail '"/etc/ld.so.preload"' '"/nix/var/abicheck-no-ld.so.preload"'
-    # Locales come from $LOCALE_ARCHIVE (as in nixpkgs) before the compiled-in path.
+    # Locales come from $LOCALE_ARCHIVE (as in nixpkgs) before the compiled-in
+    # path, at both places loadarchive.c opens the archive (the first mapping,
+    # and the reopen for a locale outside it).
     substituteInPlace locale/loadarchive.c \
-      --replace-fail 'fd = __open_nocancel (archfname, O_RDONLY|O_LARGEFILE|O_CLOEXEC);' \
-        'const char *nixarch = getenv ("LOCALE_ARCHIVE"); fd = __open_nocancel (nixarch != NULL ? nixarch : archfname, O_RDONLY|O_LARGEFILE|O_CLOEXEC);'
+      --replace-fail 'fd = __open_nocancel (archfname,' \
+        'fd = __open_nocancel (getenv ("LOCALE_ARCHIVE") != NULL ? getenv ("LOCALE_ARCHIVE") : archfname,'
+    # `make install` runs the new ldconfig on $(slibdir) to write a cache at the
+    # compiled-in path, outside $out: not in a Nix build.
+    substituteInPlace Makefile \
+      --replace-fail '$(elf-objpfx)ldconfig $(addprefix -r ,$(install_root))' 'true'
   '';
 
   # glibc must be configured outside its source tree.
@@ -52,6 +66,19 @@ stdenv.mkDerivation {
     mkdir ../build
     cd ../build
   '';
+
+  # glibc ignores --bindir and --sbindir: the programs (ldd, iconv, locale,
+  # localedef, getent, ...) go to the `bin` output only when make is told so,
+  # once configure has written its config.make.
+  postConfigure = ''
+    makeFlagsArray+=("bindir=$bin/bin" "sbindir=$bin/sbin" "rootsbindir=$bin/sbin")
+  '';
+
+  # Where the loader looks for libgcc_s.so.1 when pthread_cancel needs it.
+  makeFlags = [ "user-defined-trusted-dirs=${libgcc}/lib" ];
+
+  # Without it `make install` writes /etc/rpc (and friends) on the build machine.
+  installFlags = [ "sysconfdir=$(out)/etc" ];
 
   configureFlags = [
     "--enable-kernel=3.2.0"
@@ -74,9 +101,28 @@ stdenv.mkDerivation {
   separateDebugInfo = false;
 
   postInstall = ''
-    mkdir -p $static/lib
-    mv $out/lib/*.a $static/lib/ || true
+    # Static archives go to `static`, except the *_nonshared.a ones: the libc.so
+    # and libpthread.so linker scripts name them by their path in $out/lib.
+    mkdir -p "$static/lib"
+    for archive in "$out"/lib/*.a; do
+      case "$archive" in
+        *_nonshared.a) ;;
+        *) mv "$archive" "$static/lib/" ;;
+      esac
+    done
+    # The Linux headers glibc's own headers include (<linux/limits.h>,
+    # <linux/errno.h>, ...), beside them; glibc's own scsi/ wins.
+    for dir in ${linuxHeaders}/include/*; do
+      [ -e "$out/include/''${dir##*/}" ] || ln -s "$dir" "$out/include/"
+    done
+    # ldd and other scripts look for the loader in lib64 on 64-bit machines.
+    if [ -e "$out/lib/ld-linux-x86-64.so.2" ] || [ -e "$out/lib/ld-linux-aarch64.so.1" ]; then
+      ln -s lib "$out/lib64"
+    fi
+    rm -f "$out/etc/ld.so.cache"
   '';
+
+  passthru = { inherit libgcc; };
 
   meta = {
     description = "GNU C library 2.28, the manylinux_2_28 baseline";

@@ -31,6 +31,7 @@ sys.path.insert(0, str(TESTDATA / "tools"))
 SYSTEM_TOOLS = {
     "readelf": "apt-get install binutils",
     "gcc": "apt-get install gcc",
+    "g++": "apt-get install g++",
     "nix-instantiate": "apt-get install nix-bin",
     "nix-build": "apt-get install nix-bin",
     "nix-hash": "apt-get install nix-bin",

@@ -33,7 +33,7 @@ def test_every_nix_file_parses(path):
 
 def evaluate(expr: str):
     done = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--read-write-mode", "-E",
-                           f"let pkgs = import {ROOT}/tests/nix/mock-pkgs.nix; in {expr}"],
+                           f"let pkgs = import {ROOT}/tests/nix/mock-pkgs.nix {{ }}; in {expr}"],
                           capture_output=True, text=True, env=ENV, check=False)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
@@ -41,7 +41,9 @@ def evaluate(expr: str):
 
 def test_glibc_2_28_derivation():
     glibc = evaluate(f"""let g = pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{}}; in {{
-        inherit (g) pname version outputs configureFlags postPatch hardeningDisable;
+        inherit (g) pname version outputs configureFlags postPatch hardeningDisable installFlags makeFlags
+          postConfigure postInstall;
+        libgcc = g.passthru.libgcc.pname;
         url = g.src.url; sha256 = g.src.sha256;
         tools = map (d: d.pname) g.nativeBuildInputs; }}""")
     assert (glibc["pname"], glibc["version"]) == ("glibc", "2.28")
@@ -54,6 +56,77 @@ def test_glibc_2_28_derivation():
     for edit in ("ld.so.cache", "ld.so.preload", "LOCALE_ARCHIVE"):
         assert edit in glibc["postPatch"]
     assert "--replace-fail" in glibc["postPatch"]
+    # `make install` writes /etc/rpc unless sysconfdir points into the output
+    assert glibc["installFlags"] == ["sysconfdir=$(out)/etc"]
+    # glibc ignores --bindir: make is told, after configure, so that the `bin` output exists
+    assert 'makeFlagsArray+=("bindir=$bin/bin" "sbindir=$bin/sbin" "rootsbindir=$bin/sbin")' in glibc["postConfigure"]
+    # libgcc_s for pthread_cancel: the loader trusts the compiler's lib folder
+    assert glibc["makeFlags"] == ["user-defined-trusted-dirs=/nix/store/00000000000000000000000000000000-mock-"
+                                  "gcc-unwrapped-lib/lib"]
+    assert glibc["libgcc"] == "gcc-unwrapped-lib"
+    # both open sites of the locale archive, and no ldconfig run at install time
+    assert "'fd = __open_nocancel (archfname,'" in glibc["postPatch"]
+    assert "ldconfig $(addprefix -r ,$(install_root))' 'true'" in glibc["postPatch"]
+    # the *_nonshared.a archives stay in lib (the linker scripts name them); the Linux headers join glibc's
+    assert "*_nonshared.a) ;;" in glibc["postInstall"]
+    assert "/nix/store/00000000000000000000000000000000-mock-linux-headers/include/*" in glibc["postInstall"]
+    assert 'ln -s lib "$out/lib64"' in glibc["postInstall"]
+
+
+def test_an_older_nixpkgs_is_refused_with_a_clear_message():
+    done = subprocess.run(["nix-instantiate", "--eval", "--strict", "-E",
+                           f"(import {ROOT}/nix/default.nix {{ pkgs = import {ROOT}/tests/nix/mock-pkgs.nix "
+                           f'{{ mockVersion = "23.11"; }}; }}).abicheck.pname'],
+                          capture_output=True, text=True, env=ENV, check=False)
+    assert done.returncode != 0
+    assert "abicheck's nix/ needs nixpkgs 24.05 or later; this nixpkgs is 23.11" in done.stderr
+
+
+@pytest.mark.requires("gcc")
+def test_glibc_post_install_on_a_synthetic_tree_keeps_the_linker_scripts_working(tmp_path):
+    """The expression's own postInstall, run by Nix on a glibc-shaped tree; then a C program links through libc.so."""
+    script = evaluate(f"(pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{}}).postInstall")
+    headers = tmp_path / "linux-headers" / "include"
+    for name in ("linux", "asm", "scsi"):
+        (headers / name).mkdir(parents=True)
+    (headers / "linux" / "limits.h").write_text("#define NR_OPEN 1024\n")
+    script = script.replace("/nix/store/00000000000000000000000000000000-mock-linux-headers", str(headers.parent))
+    (tmp_path / "post-install.sh").write_text(script)
+    expr = tmp_path / "post-install.nix"
+    expr.write_text(f"""builtins.derivation {{
+      name = "glibc-post-install-test";
+      system = builtins.currentSystem;
+      builder = "/bin/bash";
+      outputs = [ "out" "static" ];
+      PATH = "/usr/bin:/bin";
+      nonce = "{uuid.uuid4().hex}";
+      args = [ "-c" ''
+        set -eu
+        host=/usr/lib/x86_64-linux-gnu
+        mkdir -p $out/lib $out/include/scsi $out/etc
+        cp $host/libc.so.6 $host/libc_nonshared.a $host/libm.so.6 $out/lib/
+        cp $host/libc.a $host/libm.a $out/lib/
+        cp /lib64/ld-linux-x86-64.so.2 $out/lib/
+        loader=$out/lib/ld-linux-x86-64.so.2
+        echo "GROUP ( $out/lib/libc.so.6 $out/lib/libc_nonshared.a AS_NEEDED ( $loader ) )" > $out/lib/libc.so
+        touch $out/etc/ld.so.cache
+        source {tmp_path / "post-install.sh"}
+        printf '#include <stdio.h>\\nint main(void) {{ return puts("linked") < 0; }}\\n' > main.c
+        gcc -o $out/main main.c -L$out/lib -Wl,--dynamic-linker=$out/lib/ld-linux-x86-64.so.2 -Wl,-rpath,$out/lib
+        echo -n $static > $out/static-output
+      '' ];
+    }}""")
+    done = subprocess.run(["nix-build", str(expr), "--no-out-link"], capture_output=True, text=True, env=ENV,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    out = Path(done.stdout.strip())
+    static = Path((out / "static-output").read_text())
+    assert static.name.endswith("-static")
+    assert sorted(p.name for p in (static / "lib").iterdir()) == ["libc.a", "libm.a"]
+    assert (out / "lib" / "libc_nonshared.a").exists() and not (out / "lib" / "libc.a").exists()
+    assert (out / "include" / "linux").is_symlink() and not (out / "include" / "scsi").is_symlink()
+    assert (out / "lib64").is_symlink() and not (out / "etc" / "ld.so.cache").exists()
+    assert subprocess.run([str(out / "main")], capture_output=True, text=True).stdout == "linked\n"
 
 
 def test_stdenv_is_wired_to_glibc_2_28():
@@ -62,10 +135,13 @@ def test_stdenv_is_wired_to_glibc_2_28():
         s = pkgs.callPackage {ROOT}/nix/stdenv.nix {{ glibc_2_28 = glibc; }};
       in {{ kind = s.mockKind; cc = s.cc.mockKind; libc = s.cc.libc.version;
             bintoolsLibc = s.cc.bintools.libc.version; compiler = s.cc.cc.pname;
-            ldflags = s.cc.extraBuildCommands; }}""")
+            ldflags = s.cc.extraBuildCommands;
+            rebuiltWith = s.cc.cc.stdenv.cc.cc.pname; rebuiltLibc = s.cc.cc.stdenv.cc.libc.version; }}""")
     assert wiring["kind"] == "overrideCC" and wiring["cc"] == "wrapCCWith"
     assert wiring["libc"] == wiring["bintoolsLibc"] == "2.28"
-    assert wiring["compiler"] == "gcc-unwrapped"
+    # the C++ runtime: GCC rebuilt by the glibc 2.28 toolchain, its libraries linked statically
+    assert wiring["compiler"] == "gcc-rebuilt"
+    assert (wiring["rebuiltWith"], wiring["rebuiltLibc"]) == ("gcc-unwrapped", "2.28")
     assert "-static-libstdc++" in wiring["ldflags"] and "cc-ldflags" in wiring["ldflags"]
 
 
@@ -135,3 +211,42 @@ def test_missing_abicheck_is_a_clear_build_error():
     done = build([bin_path("x86_64/portable-glibc228.so")], path="/usr/bin:/bin")
     assert done.returncode != 0
     assert "'abicheck' is not on PATH; add abicheckHook to nativeBuildInputs" in done.stderr
+
+
+@pytest.mark.requires("g++")
+def test_why_the_host_libstdcxx_cannot_be_linked_statically_for_glibc_2_28():
+    """The promise nix/stdenv.nix's C++ strategy must keep, shown failing for a libstdc++.a built for a newer glibc.
+
+    Every glibc symbol the static C++ runtime pulls in must exist in glibc 2.28
+    (policies/glibc-symbols.json). Debian 12's libstdc++.a and libgcc_eh.a were
+    compiled against glibc 2.36, and need what 2.28 lacks: the reason the
+    stdenv rebuilds GCC against glibc 2.28 instead.
+    """
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    from abicheck.policy.glibc_symbols import introduced
+    from abicheck.policy.manylinux import numeric
+
+    found = subprocess.run(["g++", "-print-file-name=libstdc++.a"], capture_output=True, text=True, check=True)
+    folder = Path(found.stdout.strip()).parent
+    archives = [folder / "libstdc++.a", folder / "libgcc_eh.a"]
+    assert all(a.exists() for a in archives), archives
+    undefined: set[str] = set()
+    for archive in archives:
+        data = archive.read_bytes()
+        at = 8  # ar members: a 60-byte header, then the member, 2-byte aligned
+        while at + 60 <= len(data):
+            size = int(data[at + 48:at + 58])
+            member = data[at + 60:at + 60 + size]
+            if member[:4] == b"\x7fELF":
+                import io
+
+                elf = ELFFile(io.BytesIO(member))
+                for section in elf.iter_sections():
+                    if isinstance(section, SymbolTableSection):
+                        undefined |= {s.name for s in section.iter_symbols()
+                                      if s["st_shndx"] == "SHN_UNDEF" and s.name and s["st_info"]["bind"] != "STB_WEAK"}
+            at += 60 + size + (size & 1)
+    too_new = {name for name in undefined if (v := introduced("x86_64", name)) and numeric(v) > (2, 28)}
+    assert {"__libc_single_threaded", "arc4random", "_dl_find_object"} <= too_new

@@ -205,3 +205,28 @@ def test_past_the_memory_budget_imports_are_not_checked_never_passed(tmp_path, m
     assert ext.imports["not_checked"] == 2  # shape_area and shape_scale: neither passes unseen
     assert ext.imports["unknown_libraries"] == {
         "libshape.so.1": "its tables were not kept (over abicheck's memory budget)"}
+
+
+def test_glibc_export_data_agrees_with_the_hosts_real_glibc():
+    """An independent oracle: the host's glibc 2.36 (Debian 12, x86_64), read by pyelftools."""
+    data = json.loads((BIN.parent.parent / "policies" / "glibc-exports.json").read_text())["arches"]["x86_64"]
+    libdir = "/lib/x86_64-linux-gnu"
+    checked = 0
+    for soname, key in (("libc.so.6", "libc.so.6"), ("libm.so.6", "libm.so.6"), ("libpthread.so.0", "libpthread.so.0"),
+                        ("libdl.so.2", "libdl.so.2"), ("ld-linux-x86-64.so.2", "ld.so")):
+        with open(os.path.join(libdir, soname), "rb") as f:
+            elf = ELFFile(f)
+            versym, verdef = elf.get_section_by_name(".gnu.version"), elf.get_section_by_name(".gnu.version_d")
+            names = {v["vd_ndx"]: next(aux).name for v, aux in verdef.iter_versions()}
+            host = set()
+            for index, sym in enumerate(elf.get_section_by_name(".dynsym").iter_symbols()):
+                ndx = versym.get_symbol(index)["ndx"]
+                if not isinstance(ndx, int) or ndx & 0x8000:
+                    continue  # a compat (hidden) definition: no new link binds it, so no object needs it here
+                version = names.get(ndx & 0x7FFF)
+                if sym["st_shndx"] != "SHN_UNDEF" and version and version.startswith("GLIBC_2") and sym.name != version:
+                    host.add((sym.name, version))
+        ours = {(name, v) for v, text in data[key].items() for name in text.split()}
+        assert host - ours == set(), soname
+        checked += len(host)
+    assert checked > 2500

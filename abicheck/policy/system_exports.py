@@ -4,9 +4,9 @@ Each lookup answers True (defined), False (not defined) or None (the data
 cannot tell: an architecture or a symbol version it does not cover). None is
 reported as "not checked", never as a pass or a finding.
 
-* glibc: `policies/glibc-symbols.json` (tools/gen_glibc_symbols.py), every
-  symbol of every glibc library zig's ABI lists cover, with the versions it
-  has. glibc never removes a symbol version.
+* glibc: `policies/glibc-exports.json` (tools/gen_glibc_symbols.py
+  --exports), every symbol of every glibc library zig's ABI lists cover, by
+  architecture, library and version. glibc never removes a symbol version.
 * libstdc++ and libgcc_s: `policies/cxx-runtime-symbols.json`
   (tools/gen_cxx_runtime_symbols.py), read from real libraries. Every export
   carries its version (`GLIBCXX_3.4.21`, `GCC_4.2.0`), and none is ever
@@ -23,42 +23,29 @@ from abicheck.policy.manylinux import is_loader
 CXX_RUNTIME = frozenset({"libstdc++.so.6", "libgcc_s.so.1"})
 
 
-@cache
-def _glibc_arch(arch: str) -> tuple[int, str, frozenset[str]] | None:
-    """(the architecture's bit in the data, its baseline version, the libraries the data covers)."""
-    data = load_json("glibc-symbols.json")
-    if arch not in data["arches"]:
-        return None
-    return 1 << data["arches"].index(arch), data["baselines"][arch], frozenset(data["libraries"])
-
-
 def glibc_library_name(library: str) -> str:
     """The name a glibc library has in the data: its soname, `ld.so` for the loader."""
     return "ld.so" if is_loader(library) else library
 
 
-def glibc_defined(arch: str | None, library: str, names: set[str], version: str | None) -> set[str] | None:
-    """Which of `names` glibc's `library` (libc.so.6, libm.so.6, the loader, ...) defines (at `version`).
-
-    Looked up name by name in the data as loaded: an object imports a few
-    hundred glibc symbols at most, so nothing is indexed beforehand.
-    """
-    info = _glibc_arch(arch) if arch else None
-    lib = glibc_library_name(library)
-    if info is None or lib not in info[2]:
+@cache
+def _glibc_names(arch: str, library: str, version: str | None) -> frozenset[str] | None:
+    """The names glibc's `library` defines on `arch` at `version` (None: at any); None outside the data."""
+    libraries = load_json("glibc-exports.json")["arches"].get(arch)
+    if libraries is None or library not in libraries:
         return None
-    if version is not None and not version.startswith("GLIBC_2."):
+    versions = libraries[library]
+    if version is None:
+        return frozenset(name for names in versions.values() for name in names.split())
+    return frozenset(versions.get(version, "").split())
+
+
+def glibc_defined(arch: str | None, library: str, names: set[str], version: str | None) -> set[str] | None:
+    """Which of `names` glibc's `library` (libc.so.6, libm.so.6, the loader, ...) defines (at `version`)."""
+    if arch is None or (version is not None and not version.startswith("GLIBC_2.")):
         return None  # GLIBC_PRIVATE and the like: not in the public ABI lists
-    bit, baseline, _libs = info
-    wanted = None if version is None else ("B" if version[6:] == baseline else version[6:])
-    table = load_json("glibc-symbols.json")["symbols"]
-    found = set()
-    for name in names:
-        for mask, entry_lib, versions in table.get(name, ()):
-            if mask & bit and entry_lib == lib and (wanted is None or wanted in versions):
-                found.add(name)
-                break
-    return found
+    table = _glibc_names(arch, glibc_library_name(library), version)
+    return None if table is None else names & table
 
 
 @cache
@@ -85,4 +72,4 @@ def source(library: str) -> str:
     """Where the export data of a system library comes from, for messages."""
     if library in CXX_RUNTIME:
         return "; ".join(load_json("cxx-runtime-symbols.json")["sources"])
-    return str(load_json("glibc-symbols.json")["source"])
+    return str(load_json("glibc-exports.json")["source"])

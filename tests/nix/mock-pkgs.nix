@@ -1,6 +1,8 @@
 # A small stand-in for nixpkgs, enough to evaluate nix/*.nix offline. Every
 # builder returns its arguments (plus a fake outPath), so the tests can
-# assert on what our expressions pass to nixpkgs.
+# assert on what our expressions pass to nixpkgs. `version` plays the nixpkgs
+# release (lib.version).
+{ mockVersion ? "24.11" }:
 let
   drv = kind: attrs: attrs // {
     mockKind = kind;
@@ -10,12 +12,16 @@ let
   lib = {
     licenses = { lgpl2Plus = "lgpl2Plus"; };
     platforms = { linux = [ "x86_64-linux" "aarch64-linux" ]; };
+    version = mockVersion;
+    versionAtLeast = a: b: builtins.compareVersions a b >= 0;
   };
   pkgs = {
     inherit lib;
     stdenv = {
       mkDerivation = attrs: drv "mkDerivation" attrs;
-      cc = { cc = pkg "gcc-unwrapped"; bintools = { bintools = pkg "binutils-unwrapped"; }; };
+      cc = { cc = pkg "gcc-unwrapped" // { lib = pkg "gcc-unwrapped-lib";
+                                            override = args: drv "gcc-rebuilt" (args // { pname = "gcc-rebuilt"; }); };
+             bintools = { bintools = pkg "binutils-unwrapped"; }; };
     };
     fetchurl = args: drv "fetchurl" args;
     bison = pkg "bison";
