@@ -11,7 +11,6 @@
 , fetchurl
 , bison
 , python3
-, gnumake42
 , linuxHeaders
 }:
 
@@ -33,10 +32,9 @@ stdenv.mkDerivation {
 
   outputs = [ "out" "dev" "bin" "static" ];
 
-  # make >= 4.4 hangs in glibc < 2.37's Makerules (its MAKEFLAGS parsing
-  # sees the new long-option layout); nixpkgs keeps make 4.2 as gnumake42
-  # for exactly such old builds, and it comes first on PATH here.
-  nativeBuildInputs = [ bison python3 gnumake42 ];
+  # stdenv's make (4.4 in nixpkgs 24.11, which has no gnumake42 any more):
+  # see the errlist edit below for the one thing 2.28 needs for it.
+  nativeBuildInputs = [ bison python3 ];
 
   # Our own edits, written here rather than copied from elsewhere. Each
   # replace fails the build if glibc's text is not there, so a mismatch
@@ -54,6 +52,13 @@ stdenv.mkDerivation {
     substituteInPlace locale/loadarchive.c \
       --replace-fail 'fd = __open_nocancel (archfname,' \
         'fd = __open_nocancel (getenv ("LOCALE_ARCHIVE") != NULL ? getenv ("LOCALE_ARCHIVE") : archfname,'
+    # make >= 4.4 loops forever over stdio-common/errlist.o.d: 2.28's
+    # sysdeps/gnu/Makefile makes the dependency files of errlist depend on the
+    # generated errlist-compat.h, which they are not generated with (glibc bug
+    # 31330, fixed on the 2.28 release branch after the tarball). Only the
+    # objects need the header.
+    substituteInPlace sysdeps/gnu/Makefile \
+      --replace-fail '$(foreach o,$(object-suffixes) $(object-suffixes:=.d),\' '$(foreach o,$(object-suffixes),\'
     # `make install` runs the new ldconfig on $(slibdir) to write a cache at the
     # compiled-in path, outside $out: not in a Nix build.
     substituteInPlace Makefile \

@@ -52,7 +52,9 @@ def test_glibc_2_28_derivation():
     assert glibc["outputs"] == ["out", "dev", "bin", "static"]
     assert {"--enable-kernel=3.2.0", "--disable-werror"} <= set(glibc["configureFlags"])
     assert any(f.startswith("--with-headers=/nix/store/") for f in glibc["configureFlags"])
-    assert "gnumake42" in glibc["tools"]  # the make >= 4.4 MAKEFLAGS hang
+    # make 4.4 (nixpkgs 24.11 has no gnumake42): glibc bug 31330's loop over errlist's .d files is edited out
+    assert "gnumake42" not in glibc["tools"]
+    assert "--replace-fail '$(foreach o,$(object-suffixes) $(object-suffixes:=.d)," in glibc["postPatch"]
     for edit in ("ld.so.cache", "ld.so.preload", "LOCALE_ARCHIVE"):
         assert edit in glibc["postPatch"]
     assert "--replace-fail" in glibc["postPatch"]

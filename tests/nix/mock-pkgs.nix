@@ -26,7 +26,6 @@ let
     fetchurl = args: drv "fetchurl" args;
     bison = pkg "bison";
     python3 = pkg "python3";
-    gnumake42 = pkg "gnumake42";
     linuxHeaders = pkg "linux-headers";
     python3Packages = {
       buildPythonApplication = attrs: drv "buildPythonApplication" attrs;
