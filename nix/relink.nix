@@ -55,7 +55,8 @@ rec {
       sh ${./make-stubs.sh} ${lib} "$out"
     '';
 
-  relink = { drv, against, name ? "${nameOf drv}-relinked", check ? true }:
+  # env: more attributes for the relink derivation (its environment)
+  relink = { drv, against, name ? "${nameOf drv}-relinked", check ? true, env ? { } }:
     let
       # a library (built against its own stubs), or { stubs; lib; }: the stubs drv was built
       # against, and the library to load instead (another release of it, say)
@@ -63,7 +64,7 @@ rec {
       pairs = map pair against;
       libs = map (a: toString (a.lib or a)) against;
     in
-    run name { pairs = builtins.concatStringsSep " " pairs; } ''
+    run name ({ pairs = builtins.concatStringsSep " " pairs; } // env) ''
       set -eu
       cp -R ${drv} "$out"
       chmod -R u+w "$out"

@@ -47,5 +47,6 @@ in
   relinked = relinkLib.relink {
     drv = compiled;
     against = if runtime == library then [ greet ] else [ { stubs = stubs; lib = libgreet runtime; } ];
+    env = { inherit nonce; };
   };
 }
