@@ -16,7 +16,7 @@ from abicheck.errors import UsageError
 
 app = typer.Typer(
     name="abicheck",
-    help="Check ELF objects, kernel build trees and wheels against manylinux policies.\n\n"
+    help="Check ELF, Mach-O and PE objects, kernel build trees and wheels: every reason they would fail to load.\n\n"
          "Exit status: 0 clean, 1 findings, 2 usage or input errors.",
     no_args_is_help=True,
     add_completion=False,
