@@ -183,6 +183,8 @@ gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/symbols/uses-shape.so" "$SRC/
     -L"$OUT/x86_64/abi" -l:libshape-v1.so -Wl,-rpath,'$ORIGIN'
 # An object linked without the library that defines one of its functions.
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -o "$OUT/x86_64/symbols/forgot-lib.so" "$SRC/forgot_lib.c"
+# Built against glibc 2.28, using what later glibc releases added (unversioned, undefined).
+"${ZIG228[@]}" -o "$OUT/x86_64/symbols/newer-glibc-calls.so" "$SRC/newer_glibc_calls.c"
 # libver.so.1 rebuilt with LIBVER_2.0 still defined but ver_add no longer at it.
 gcc "${CFLAGS[@]}" "${LDREPRO[@]}" -Wl,-soname,libver.so.1 -Wl,--version-script="$SRC/libver_partial.map" \
     -o "$OUT/x86_64/runtimes/libver-2.0-partial.so.1" "$SRC/libver_partial.c"

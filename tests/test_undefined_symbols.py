@@ -230,3 +230,16 @@ def test_glibc_export_data_agrees_with_the_hosts_real_glibc():
         assert host - ours == set(), soname
         checked += len(host)
     assert checked > 2500
+
+
+def test_unversioned_glibc_symbols_a_policys_systems_lack_are_named_with_the_release_that_added_them():
+    """An object linked against glibc 2.28 that still uses __libc_single_threaded and arc4random (unversioned)."""
+    path = str(SYMBOLS / "newer-glibc-calls.so")
+    report = abicheck.check([path])
+    found = {f.symbol: f for f in report.findings if f.code == "AB312"}
+    assert sorted(found) == ["__libc_single_threaded", "arc4random"]
+    assert found["arc4random"].details["glibc"] == "2.36" and found["__libc_single_threaded"].details["glibc"] == "2.32"
+    assert "not defined by the C library of manylinux_2_28 systems (glibc 2.36 added it)" in found["arc4random"].message
+    assert "static archive (libgcc_eh, libstdc++.a)" in found["arc4random"].hint
+    # on a policy whose glibc has both, an unversioned reference binds to them
+    assert [f for f in abicheck.check([path], policy="manylinux_2_39").findings if f.code == "AB312"] == []

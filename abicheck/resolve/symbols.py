@@ -28,7 +28,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, is_loader
@@ -37,6 +37,7 @@ from abicheck.resolve.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
 
 if TYPE_CHECKING:
     from abicheck.load_stage import LoadContext
+    from abicheck.policy.manylinux import Policy
 
 SHIPPED_LIB, GLIBC, CXX, TORCH, ON_DISK, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "on disk", "unknown"
 # What CPython itself loads on glibc before any extension: its symbols are in every extension's scope.
@@ -55,12 +56,17 @@ class Provider:
     why: str | None = None  # unknown: why its exports are not known
     where: str | None = None  # shipped: its path in the wheel or tree
 
-    def defined(self, arch: str | None, names: set[str], version: str | None) -> set[str] | None:
-        """The subset of `names` it defines (at `version`, or by default); None when its exports are unknown."""
+    def defined(self, arch: str | None, names: set[str], version: str | None,
+                allowed: Callable[[str], bool] | None = None) -> set[str] | None:
+        """The subset of `names` it defines (at `version`, or by default); None when its exports are unknown.
+
+        For glibc and the C++ runtime, an unversioned name counts only at a
+        version `allowed` says the user's system has (the policy's).
+        """
         if self.kind == GLIBC:
-            return glibc_defined(arch, self.library, names, version)
+            return glibc_defined(arch, self.library, names, version, allowed)
         if self.kind == CXX:
-            return cxx_runtime_defined(arch, self.library, names, version)
+            return cxx_runtime_defined(arch, self.library, names, version, allowed)
         if self.exports is not None:
             if version is not None and not hasattr(self.exports, "has_version"):
                 return self.exports.defined(names)  # a torch dump keeps default definitions only
@@ -175,8 +181,8 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
 
 
 def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str | None,
-                    skip: Callable[[str], bool]) -> ImportResult:
-    """Look each import up in `scope`, as ld.so would bind it.
+                    skip: Callable[[str], bool], policy: Policy | None = None) -> ImportResult:
+    """Look each import up in `scope`, as ld.so would bind it (on a system of `policy`, when given).
 
     Imports are grouped by the library and version they need, so each group
     costs one set operation per library rather than a lookup per symbol.
@@ -212,7 +218,10 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
     for provider in scope:
         if not remaining:
             break
-        found = provider.defined(arch, remaining, None)
+        allowed = None
+        if policy is not None and arch is not None and provider.kind in (GLIBC, CXX):
+            allowed = partial(policy.allows_version, arch, provider.library)
+        found = provider.defined(arch, remaining, None, allowed)
         if found is None:
             unknown.append(provider)
         elif found:

@@ -66,6 +66,19 @@ rebuild the object against the library that is shipped.""",
 TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
 
 
+def _newer_glibc(ctx: LoadContext, name: str, version: str | None) -> str | None:
+    """The glibc release that added `name`, when it is newer than what the policy's systems have."""
+    arch = ctx.facts.arch
+    if version is not None or arch is None:
+        return None
+    from abicheck.policy.glibc_symbols import introduced
+
+    added = introduced(arch, name)
+    if added is None or ctx.object.policy.allows_version(arch, "libc.so.6", f"GLIBC_{added}"):
+        return None
+    return added
+
+
 def _hint(name: str, library: str | None, providers: list[Provider]) -> str:
     shipped = [p for p in providers if p.kind in (SHIPPED_LIB, ON_DISK)]
     abi = cxx_abi_of(name)
@@ -109,12 +122,24 @@ def check_undefined(ctx: LoadContext) -> Iterator[Finding]:
             return True  # the interpreter's; the stable-ABI rules check them
         return not inside_torch and is_torch_symbol(name)
 
-    result = resolve_imports(obj.imports, scope, ctx.facts.arch, skip)
+    result = resolve_imports(obj.imports, scope, ctx.facts.arch, skip, obj.policy)
     ctx.imports_report = result.to_dict()
     for name, version, library, searched in result.missing:
         shown = demangle(name) or name
         label = f"{shown}@{version}" if version else shown
         where = searched[0].describe() if library is not None else _searched(searched)
+        added = _newer_glibc(ctx, name, version)
+        if added is not None:
+            policy = ctx.object.policy.name
+            yield ctx.finding(
+                AB312, f"{label} is not defined by the C library of {policy} systems (glibc {added} added it): "
+                       "loading fails with 'undefined symbol'",
+                f"it came from code built against glibc {added} or later, often a static archive (libgcc_eh, "
+                "libstdc++.a) from a newer toolchain linked into an object built against the older glibc: build "
+                "that runtime against the policy's glibc too, or link it dynamically",
+                symbol=name, demangled=shown if shown != name else None,
+                details={"glibc": added, "policy": policy, "searched": [p.describe() for p in searched]})
+            continue
         yield ctx.finding(
             AB312,
             f"{label} is not defined by {where}: loading fails with 'undefined symbol'",
