@@ -191,3 +191,34 @@ def test_mutated_macho_and_pe_objects_give_findings_or_one_line_errors(tmp_path_
         assert report.exit_code in (0, 1, 2)
         assert all("\n" not in e.message and e.path for e in report.errors)
     assert sha256(path) == before
+
+
+@st.composite
+def mutated_library_tables(draw):
+    """libshape v1's hash table, .dynsym and version sections with fields set to extremes."""
+    data = bytearray(open(bin_path("x86_64/abi/libshape-v1.so"), "rb").read())
+    reader = ElfReader(bytes(data))
+    from abicheck.binary.elf_model import DT_GNU_HASH, DT_HASH, DT_SYMTAB, DT_VERSYM
+
+    targets = [reader._offset_of(reader._dyn[tag], "t") for tag in (DT_GNU_HASH, DT_HASH, DT_SYMTAB, DT_VERSYM)
+               if tag in reader._dyn]
+    for _ in range(draw(st.integers(1, 8))):
+        at = draw(st.sampled_from(targets)) + draw(st.integers(0, 127))
+        value = draw(st.sampled_from([0, 1, 2, 16, 0x7FFF, 0xFFFF, 0xFFFFFFFF]))
+        width = draw(st.sampled_from([1, 2, 4]))
+        if at + width <= len(data):
+            data[at:at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    return bytes(data)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_library_tables())
+def test_a_mutated_shipped_library_gives_findings_or_one_line_errors_never_a_crash(tmp_path_factory, data):
+    """The symbol resolution stage looks imports up in this library's hash table: it must survive any table."""
+    folder = tmp_path_factory.mktemp("lib")
+    (folder / "pkg").mkdir()
+    (folder / "pkg" / "_ext.so").write_bytes(open(bin_path("x86_64/symbols/uses-shape.so"), "rb").read())
+    (folder / "pkg" / "libshape.so.1").write_bytes(data)
+    report = abicheck.check([str(folder)])
+    assert report.exit_code in (0, 1, 2)
+    assert all("\n" not in e.message for e in report.errors)
