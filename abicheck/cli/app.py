@@ -133,7 +133,7 @@ def show(
         for p in problems:
             out(f"{p.path}: error: {p.message}\n")
         if skipped:
-            out(f"({len(skipped)} non-ELF file{'s' if len(skipped) != 1 else ''} skipped)\n")
+            out(f"({len(skipped)} other file{'s' if len(skipped) != 1 else ''} skipped: not ELF, Mach-O or PE)\n")
     raise typer.Exit(2 if problems else 0)
 
 

@@ -120,7 +120,7 @@ def _foreign_summary(item: ForeignItem) -> ObjectSummary:
 
 def summarize(paths: list[str], policy: str | None = None,
               skipped: list[str] | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
-    """One summary per object; non-ELF files inside directories and wheels go to `skipped`."""
+    """One summary per object; other files inside directories and wheels go to `skipped`."""
     from abicheck.context import ContextBuilder, is_musl
     from abicheck.load_stage import load_contexts
     from abicheck.rules.undefined import check_undefined
