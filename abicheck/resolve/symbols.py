@@ -99,7 +99,7 @@ class ImportResult:
         return data
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # a few dozen store libraries at once, each up to its export tables
 def on_disk(path: str) -> tuple[Any, tuple[str, ...]] | None:
     """The exports and absolute RUNPATH of a library on this machine (`--target nix`: the store)."""
     from abicheck.binary.elf import open_elf
