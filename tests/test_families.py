@@ -22,8 +22,7 @@ pytest_plugins = ["pytester"]
 # variant -> (its metadata backend, the failing object, what it fails, the passing object)
 FAMILIES = {
     "torch212-cxx11-cu130-x86_64-linux": ("cuda", "x86_64/newglibc.so", "AB101", "x86_64/portable-glibc228.so"),
-    "torch212-cxx11-rocm71-x86_64-linux": ("rocm", "x86_64/symbols/forgot-lib.so", "AB312",
-                                           "x86_64/portable-glibc228.so"),
+    "torch212-cxx11-rocm71-x86_64-linux": ("rocm", "x86_64/newcxx.so", "AB101", "x86_64/portable-glibc228.so"),
     "torch212-cxx11-xpu20253-x86_64-linux": ("xpu", "x86_64/rpath-absolute.so", "AB202",
                                              "x86_64/portable-glibc228.so"),
     "torch212-cxx11-cpu-aarch64-linux": ("cpu", "aarch64/newglibc.so", "AB101", "aarch64/portable-glibc228.so"),

@@ -180,18 +180,18 @@ def test_a_policy_file_option_like_the_command_lines(kernel_repo):
 
 def test_an_undefined_symbol_and_unchecked_imports_in_the_plugin(pytester):
     """AB312 fails the object's item; imports without export data are named at the end of the run."""
-    folder = pytester.path / "build" / "torch28-cxx11-cpu-x86_64-linux" / "shape"
+    folder = pytester.path / "dist" / "pkg"
     folder.mkdir(parents=True)
-    (folder.parent / "metadata.json").write_text('{"backend": {"type": "cpu"}}')
-    shutil.copy(bin_path("x86_64/symbols/uses-shape.so"), folder / "_shape_cpu_ab12.abi3.so")
+    shutil.copy(bin_path("x86_64/symbols/uses-shape.so"), folder / "_shape.so")
     shutil.copy(bin_path("x86_64/abi/libshape-v2-removed.so"), folder / "libshape.so.1")
-    shutil.copy(bin_path("x86_64/zlib-internal.so"), folder / "_zlib_cpu_ab12.abi3.so")
-    result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-ignore", "AB102,AB301")
+    shutil.copy(bin_path("x86_64/zlib-internal.so"), folder / "_zlib.so")
+    result = pytester.runpytest("--abicheck", "--abicheck-paths", "dist", "-p", "no:cacheprovider",
+                                "--abicheck-ignore", "AB102,AB301")
     result.stdout.fnmatch_lines([
         "*AB312 [[]undefined-symbol[]] shape_scale is not defined by libshape.so.1*",
         "abicheck: 2 imports not checked: the exports of what provides them are unknown",
         "abicheck: libz.so.1: a system library abicheck has no export data for (1 object)",
-        "FAILED abicheck::build/torch28-cxx11-cpu-x86_64-linux/shape/_shape_cpu_ab12.abi3.so*",
+        "FAILED abicheck::dist/pkg/_shape.so*",
     ])
 
 

@@ -243,3 +243,26 @@ def test_unversioned_glibc_symbols_a_policys_systems_lack_are_named_with_the_rel
     assert "static archive (libgcc_eh, libstdc++.a)" in found["arc4random"].hint
     # on a policy whose glibc has both, an unversioned reference binds to them
     assert [f for f in abicheck.check([path], policy="manylinux_2_39").findings if f.code == "AB312"] == []
+
+
+def test_in_a_kernel_what_import_torch_loaded_globally_is_in_scope(tmp_path):
+    """A kernel may use what torch loaded with RTLD_GLOBAL: unknown unless torch (and its GPU runtime) is known."""
+    torch = tmp_path / "site" / "torch"
+    shutil.copytree(BIN / "x86_64" / "torch" / "v1" / "lib", torch / "lib")
+    (torch / "version.py").write_text("__version__ = '2.8.0+cpu'\n")
+    for variant in ("torch28-cxx11-cpu-x86_64-linux", "torch28-cxx11-cu128-x86_64-linux"):
+        folder = tmp_path / "build" / variant
+        folder.mkdir(parents=True)
+        shutil.copy(SYMBOLS / "forgot-lib.so", folder / "_k.so")
+    cpu, cuda = (str(tmp_path / "build" / v / "_k.so") for v in ("torch28-cxx11-cpu-x86_64-linux",
+                                                                   "torch28-cxx11-cu128-x86_64-linux"))
+    # without a torch, torch's libraries could define it: not checked, never a finding
+    (artifact,) = abicheck.check([cpu]).artifacts
+    assert ab312(abicheck.check([cpu])) == [] and artifact.imports["not_checked"] == 1
+    assert "no torch at hand" in artifact.imports["unknown_libraries"]["torch's libraries"]
+    # with torch at hand, a CPU kernel's scope is fully known: the missing symbol is a finding
+    assert ab312(abicheck.check([cpu], torch=str(torch))) == [("fast_checksum", None, None)]
+    # a CUDA kernel also meets torch's CUDA runtime, whose exports are not at hand
+    (artifact,) = abicheck.check([cuda], torch=str(torch)).artifacts
+    assert [f.code for f in artifact.findings if f.code == "AB312"] == []
+    assert "torch's cuda runtime" in artifact.imports["unknown_libraries"]

@@ -8,7 +8,9 @@ symbol must then be defined in the object's scope, or the import fails with
    libdl, libutil and the loader; an executable has only its own NEEDED);
 2. the object's NEEDED libraries, breadth first through their own NEEDED
    entries, each as the resolution stage found it (shipped, system, a
-   dependency).
+   dependency);
+3. for a kernel, what `import torch` loaded globally before it: torch's
+   libraries and its backend's runtime.
 
 A versioned reference (`foo@GLIBCXX_3.4.21`) binds only to a definition with
 that version in the library its version need names; an unversioned one to
@@ -177,7 +179,48 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
                                   + (" (--torch)" if r.where == "torch" else "")))
         else:
             order.append(Provider(r.library, UNKNOWN, why=r.describe().split(": ", 1)[-1]))
+    if _is_kernel(ctx):
+        order.extend(_torch_globals(ctx, seen))
     return order
+
+
+def _is_kernel(ctx: LoadContext) -> bool:
+    obj = ctx.object
+    return obj.backend is not None or (obj.variant is not None and obj.variant.framework in ("torch",
+                                                                                             "torch-stable-abi"))
+
+
+GLOBAL_DEPS = "libtorch_global_deps.so"
+
+
+def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
+    """What `import torch` has loaded with RTLD_GLOBAL before a kernel: in every kernel's scope.
+
+    torch loads libtorch_global_deps.so globally, and with it torch's libraries
+    and its backend's runtime (libcudart, libamdhip64, ...). A kernel may use
+    their symbols without naming them in NEEDED. With a torch at hand, its
+    libraries are known; the backend runtime's (or, without a torch, all of
+    it) are not, and what only they could define is reported as not checked.
+    """
+    obj = ctx.object
+    torch = obj.torch if not obj.torch_not_checked else None
+    out: list[Provider] = []
+    if torch is None:
+        return [Provider("torch's libraries", UNKNOWN,
+                         why="loaded by `import torch` before a kernel; no torch at hand (--torch)")]
+    roots = (GLOBAL_DEPS,) if GLOBAL_DEPS in torch.libraries else ("libtorch.so", "libtorch_cpu.so", "libc10.so")
+    for lib in torch.scope(roots):
+        if lib not in seen and lib != GLOBAL_DEPS:
+            seen.add(lib)
+            exports = torch.exports(lib)
+            if exports is not None:
+                out.append(Provider(lib, TORCH, exports))
+    backend = obj.backend.backend if obj.backend is not None else None
+    if backend not in (None, "cpu"):
+        out.append(Provider(f"torch's {backend} runtime", UNKNOWN,
+                            why=f"loaded by `import torch` with torch's {backend} build; its exports are not at hand"))
+    return out
+
 
 
 def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str | None,

@@ -40,7 +40,9 @@ is imported, or the import fails with
     ImportError: .../_ext.so: undefined symbol: _ZN5mylib6detail4stepEv
 
 The scope is CPython and its C library, then the object's NEEDED libraries,
-breadth first, each as the resolution stage found it. A versioned reference
+breadth first, each as the resolution stage found it, and for a kernel what
+`import torch` loaded globally before it (torch's libraries and its
+backend's runtime). A versioned reference
 (foo@LIBFOO_2) must be defined with that version by the library its version
 need names; an unversioned one by any library of the scope.
 
