@@ -57,6 +57,9 @@ def _variant_lines(report: Report) -> list[str]:
         notes = [f"torch symbols not checked: {r}" for r in reasons]
         if unverified:
             notes.append(f"{unverified} librar{'y' if unverified == 1 else 'ies'} not verified")
+        unchecked = sum(a.imports_not_checked for a in artifacts)
+        if unchecked:
+            notes.append(f"{_plural(unchecked, 'import')} not checked")
         lines.append(f"{name}: {_plural(len(artifacts), 'object')}, {state}" + "".join(f"; {n}" for n in notes))
     lines += [f"{name}: no compiled objects (pure Python): nothing to check" for name in sorted(report.pure_variants)]
     return sorted(lines)
