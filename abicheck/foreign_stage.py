@@ -54,6 +54,7 @@ class ForeignContext:
     python_abi_source: str = ""
     macos: tuple[int, int] | None = None
     macos_source: str = ""
+    platforms: tuple[str, ...] = ()  # the platform tags of its wheel
     imports_report: dict | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -86,6 +87,7 @@ def context_for(builder: ContextBuilder, item: ForeignItem) -> ForeignContext:
     variant = item.variant_dir.variant if item.variant_dir is not None else builder.variant
     ctx = ForeignContext(item.display, item.format, variant=variant)
     tags = item.wheel.platforms if item.wheel is not None else ()
+    ctx.platforms = tuple(tags)
     if builder.arch is not None:
         ctx.expected_arches, ctx.expected_arch_source = (builder.arch,), "--arch"
     elif variant is not None and variant.arch:

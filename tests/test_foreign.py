@@ -142,3 +142,19 @@ def test_truncated_objects_are_one_line_input_errors(tmp_path, source):
         report = abicheck.check([str(path)])
         assert report.exit_code == 2 and len(report.errors) == 1, (source.name, cut, report.errors)
         assert "\n" not in report.errors[0].message and report.errors[0].path == str(path)
+
+
+def test_an_object_of_another_os_than_its_variant_or_wheel(tmp_path):
+    for variant, source in (("torch212-cxx11-cpu-aarch64-linux", MACOS / "ext-arm64-13.abi3.so"),
+                            ("torch212-cpu-aarch64-darwin", BIN / "aarch64" / "portable-glibc228.so"),
+                            ("torch210-cu128-x86_64-linux", WINDOWS / "stable-x86_64.pyd")):
+        folder = tmp_path / "build" / variant
+        folder.mkdir(parents=True)
+        shutil.copy(source, folder / ("_k.pyd" if source.suffix == ".pyd" else "_k.abi3.so"))
+        (finding,) = [f for f in abicheck.check([str(folder)]).findings if f.code == "AB401"]
+        assert f"but the variant {variant} is for" in finding.message, finding.message
+    wheel = make_wheel(tmp_path, "k-1.0-cp39-abi3-manylinux_2_28_x86_64.whl",
+                       {"k/_k.abi3.so": str(MACOS / "ext-x86_64-11.abi3.so")})
+    (finding,) = abicheck.check([wheel]).findings
+    assert finding.code == "AB401" and "is a Mach-O (macOS) object in a wheel tagged manylinux_2_28_x86_64" in \
+        finding.message

@@ -12,7 +12,7 @@ from abicheck.rules.base import Rule
 AB401 = Rule(
     code="AB401",
     name="machine-mismatch",
-    summary="The ELF machine, class or byte order does not match the target architecture.",
+    summary="The object's machine, class, byte order or format does not match its target architecture or OS.",
     explanation="""\
 A wheel tagged manylinux_2_28_x86_64 (or a check run with --arch x86_64) must
 contain only x86-64, 64-bit, little-endian objects; an aarch64 object left over
@@ -20,6 +20,11 @@ from a cross build cannot be loaded there ("wrong ELF class" or "cannot open
 shared object file: No such file or directory"). This rule also reports
 objects whose architecture the chosen policy does not cover at all (there is
 no manylinux_2_28 for riscv64).
+
+The same goes for the object format: an ELF object in a darwin or windows
+variant folder, a Mach-O or PE object in a Linux one or in a manylinux
+wheel, cannot be loaded there whatever its machine; and for the slices of a
+macOS object (a universal2 wheel needs both) and the machine of a Windows one.
 
 Fix: rebuild for the tagged architecture, or tag the wheel for the
 architecture it contains; check the cross-compiler the build used.""",
@@ -33,8 +38,26 @@ def _describe(arch: str) -> str:
     return f"{arch} ({sig[1]}-bit {sig[2]}-endian)"
 
 
+FORMAT_OF_OS = {"linux": "ELF", "darwin": "Mach-O", "windows": "PE"}
+
+
+def wrong_format(variant: object | None, fmt: str) -> str | None:
+    """The OS a variant names, when an object of format `fmt` (ELF, Mach-O, PE) cannot load there."""
+    system = getattr(variant, "os", None)
+    if system is None or FORMAT_OF_OS.get(system, fmt) == fmt:
+        return None
+    return system
+
+
 def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
     facts = ctx.facts
+    system = wrong_format(ctx.variant, "ELF")
+    if system is not None:
+        yield ctx.finding(
+            AB401, f"is an ELF (Linux) object, but the variant {ctx.variant.name} is for {system}",
+            f"build it for {system} ({FORMAT_OF_OS[system]}), or move it to the Linux variant folder",
+            details={"format": "ELF", "os": system})
+        return
     actual = facts.arch or facts.machine_description
     expected = ctx.expected_arch
     if expected is not None and facts.arch != expected:

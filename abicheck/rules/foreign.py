@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from abicheck.foreign_stage import ForeignContext
 from abicheck.report.model import Finding
-from abicheck.rules.arch import AB401
+from abicheck.rules.arch import AB401, FORMAT_OF_OS, wrong_format
 from abicheck.rules.base import Rule
 from abicheck.rules.python_abi import AB501, AB502
 
@@ -75,6 +75,23 @@ _PYTHON_DLL = re.compile(r"^python3(\d+)(_d)?\.dll$", re.I)
 
 
 def check_machine(ctx: ForeignContext) -> Iterator[Finding]:
+    fmt = "Mach-O" if ctx.format == "macho" else "PE"
+    system = wrong_format(ctx.variant, fmt)
+    if system is not None:
+        name = ctx.variant.name if ctx.variant is not None else ""
+        yield ctx.finding(
+            AB401, f"is a {fmt} ({'macOS' if fmt == 'Mach-O' else 'Windows'}) object, but the variant {name} is for "
+                   f"{system}",
+            f"build it for {system} ({FORMAT_OF_OS[system]}), or move it to the variant folder of its own OS",
+            details={"format": fmt, "os": system})
+        return
+    linux = [t for t in ctx.platforms if t.startswith(("manylinux", "musllinux", "linux_"))]
+    if linux:
+        yield ctx.finding(
+            AB401, f"is a {fmt} ({'macOS' if fmt == 'Mach-O' else 'Windows'}) object in a wheel tagged {linux[0]}",
+            "build the wheel's objects for Linux (ELF), or tag the wheel for the platform they are built for",
+            details={"format": fmt, "tag": linux[0]})
+        return
     arches = ctx.arches()
     for wanted in ctx.expected_arches:
         if wanted not in arches:
