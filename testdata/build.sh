@@ -209,7 +209,7 @@ python3 -m ziglang cc -shared -O2 -s -target aarch64-macos.13.0 \
     -Wl,-install_name,/nix/store/0c6q3ix6p7yqr0d8bhvzk6x9a9mr6b9l-libomp-19.1.7/lib/libomp.dylib \
     -o "$OUT/macos/libomp_standin.dylib" "$SRC/omp_standin.c"
 "${MAC[@]}" -target aarch64-macos.13.0 -DUSE_DYLIB -o "$OUT/macos/nix-dylib.abi3.so" "$SRC/macos_ext.c" \
-    "$OUT/macos/libomp_standin.dylib" -Wl,-rpath,/Users/runner/work/kernel/build/lib
+    "$OUT/macos/libomp_standin.dylib" -Wl,-rpath,/opt/kernel-build/lib
 PE=(python3 -m ziglang cc -shared -nostdlib -O2 -s)
 for lib in python3 python311; do
     python3 -m ziglang dlltool -d "$SRC/$lib.def" -l "$OUT/windows/$lib-x86_64.lib" -m i386:x86-64

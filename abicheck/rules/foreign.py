@@ -58,7 +58,7 @@ AB603 = Rule(
     explanation="""\
 dyld opens LC_LOAD_DYLIB paths as written. A kernel or wheel that names
 /nix/store/...-libomp/lib/libomp.dylib, /opt/homebrew/..., or a build
-directory under /Users loads on the build machine only. Portable objects
+directory in a home folder loads on the build machine only. Portable objects
 name their dylibs by @rpath/, @loader_path/ or @executable_path/, or name
 system ones under /usr/lib and /System/Library.
 
