@@ -131,16 +131,15 @@ def check_foreign(builder: ContextBuilder, item: ForeignItem,
     ctx = context_for(builder, item)
 
     def use(buf: object) -> list[Finding] | None:
-        if item.format == "macho":
-            from abicheck.binary.macho import MachOFile
+        from abicheck.binary.macho import MachOFile
 
-            ctx.macho = MachOFile(buf, item.display)  # type: ignore[arg-type]
-            if all(s.file_type == "object" for s in ctx.macho.slices):
+        parsed = item.parse(buf)
+        if isinstance(parsed, MachOFile):
+            ctx.macho = parsed
+            if all(s.file_type == "object" for s in parsed.slices):
                 return None
         else:
-            from abicheck.binary.pe import read_pe
-
-            ctx.pe = read_pe(buf, item.display)  # type: ignore[arg-type]
+            ctx.pe = parsed
         return run(ctx)
 
     try:

@@ -280,18 +280,13 @@ def _concerns(error_path: str, target: str) -> bool:
     return os.path.basename(error_path) == "metadata.json" and _inside(target, os.path.dirname(error_path))
 
 
-class AbicheckFolder(pytest.Item):
+class AbicheckFolder(AbicheckItem):
     """One configured path (`build/`): fails with the input errors no object's item reports.
 
     An unknown variant name over a folder without objects, an unreadable
     folder, a metadata.json of a variant without objects: the command line
     fails on them, so pytest must too.
     """
-
-    def __init__(self, *, target: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.target = target
-        self.add_marker("abicheck")
 
     def runtest(self) -> None:
         settings = self.config.stash[_SETTINGS]
@@ -302,14 +297,6 @@ class AbicheckFolder(pytest.Item):
                  and not any(_concerns(e.path, t) for t in targets)]
         if lines:
             raise AbicheckFailure("\n".join(lines))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, AbicheckFailure):
-            return f"{self.name}\n{excinfo.value}"
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self) -> tuple[str, int | None, str]:
-        return self.target, None, f"abicheck: {self.name}"
 
 
 def _inside(target: str, folder: str) -> bool:

@@ -75,13 +75,17 @@ def test_mutated_elf_files_through_the_pipeline(tmp_path_factory, data):
     assert sha256(path) == before
 
 
+def _two_object_wheel(folder) -> tuple[str, bytearray]:
+    """A wheel of two real objects, and its bytes to mutate."""
+    wheel = make_wheel(folder, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/a.so": bin_path("x86_64/newglibc.so"), "demo/b.so": bin_path("x86_64/newcxx.so")})
+    return wheel, bytearray(open(wheel, "rb").read())
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_mutated_wheels_only_give_input_errors(tmp_path_factory, data):
-    folder = tmp_path_factory.mktemp("wheels")
-    wheel = make_wheel(folder, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
-                       {"demo/a.so": bin_path("x86_64/newglibc.so"), "demo/b.so": bin_path("x86_64/newcxx.so")})
-    raw = bytearray(open(wheel, "rb").read())
+    wheel, raw = _two_object_wheel(tmp_path_factory.mktemp("wheels"))
     for _ in range(data.draw(st.integers(1, 8))):
         at = data.draw(st.integers(0, len(raw) - 1))
         raw[at] = data.draw(st.integers(0, 255))
@@ -116,10 +120,7 @@ CENTRAL_FIELDS = [(6, 2), (8, 2), (10, 2), (20, 4), (24, 4), (28, 2), (42, 4)]
 @given(st.data())
 def test_wheels_with_lying_central_directories_only_give_input_errors(tmp_path_factory, data):
     """Overlapping entries, lying sizes, odd versions and empty names, built on purpose."""
-    folder = tmp_path_factory.mktemp("zips")
-    wheel = make_wheel(folder, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
-                       {"demo/a.so": bin_path("x86_64/newglibc.so"), "demo/b.so": bin_path("x86_64/newcxx.so")})
-    raw = bytearray(open(wheel, "rb").read())
+    wheel, raw = _two_object_wheel(tmp_path_factory.mktemp("zips"))
     entries = [i for i in range(len(raw)) if raw[i:i + 4] == b"PK\x01\x02"]
     for _ in range(data.draw(st.integers(1, 4))):
         at = data.draw(st.sampled_from(entries))
@@ -135,21 +136,27 @@ def test_wheels_with_lying_central_directories_only_give_input_errors(tmp_path_f
     assert sha256(wheel) == before
 
 
+def _extreme_fields(draw, source: str, tags: tuple[int, ...], changes: int, span: int, values: list[int],
+                    widths: list[int]) -> bytes:
+    """A real object with fields of the tables `tags` name (DT_ tags) set to extreme values."""
+    data = bytearray(open(bin_path(source), "rb").read())
+    reader = ElfReader(bytes(data))
+    targets = [reader._offset_of(reader._dyn[tag], "t") for tag in tags if tag in reader._dyn]
+    for _ in range(draw(st.integers(1, changes))):
+        at = draw(st.sampled_from(targets)) + draw(st.integers(0, span - 1))
+        value, width = draw(st.sampled_from(values)), draw(st.sampled_from(widths))
+        if at + width <= len(data):
+            data[at:at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
+    return bytes(data)
+
+
 @st.composite
 def mutated_tables(draw):
     """The version-need and GNU hash tables of a real object with fields set to extremes."""
-    data = bytearray(open(bin_path("x86_64/newglibc.so"), "rb").read())
-    reader = ElfReader(bytes(data))
     from abicheck.binary.elf_model import DT_GNU_HASH, DT_VERNEED
 
-    targets = [reader._offset_of(reader._dyn[tag], "t") for tag in (DT_VERNEED, DT_GNU_HASH) if tag in reader._dyn]
-    for _ in range(draw(st.integers(1, 6))):
-        base = draw(st.sampled_from(targets))
-        at = base + draw(st.integers(0, 63))
-        value = draw(st.sampled_from([0, 1, 2, 16, 0xFFFF, 0xFFFFFFFF]))
-        width = draw(st.sampled_from([2, 4]))
-        data[at:at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
-    return bytes(data)
+    return _extreme_fields(draw, "x86_64/newglibc.so", (DT_VERNEED, DT_GNU_HASH), 6, 64,
+                           [0, 1, 2, 16, 0xFFFF, 0xFFFFFFFF], [2, 4])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,19 +203,10 @@ def test_mutated_macho_and_pe_objects_give_findings_or_one_line_errors(tmp_path_
 @st.composite
 def mutated_library_tables(draw):
     """libshape v1's hash table, .dynsym and version sections with fields set to extremes."""
-    data = bytearray(open(bin_path("x86_64/abi/libshape-v1.so"), "rb").read())
-    reader = ElfReader(bytes(data))
     from abicheck.binary.elf_model import DT_GNU_HASH, DT_HASH, DT_SYMTAB, DT_VERSYM
 
-    targets = [reader._offset_of(reader._dyn[tag], "t") for tag in (DT_GNU_HASH, DT_HASH, DT_SYMTAB, DT_VERSYM)
-               if tag in reader._dyn]
-    for _ in range(draw(st.integers(1, 8))):
-        at = draw(st.sampled_from(targets)) + draw(st.integers(0, 127))
-        value = draw(st.sampled_from([0, 1, 2, 16, 0x7FFF, 0xFFFF, 0xFFFFFFFF]))
-        width = draw(st.sampled_from([1, 2, 4]))
-        if at + width <= len(data):
-            data[at:at + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
-    return bytes(data)
+    return _extreme_fields(draw, "x86_64/abi/libshape-v1.so", (DT_GNU_HASH, DT_HASH, DT_SYMTAB, DT_VERSYM), 8,
+                           128, [0, 1, 2, 16, 0x7FFF, 0xFFFF, 0xFFFFFFFF], [1, 2, 4])
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -265,45 +265,35 @@ class ElfReader(DynamicSymbols):
                 break
             offset += vn_next
 
-    def version_definitions(self) -> dict[int, str]:
-        """`.gnu.version_d`: version index -> name (index 1 names the object itself)."""
-        result: dict[int, str] = {}
+    def _verdef_chains(self, parents: bool) -> Iterator[tuple[int, list[str]]]:
+        """`.gnu.version_d`, entry by entry: (version index, [its name, and with `parents` its parents'])."""
         if DT_VERDEF not in self._dyn:
-            return result
+            return
         offset = self._offset_of(self._dyn[DT_VERDEF], "DT_VERDEF")
         count = min(self._dyn.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
+        budget = MAX_VERSION_ENTRIES  # names read in all, so that a lying vd_cnt cannot multiply the work
         for _ in range(count):
             _v, _flags, ndx, cnt, _hash, vd_aux, vd_next = self._unpack("HHHHIII", offset)
-            if cnt:
-                vda_name, _next = self._unpack("II", offset + vd_aux)
-                result[ndx & VERSYM_INDEX] = self._string(vda_name)
-            if vd_next == 0:
-                break
-            offset += vd_next
-        return result
-
-    def version_parents(self) -> dict[str, list[str]]:
-        """`.gnu.version_d`'s parent chains: version name -> the versions it names as parents."""
-        result: dict[str, list[str]] = {}
-        if DT_VERDEF not in self._dyn:
-            return result
-        offset = self._offset_of(self._dyn[DT_VERDEF], "DT_VERDEF")
-        count = min(self._dyn.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
-        for _ in range(count):
-            _v, _flags, _ndx, cnt, _hash, vd_aux, vd_next = self._unpack("HHHHIII", offset)
             aux, names = offset + vd_aux, []
-            for _ in range(min(cnt, MAX_VERSION_ENTRIES)):
+            for _ in range(min(cnt, budget if parents else 1)):
+                budget -= 1
                 vda_name, vda_next = self._unpack("II", aux)
                 names.append(self._string(vda_name))
                 if vda_next == 0:
                     break
                 aux += vda_next
-            if len(names) > 1:
-                result[names[0]] = names[1:]
+            yield ndx & VERSYM_INDEX, names
             if vd_next == 0:
                 break
             offset += vd_next
-        return result
+
+    def version_definitions(self) -> dict[int, str]:
+        """`.gnu.version_d`: version index -> name (index 1 names the object itself)."""
+        return {ndx: names[0] for ndx, names in self._verdef_chains(parents=False) if names}
+
+    def version_parents(self) -> dict[str, list[str]]:
+        """`.gnu.version_d`'s parent chains: version name -> the versions it names as parents."""
+        return {names[0]: names[1:] for _ndx, names in self._verdef_chains(parents=True) if len(names) > 1}
 
     def _version_table(self) -> dict[int, tuple[str, str | None]]:
         """Version index -> (version name, library or None for a definition)."""

@@ -92,10 +92,11 @@ def _foreign_summary(item: ForeignItem) -> ObjectSummary:
     variant = variant_info(item.variant_dir.variant) if item.variant_dir is not None else None
 
     def read(buf: object) -> ObjectSummary:
-        if item.format == "macho":
-            from abicheck.binary.macho import MachOFile
+        from abicheck.binary.macho import MachOFile
 
-            m = MachOFile(buf, item.display)  # type: ignore[arg-type]
+        parsed = item.parse(buf)
+        if isinstance(parsed, MachOFile):
+            m = parsed
             slices = [s for s in m.slices if s.file_type != "object"] or m.slices
             first = slices[0]
             return ObjectSummary(
@@ -106,9 +107,7 @@ def _foreign_summary(item: ForeignItem) -> ObjectSummary:
                 needed=[path for path, _kind in first.dylibs], rpath=list(first.rpaths), runpath=[],
                 highest_versions={}, weak_versions=[path for path, kind in first.dylibs if kind == "weak"],
                 most_compatible=_macos_tag(slices), variant=variant)
-        from abicheck.binary.pe import read_pe
-
-        pe = read_pe(buf, item.display)  # type: ignore[arg-type]
+        pe = parsed
         return ObjectSummary(
             path=item.display, arch=pe.machine, machine=f"PE {pe.machine}", type="DLL" if pe.dll else "EXE",
             interpreter=None, soname=None, needed=sorted(pe.imports), rpath=[], runpath=[], highest_versions={},

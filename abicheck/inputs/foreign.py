@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, TypeVar
 from abicheck.errors import InputError
 
 if TYPE_CHECKING:
+    from abicheck.binary.macho import MachOFile
+    from abicheck.binary.pe import PEFile
     from abicheck.inputs.kernel_tree import VariantDir
     from abicheck.inputs.scan import Container
     from abicheck.inputs.wheel import Member, WheelReader, WheelTags
@@ -38,6 +40,16 @@ class ForeignItem:
     origin: Container | None = None
     relpath: str = ""
     _member: tuple[WheelReader, Member] | None = None
+
+    def parse(self, buf: object) -> MachOFile | PEFile:
+        """The object read from `buf` (what `read` hands its callback) by the reader of its format."""
+        if self.format == "macho":
+            from abicheck.binary.macho import MachOFile
+
+            return MachOFile(buf, self.display)  # type: ignore[arg-type]
+        from abicheck.binary.pe import read_pe
+
+        return read_pe(buf, self.display)  # type: ignore[arg-type]
 
     def read(self, use: Callable[[object], T]) -> T:
         """`use(buffer)`: the file through pread, or the member streamed (again for ranges past its head)."""

@@ -179,22 +179,21 @@ class Report:
 
     def unchecked_imports(self, limit: int = 5) -> list[str]:
         """`imports not checked: 3 from libz.so.1 (why)`: per library, most imports first; never silent."""
-        by_library: dict[str, list] = {}
+        objects: dict[str, int] = {}  # library -> objects whose imports it alone could serve
+        why: dict[str, str] = {}
         for artifact in self.artifacts:
-            unknown = (artifact.imports or {}).get("unknown_libraries", {})
-            if not unknown:
-                continue
-            for library, why in unknown.items():
-                entry = by_library.setdefault(library, [0, set(), why])
-                entry[1].add(artifact.path)
-        if not by_library:
+            for library, reason in (artifact.imports or {}).get("unknown_libraries", {}).items():
+                objects[library] = objects.get(library, 0) + 1
+                why.setdefault(library, reason)
+        if not objects:
             return []
         total = sum(a.imports_not_checked for a in self.artifacts)
-        ordered = sorted(by_library.items(), key=lambda kv: (-len(kv[1][1]), kv[0]))
+        ordered = sorted(objects, key=lambda lib: (-objects[lib], lib))
         lines = [f"{total} import{'s' if total != 1 else ''} not checked: the exports of what provides them are "
                  "unknown"]
-        for library, (_n, objects, why) in ordered[:limit]:
-            lines.append(f"  {library}: {why} ({len(objects)} object{'s' if len(objects) != 1 else ''})")
+        for library in ordered[:limit]:
+            n = objects[library]
+            lines.append(f"  {library}: {why[library]} ({n} object{'s' if n != 1 else ''})")
         if len(ordered) > limit:
             lines.append(f"  and {len(ordered) - limit} more librar{'y' if len(ordered) - limit == 1 else 'ies'} "
                          "(see the JSON's imports)")

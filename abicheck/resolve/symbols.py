@@ -30,7 +30,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, is_loader
@@ -59,16 +59,16 @@ class Provider:
     where: str | None = None  # shipped: its path in the wheel or tree
 
     def defined(self, arch: str | None, names: set[str], version: str | None,
-                allowed: Callable[[str], bool] | None = None) -> set[str] | None:
+                policy: Policy | None = None) -> set[str] | None:
         """The subset of `names` it defines (at `version`, or by default); None when its exports are unknown.
 
         For glibc and the C++ runtime, an unversioned name counts only at a
-        version `allowed` says the user's system has (the policy's).
+        version the systems of `policy` have.
         """
         if self.kind == GLIBC:
-            return glibc_defined(arch, self.library, names, version, allowed)
+            return glibc_defined(arch, self.library, names, version, policy)
         if self.kind == CXX:
-            return cxx_runtime_defined(arch, self.library, names, version, allowed)
+            return cxx_runtime_defined(arch, self.library, names, version, policy)
         if self.exports is not None:
             if version is not None and not hasattr(self.exports, "has_version"):
                 return self.exports.defined(names)  # a torch dump keeps default definitions only
@@ -261,10 +261,7 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
     for provider in scope:
         if not remaining:
             break
-        allowed = None
-        if policy is not None and arch is not None and provider.kind in (GLIBC, CXX):
-            allowed = partial(policy.allows_version, arch, provider.library)
-        found = provider.defined(arch, remaining, None, allowed)
+        found = provider.defined(arch, remaining, None, policy)
         if found is None:
             unknown.append(provider)
         elif found:
