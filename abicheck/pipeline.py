@@ -1,135 +1,233 @@
-"""The check pipeline: paths -> objects -> contexts -> rules -> Report.
+"""The one driver: paths -> artifacts -> targets -> analysis -> rules -> report.
 
-    inputs.scan      every ELF object under the paths, with where it came from
-    context          each object's policy, architecture, backend, Python ABI
-    rules            every selected rule of each scope: object, wheel, variant
-    resolve          after the scan, where each object's NEEDED libraries come from,
-                     then the rules of the load scope
-    report           the findings and the input errors, in walk/archive order
+    inputs.scan        every object under the paths, ELF, Mach-O or PE, as an `Artifact`
+    target.decide      what each object must meet: policy, arch, backend, Python ABI, torch, macOS
+    analysis           while it is open: its torch imports, its kept tables; after the scan,
+                       where each NEEDED library and each import comes from (analysis.load)
+    rules              every selected rule of each scope: object, load, wheel, variant
+    report             the findings and the input errors, in walk/archive order
 
-Nothing here knows any particular rule.
+`check` is one sink of the `Run`; `abicheck show` and `abicheck abi dump`
+are others: each hands `Run.objects` what to do with an open object. Nothing
+here knows any particular rule.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
-from abicheck.context import ContextBuilder, ObjectContext
-from abicheck.errors import InputError, NothingToCheck, UsageError
-from abicheck.foreign_stage import check_foreign
-from abicheck.inputs.foreign import ForeignItem
+from abicheck.analysis.load import load_contexts
+from abicheck.analysis.objects import TableBudget, foreign_imports, torch_imports
+from abicheck.binary.elf import ElfReader
+from abicheck.binary.macho import MachOFile
+from abicheck.errors import InputError, NothingToCheck
+from abicheck.inputs.artifact import Artifact, Binary
+from abicheck.inputs.kernel_tree import VariantDir
 from abicheck.inputs.scan import scan
-from abicheck.load_stage import load_contexts
+from abicheck.options import CheckOptions
 from abicheck.report.model import ArtifactResult, Finding, InputProblem, Report
-from abicheck.rules import keeps_tables, run_rules, selected_codes
+from abicheck.rules import run_rules
+from abicheck.rules.context import LoadContext, ObjectContext, ObjectRecord, VariantContext, WheelContext
+from abicheck.target import Resources, decide
 
-MAX_JOBS = 256  # threads inflating wheel members; thousands fail to start, and each holds memory
 DEFAULT_MAX_JOBS = 8  # the default is the cores, up to this: the biggest member bounds a wheel's time anyway
+T = TypeVar("T")
 
 
-def check(
-    paths: Iterable[str],
-    *,
-    policy: str | None = None,
-    target: str = "wheel",
-    arch: str | None = None,
-    select: Iterable[str] | None = None,
-    ignore: Iterable[str] | None = None,
-    backend: str | None = None,
-    variant: str | None = None,
-    python_abi: str | None = None,
-    policy_files: Iterable[str] = (),
-    jobs: int | None = None,
-    progress: Callable[[str], None] | None = None,
-    allow_empty: bool = False,
-    torch: str | None = None,
-    torch_mismatch: str = "error",
-    torch_stable_abi: str | None = None,
-    macos: str | None = None,
-) -> Report:
+def variant_info(ctx: ObjectContext | ObjectRecord) -> dict[str, Any] | None:
+    """An object's build variant as the report shows it, or None outside a variant."""
+    v = ctx.target.variant
+    if v is None:
+        return None
+    return {"name": v.name, "framework": v.framework, "backend": v.backend, "backend_version": v.backend_version,
+            "torch": v.torch_version, "cxx_abi": v.cxx_abi, "arch": v.arch, "os": v.os}
+
+
+@dataclass(frozen=True)
+class Examined(Generic[T]):
+    """What a sink made of one object, with the facts the later stages need."""
+
+    position: tuple[int, int]
+    value: T
+    record: ObjectRecord | None  # ELF objects only
+
+
+class Run:
+    """One pass over the paths: the scan, each object's target and analysis, and the scopes after it."""
+
+    def __init__(self, options: CheckOptions, progress: Callable[[str], None] | None = None) -> None:
+        self.options = options
+        self.progress = progress
+        self.resources = Resources(options)
+        self.problems: list[InputError] = []
+        self.skipped: list[str] = []
+        self.pure: list[str] = []
+        self.records: list[ObjectRecord] = []
+        self.variant_dirs: dict[str, VariantDir] = {}
+        self.budget = TableBudget()
+
+    def close(self) -> None:
+        self.resources.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def objects(self, paths: Iterable[str], examine: Callable[[ObjectContext], T],
+                keep: bool = True) -> list[Examined[T]]:
+        """`examine` each object while it is open, in walk/archive order; Mach-O object files are skipped.
+
+        With `keep`, what the load stage needs of each ELF object is kept
+        (its imports and export tables, within a memory budget).
+        """
+        jobs = self.options.jobs or min(os.cpu_count() or 1, DEFAULT_MAX_JOBS)
+        out: list[Examined[T]] = []
+        for artifact in scan(list(paths), self.problems, jobs, self.skipped, self.pure):
+            if self.progress is not None:
+                self.progress(artifact.display)
+            if artifact.origin.variant_dir is not None:
+                self.variant_dirs.setdefault(artifact.origin.variant_dir.path, artifact.origin.variant_dir)
+            try:
+                done = artifact.read(lambda binary, a=artifact: self._examine(a, binary, examine, keep))
+            except InputError as exc:  # a malformed table, found only when read
+                self.problems.append(exc)
+                continue
+            if done is not None:
+                out.append(done)
+        out.sort(key=lambda e: e.position)  # wheel members finish out of archive order with several jobs
+        return out
+
+    def _examine(self, artifact: Artifact, binary: Binary, examine: Callable[[ObjectContext], T],
+                 keep: bool) -> Examined[T] | None:
+        if isinstance(binary, MachOFile) and all(s.file_type == "object" for s in binary.slices):
+            return None  # a Mach-O object file (.o): never loaded
+        target = decide(artifact.origin, binary, self.options, self.resources)
+        found = torch_imports(binary, target) if isinstance(binary, ElfReader) else None
+        ctx = ObjectContext(artifact.origin, artifact.format, binary, target, found)
+        record = None
+        if isinstance(binary, ElfReader):
+            try:
+                value = examine(ctx)
+                tables = self.budget.keep(binary) if keep else None
+            except InputError:
+                # its symbol table is malformed: still loaded by others, and resolved for them
+                self.records.append(ObjectRecord(artifact.origin, binary.facts, target,
+                                                 frozenset(binary.version_definitions().values()), None))
+                raise
+            record = ObjectRecord(artifact.origin, binary.facts, target,
+                                  frozenset(binary.version_definitions().values()), tables)
+            self.records.append(record)
+        else:
+            value = examine(ctx)
+        return Examined(artifact.origin.position, value, record)
+
+    def load_contexts(self) -> Iterator[LoadContext]:
+        return load_contexts(self.records, self.resources.backend_policy)
+
+    def wheel_contexts(self) -> Iterator[WheelContext]:
+        """One context per wheel and architecture its tag claims, with its ELF objects of that architecture."""
+        wheels: dict[str, list[ObjectRecord]] = {}
+        for record in sorted(self.records, key=lambda r: r.origin.position):
+            container = record.origin.container
+            if record.origin.wheel is not None and container is not None:
+                wheels.setdefault(container.path, []).append(record)
+        for path, records in wheels.items():
+            tags = records[0].origin.wheel
+            assert tags is not None
+
+            def needs(r: ObjectRecord) -> tuple[str, tuple[tuple[str, str], ...]]:
+                return r.path, tuple((n.library, n.version) for n in r.facts.version_needs
+                                     if not n.weak and n.library not in r.origin.shipped)
+
+            for arch, claim in tags.claims.items():
+                mine = tuple(needs(r) for r in records if r.facts.arch == arch)
+                if mine:
+                    yield WheelContext(path, arch, claim, mine, tags.platforms)
+            if not tags.claims:
+                yield WheelContext(path, None, None, tuple(needs(r) for r in records), tags.platforms)
+
+    def variant_contexts(self) -> Iterator[VariantContext]:
+        for vdir in self.variant_dirs.values():
+            yield VariantContext(vdir)
+
+    def input_problems(self) -> list[InputProblem]:
+        problems = self.problems
+        if self.options.allow_empty:
+            problems = [p for p in problems if not isinstance(p, NothingToCheck)]
+        return [InputProblem(p.path or "", p.message) for p in problems]
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One object's own findings and what its result shows, before the load stage adds to them."""
+
+    ctx_path: str
+    format: str
+    findings: tuple[Finding, ...]
+    arch: str | None
+    policy: str | None
+    variant: dict[str, Any] | None
+    symbols: dict[str, Any] | None
+    imports: dict[str, Any] | None
+
+
+def check(paths: Iterable[str], *, options: CheckOptions | None = None,
+          progress: Callable[[str], None] | None = None, **values: Any) -> Report:
     """Check files, directories, kernel build trees and wheels; return a `Report`.
 
-    Raises `UsageError` for options that make no sense; every problem with an
-    input is recorded in `Report.errors` instead of raised. `jobs` threads
-    inflate wheel members (default: the number of cores); `progress`, if
-    given, is called with each object's path as it is checked. With
-    `allow_empty`, a directory or wheel without ELF objects is not an error
-    (the Nix hook checks outputs that may hold none). `torch` (an installed
-    torch folder or a torch wheel) lets kernels' torch imports be checked
-    (AB308); see `ContextBuilder` for `torch_mismatch`. `torch_stable_abi`
-    ("2.9") holds every object to torch's stable ABI of that release (AB310),
-    as a torch-stable-abi29 variant does. `macos` ("15.0") is the oldest macOS
-    Mach-O objects must load on (AB601), instead of their wheel tag's or
-    variant's.
+    Options are given as `options` (a `CheckOptions`) or as keywords, which
+    `CheckOptions.parse` reads: `policy`, `target` ("wheel" or "nix"), `arch`,
+    `select`, `extend_select`, `ignore`, `backend`, `variant`, `python_abi`,
+    `policy_files`, `jobs`, `allow_empty`, `torch`, `torch_mismatch`,
+    `torch_stable_abi`, `macos` (see the README for each). Raises `UsageError`
+    for options that make no sense; every problem with an input is recorded
+    in `Report.errors` instead of raised. `progress`, if given, is called with
+    each object's path as it is checked.
     """
-    contexts = ContextBuilder(policy=policy, target=target, arch=arch, backend=backend, variant=variant,
-                              python_abi=python_abi, policy_files=policy_files, torch=torch,
-                              torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi,
-                              macos=macos)
-    try:
-        return _run(contexts, paths, select, ignore, jobs, progress, allow_empty)
-    finally:
-        contexts.close()
+    opts = options if options is not None else CheckOptions.parse(**values)
+    codes = set(opts.codes)
+    with Run(opts, progress) as run:
+        def own_rules(ctx: ObjectContext) -> _Checked:
+            findings = tuple(run_rules(ctx, codes))
+            if isinstance(ctx.binary, ElfReader):
+                arch, imports = ctx.facts.arch, None
+                symbols = ctx.torch_imports.summary() if ctx.torch_imports is not None else None
+            else:
+                arch, symbols = ",".join(ctx.arches()) or None, None
+                imports = foreign_imports(ctx.binary)
+            return _Checked(ctx.path, ctx.format, findings, arch,
+                            ctx.target.policy.name if ctx.format == "elf" else None, variant_info(ctx), symbols,
+                            imports)
 
-
-def _run(contexts: ContextBuilder, paths: Iterable[str], select: Iterable[str] | None,
-         ignore: Iterable[str] | None, jobs: int | None, progress: Callable[[str], None] | None,
-         allow_empty: bool) -> Report:
-    codes = selected_codes(list(select) if select else None, list(ignore) if ignore else None)
-    tables = keeps_tables(codes)
-    report = Report(target=contexts.target, policy=contexts.explicit.name if contexts.explicit else None)
-    problems: list[InputError] = []
-    if jobs is not None and jobs > MAX_JOBS:
-        raise UsageError(f"--jobs {jobs} is more than {MAX_JOBS}; each job holds up to one member's tables")
-    workers = jobs if jobs and jobs > 0 else min(os.cpu_count() or 1, DEFAULT_MAX_JOBS)
-    found: list[tuple[tuple[int, int], ArtifactResult]] = []  # (where its object was found, result)
-    by_context: dict[int, ArtifactResult] = {}
-    skipped: list[str] = []
-    for item in scan(list(paths), problems, workers, skipped, report.pure_variants):
-        if progress is not None:
-            progress(item.display)
-        if isinstance(item, ForeignItem):  # a Mach-O or PE object
-            try:
-                checked = check_foreign(contexts, item, lambda c: list(run_rules(c, codes)))
-            except InputError as exc:
-                problems.append(exc)
-                continue
-            if checked is not None:
-                found.append((item.position, checked))
-            continue
-        ctx = contexts.for_object(item)
-
-        def rules(reader, ctx: ObjectContext = ctx) -> list[Finding]:
-            ctx.reader = reader  # a streamed member streamed again, keeping a missing table
-            findings = list(run_rules(ctx, codes))
-            if tables:
-                contexts.keep_tables(ctx)
-            return findings
-
-        try:
-            findings = item.read(rules)
-        except InputError as exc:  # a malformed symbol table, found lazily
-            problems.append(exc)
-            continue
-        finally:
-            ctx.release()
-        result = ctx.result(findings)
-        found.append((item.position, result))
-        by_context[id(ctx)] = result
-
-    # Wheel members finish out of archive order with several jobs; the report never shows it.
-    report.artifacts = [result for _position, result in sorted(found, key=lambda pair: pair[0])]
-    for load_ctx in load_contexts(contexts):
-        result = by_context.get(id(load_ctx.object))
-        if result is not None:  # None: its symbol table was malformed, an input error already
-            load_ctx.attach(result, list(run_rules(load_ctx, codes)))
-    for scope_ctx in contexts.scope_contexts():
-        findings = list(run_rules(scope_ctx, codes))
-        if findings:
-            report.artifacts.append(scope_ctx.result(findings))
-    if allow_empty:
-        problems = [p for p in problems if not isinstance(p, NothingToCheck)]
-    report.errors = [InputProblem(p.path or "", p.message) for p in problems]
-    report.skipped = len(skipped)
-    return report
+        examined = run.objects(paths, own_rules)
+        loads = {ctx.object.origin.key: ctx for ctx in run.load_contexts()}
+        artifacts = []
+        for done in examined:
+            c = done.value
+            findings = list(c.findings)
+            needed, imports = None, c.imports
+            load = loads.get(done.record.origin.key) if done.record is not None else None
+            if load is not None:
+                findings = sorted(findings + list(run_rules(load, codes)), key=lambda f: f.code)
+                needed = [r.to_dict() for r in load.resolved]
+                imports = load.imports.to_dict() if load.imports is not None else None
+            artifacts.append(ArtifactResult(c.ctx_path, findings, arch=c.arch, policy=c.policy, kind=c.format,
+                                            needed=needed, symbols=c.symbols, variant=c.variant, imports=imports))
+        for wheel in run.wheel_contexts():
+            found = list(run_rules(wheel, codes))
+            if found:
+                artifacts.append(ArtifactResult(wheel.path, found, arch=wheel.arch,
+                                                policy=wheel.claim.name if wheel.claim else None, kind="wheel"))
+        for vctx in run.variant_contexts():
+            found = list(run_rules(vctx, codes))
+            if found:
+                artifacts.append(ArtifactResult(vctx.path, found, arch=vctx.variant_dir.variant.arch, policy=None,
+                                                kind="metadata"))
+        return Report(artifacts=artifacts, errors=run.input_problems(), target=opts.target,
+                      policy=opts.policy.name if opts.policy else None, skipped=len(run.skipped),
+                      pure_variants=list(run.pure))

@@ -16,11 +16,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from abicheck.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from abicheck.options import CheckOptions
 
 ITEM_PREFIX = "abicheck::"
 
@@ -29,8 +32,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("abicheck", "ELF/manylinux checks of built objects (abicheck)")
     group.addoption("--abicheck", action="store_true", default=None,
                     help="check every ELF object under abicheck_paths, one test item each")
-    group.addoption("--abicheck-paths", default=None,
-                    help="space- or comma-separated folders, files or wheels to check (default: build result)")
+    group.addoption("--abicheck-paths", action="append", default=None,
+                    help="space- or comma-separated folders, files or wheels to check (default: build result); "
+                         "repeatable")
     group.addoption("--abicheck-policy", default=None, help="policy, e.g. manylinux_2_28 (default: abicheck's)")
     group.addoption("--abicheck-target", default=None, help="wheel (default) or nix")
     group.addoption("--abicheck-select", default=None, help="rule codes or prefixes to check, comma-separated")
@@ -55,39 +59,43 @@ def _split(value: str | None) -> list[str]:
 
 
 class _Settings:
-    """The plugin's options: its own, then the project's [tool.abicheck] (as the command line reads it)."""
+    """The plugin's options: the project's [tool.abicheck] (as the command line reads it), then the ini
+    options, then pytest's command line, combined as abicheck.options says."""
 
     def __init__(self, config: pytest.Config) -> None:
         opt = config.getoption
         self.enabled = bool(opt("--abicheck") or config.getini("abicheck"))
         self.root = Path(str(config.rootpath))
-        self.project: dict[str, Any] = {}
+        project: dict[str, Any] = {}
         self.error: str | None = None
         if self.enabled:
-            from abicheck.cli.config import load_config
+            from abicheck.cli.config import load_config  # the plugin loads abicheck only when it is enabled
 
             try:
-                self.project = load_config(self.root)
+                project = load_config(self.root)
             except UsageError as exc:
                 self.error = str(exc)
-        project = self.project
-        self.paths = _split(opt("--abicheck-paths")) or list(config.getini("abicheck_paths"))
-        self.policy = opt("--abicheck-policy") or config.getini("abicheck_policy") or project.get("policy")
-        self.target = opt("--abicheck-target") or config.getini("abicheck_target") or project.get("target", "wheel")
-        self.select = (_split(opt("--abicheck-select")) or list(config.getini("abicheck_select"))
-                       or project.get("select"))
-        self.ignore = (_split(opt("--abicheck-ignore")) or list(config.getini("abicheck_ignore"))
-                       or project.get("ignore"))
-        self.policy_files = opt("--abicheck-policy-file") or project.get("policy_file") or []
+        project.pop("format", None)
+        self.paths = [p for given in opt("--abicheck-paths") or () for p in _split(given)] or list(
+            config.getini("abicheck_paths"))
+        ini = {"policy": config.getini("abicheck_policy") or None, "target": config.getini("abicheck_target") or None,
+               "select": list(config.getini("abicheck_select")), "ignore": list(config.getini("abicheck_ignore"))}
+        given = {"policy": opt("--abicheck-policy"), "target": opt("--abicheck-target"),
+                 "select": _split(opt("--abicheck-select")), "ignore": _split(opt("--abicheck-ignore")),
+                 "policy_files": opt("--abicheck-policy-file") or ()}
+        # Kernels' torch imports are checked against the torch installed here (found without importing
+        # it) for the variants of its release; other variants' are reported as not checked.
+        self.layers: tuple[dict[str, Any], ...] = (project, ini, given, {"torch_mismatch": "skip"})
         self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict"))
         self._report: Any = None
         self.targets: set[str] = set()  # the objects collected as items
 
-    def options(self) -> dict[str, Any]:
-        extra = {k: self.project[k] for k in ("arch", "backend", "variant", "python_abi", "torch_stable_abi", "macos")
-                 if k in self.project}
-        return {"policy": self.policy, "target": self.target, "select": self.select, "ignore": self.ignore,
-                "policy_files": self.policy_files, **extra}
+    def options(self) -> CheckOptions:
+        """Raises UsageError for an option that makes no sense."""
+        from abicheck.analysis.torch import installed_torch
+        from abicheck.options import CheckOptions
+
+        return CheckOptions.from_layers(*self.layers, {"torch": installed_torch()} if self.enabled else {})
 
     def existing_paths(self) -> list[str]:
         """The configured paths that exist; of kernel-builder's output folders, only the one the CLI checks.
@@ -114,10 +122,8 @@ class _Settings:
         """
         if self._report is None:
             from abicheck.pipeline import check
-            from abicheck.resolve.torch import installed_torch
 
-            self._report = check(self.existing_paths(), **self.options(), torch=installed_torch(),
-                                 torch_mismatch="skip")
+            self._report = check(self.existing_paths(), options=self.options())
         return self._report
 
 
@@ -131,12 +137,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if settings.enabled and settings.error is not None:
         raise pytest.UsageError(f"abicheck: {settings.error}")
     if settings.enabled:
-        from abicheck.options import validate_options
-        from abicheck.rules import selected_codes
+        from abicheck.options import CheckOptions
 
         try:
-            validate_options(settings.policy, settings.target, None)
-            selected_codes(settings.select, settings.ignore)
+            CheckOptions.from_layers(*settings.layers)
         except UsageError as exc:
             raise pytest.UsageError(f"abicheck: {exc}") from None
 

@@ -249,7 +249,7 @@ def torch_kernel(wheel: Path, py: str, count: int = 2000) -> tuple[Path, Path]:
         pick = (
             "import sys\n"
             "from abicheck.binary.elf import open_elf\n"
-            "from abicheck.resolve.torch import is_torch_symbol\n"
+            "from abicheck.analysis.torch import is_torch_symbol\n"
             "with open_elf(sys.argv[1]) as r:\n"
             "    names = sorted({s.name for s in r.exports() if s.kind == 'func' and not s.hidden\n"
             "                    and is_torch_symbol(s.name)})[:int(sys.argv[2])]\n"
@@ -328,7 +328,7 @@ STAGE_SCRIPT = """
 import os, sys, time
 from abicheck.context import ContextBuilder
 from abicheck.inputs.scan import scan
-from abicheck.load_stage import load_contexts
+from abicheck.analysis.load import load_contexts
 from abicheck.rules import run_rules, selected_codes
 codes, builder, problems = selected_codes(), ContextBuilder(), []
 linkage, symbols = codes - {"AB312"}, {"AB312"}

@@ -1,4 +1,4 @@
-"""The package layout keeps its promises: stages in folders, no import cycles, small modules."""
+"""The package layout keeps its promises: stages in folders, no import cycles, imports at the top."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "abicheck"
-MAX_LINES = 400
 
 
 def _modules() -> dict[str, Path]:
@@ -100,18 +99,28 @@ def test_the_cycle_finder_sees_a_cycle():
 
 def test_the_import_graph_sees_function_level_imports():
     graph = import_graph()
-    assert "abicheck.rules.symbols" in graph["abicheck.rules"]  # imported inside _load()
-    assert "abicheck.context" in graph["abicheck.pipeline"]
+    assert "abicheck.rules.symbols" in graph["abicheck.rules"]
+    assert "abicheck.pipeline" in graph["abicheck.pytest_plugin"]  # imported inside Settings.report()
+
+
+# Where an import inside a function is allowed: the command-line and pytest edges, which keep their start-up
+# fast, and the package's lazy public names. Everywhere else imports sit at the top (ruff's PLC0415).
+EDGES = ("abicheck.cli", "abicheck.pytest_plugin", "abicheck.__init__")
 
 
 @pytest.mark.parametrize("name", sorted(_modules()))
-def test_modules_stay_small(name):
-    lines = len(_modules()[name].read_text(encoding="utf-8").splitlines())
-    assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by what it does"
+def test_imports_sit_at_the_top_outside_the_edges(name):
+    path = _modules()[name]
+    if name.startswith(EDGES) or path.name == "__init__.py" and name == "abicheck":
+        return
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    inner = [node.lineno for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+             for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert inner == [], f"{name}: imports inside functions at lines {inner}"
 
 
 def test_stages_have_their_folders():
-    for stage in ("inputs", "binary", "resolve", "policy", "rules", "report", "abi", "cli"):
+    for stage in ("inputs", "binary", "analysis", "policy", "rules", "report", "abi", "cli"):
         assert (PACKAGE / stage / "__init__.py").is_file(), stage
 
 

@@ -11,7 +11,7 @@ from conftest import bin_path, make_wheel, run_cli
 
 import abicheck
 from abicheck.binary.elf import read_facts
-from abicheck.resolve.resolver import search_path, suggested_runpath
+from abicheck.analysis.resolver import search_path, suggested_runpath
 
 WHEEL = "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
 OPENCL = bin_path("x86_64/needs-opencl.so")
@@ -243,7 +243,7 @@ def test_suggested_runpath():
 
 
 def test_metadata_headers_are_read_up_to_the_description():
-    from abicheck.resolve.requirements import dependencies, headers
+    from abicheck.analysis.requirements import dependencies, headers
 
     text = ("Metadata-Version: 2.1\nName: demo\nrequires-dist: tbb>=2021;\n  platform_machine == 'x86_64'\n"
             "Provides-Extra: gpu\nRequires-Dist: nvidia-cublas-cu12; extra == 'gpu'\n"

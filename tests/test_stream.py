@@ -170,11 +170,11 @@ def test_progress_bar_is_never_drawn_when_stderr_is_not_a_terminal(monkeypatch, 
     assert shown == b""
 
 
-def test_scan_item_streams_a_member_again_when_its_symbols_were_not_kept():
-    """check, show and abi dump share ScanItem.read: tables outside the kept bytes mean one whole read."""
+def test_an_artifact_streams_a_member_again_when_its_symbols_were_not_kept():
+    """check, show and abi dump share Artifact.read: tables outside the kept bytes mean one whole read."""
     from elftools.elf.elffile import ELFFile
 
-    from abicheck.inputs.scan import ScanItem
+    from abicheck.inputs.artifact import Origin, elf_artifact
 
     path = bin_path("x86_64/newglibc.so")
     whole = open(path, "rb").read()
@@ -191,11 +191,11 @@ def test_scan_item_streams_a_member_again_when_its_symbols_were_not_kept():
         kept.update({start: whole[start:stop] for start, stop in extra})  # what a second pass keeps
         return ElfReader(SparseBuffer(len(whole), kept), "demo.whl!a.so")
 
-    item = ScanItem(ElfReader(holed, "demo.whl!a.so"), "demo.whl!a.so", frozenset(), reload=reload)
+    item = elf_artifact(Origin("demo.whl!a.so"), ElfReader(holed, "demo.whl!a.so"), reload)
     assert [s.name for s in item.read(lambda reader: reader.imports())] == expected
     assert len(reloads) == 1 and hole[0] <= reloads[0][0][0] < hole[1]
     assert item.read(lambda reader: len(reader.imports())) == len(expected)
     assert len(reloads) == 1  # the re-read reader, with .dynsym kept, serves later uses
-    without = ScanItem(ElfReader(holed, "a.so"), "a.so", frozenset())
+    without = elf_artifact(Origin("a.so"), ElfReader(holed, "a.so"))
     with pytest.raises(MissingBytes):
         without.read(lambda reader: reader.imports())

@@ -194,9 +194,9 @@ def _same_package(source: str, path: str) -> bool:
 
 
 def test_past_the_memory_budget_imports_are_not_checked_never_passed(tmp_path, monkeypatch):
-    import abicheck.context
+    import abicheck.analysis.objects
 
-    monkeypatch.setattr(abicheck.context, "TABLES_BUDGET", 0)
+    monkeypatch.setattr(abicheck.analysis.objects, "TABLES_BUDGET", 0)
     root = tree(tmp_path, {"pkg/_ext.so": SYMBOLS / "uses-shape.so",
                            "pkg/libshape.so.1": bin_path("x86_64/abi/libshape-v2-removed.so")})
     report = abicheck.check([root])

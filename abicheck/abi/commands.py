@@ -6,10 +6,16 @@ import json
 import os
 from typing import Any
 
+from abicheck.abi.stub import write_stub
 from abicheck.abi.surface import SCHEMA, SET_SCHEMA, Surface, diff_surfaces, surface_of
+from abicheck.binary.elf import open_elf
 from abicheck.cli.check import emit, fail
-from abicheck.cli.output import out
+from abicheck.cli.output import err, out, write_file
 from abicheck.errors import InputError, UsageError
+from abicheck.inputs.paths import kind_of
+from abicheck.options import CheckOptions
+from abicheck.pipeline import Run
+from abicheck.rules.context import ObjectContext
 
 DIFF_SCHEMA = "abicheck-abi-diff/1"
 
@@ -19,8 +25,6 @@ def load_surfaces(path: str) -> dict[str, Surface]:
 
     A single object maps from "" to its surface; a wheel from member names.
     """
-    from abicheck.inputs.paths import kind_of
-
     kind = kind_of(path)
     if kind == "dir":
         raise InputError("is a directory; give a shared object, a wheel or a saved dump", path)
@@ -33,27 +37,34 @@ def load_surfaces(path: str) -> dict[str, Surface]:
         raise InputError(exc.strerror or str(exc), path) from None
     if head == b"{":
         return _dump_surfaces(path)
-    from abicheck.binary.elf import open_elf
-
     with open_elf(path) as reader:
         return {"": surface_of(reader, path)}
 
 
 def _wheel_surfaces(path: str) -> dict[str, Surface]:
-    """One surface per shared object in the wheel, read as `check` reads wheels."""
-    from abicheck.inputs.scan import scan
+    """One surface per ELF shared object in the wheel, read as `check` reads wheels.
 
-    problems: list[InputError] = []
-    out: dict[str, Surface] = {}
-    for item in scan([path], problems, jobs=os.cpu_count() or 1):  # output is sorted by name
-        surface = item.read(lambda reader, item=item: surface_of(reader, item.display))
-        if item.reader.facts.type == "DYN":
-            out[item.display.split("!", 1)[1]] = surface
-    if problems:
-        raise problems[0]
-    if not out:
-        raise InputError("no shared objects in this wheel", path)
-    return out
+    Mach-O and PE members are listed on standard error as not dumped: the
+    surface is an ELF one (SONAME, symbol versions).
+    """
+    with Run(CheckOptions.parse()) as run:
+        def surface(ctx: ObjectContext) -> tuple[str, Surface | None]:
+            if ctx.format != "elf" or ctx.facts.type != "DYN":
+                return ctx.path, None  # a Mach-O or PE object, or an ELF executable
+            return ctx.path, surface_of(ctx.reader, ctx.path)
+
+        examined = run.objects([path], surface, keep=False)
+    if run.problems:
+        raise run.problems[0]
+    found = {display.split("!", 1)[1]: s for display, s in (e.value for e in examined) if s is not None}
+    foreign = [display for (display, s), e in ((e.value, e) for e in examined) if s is None and e.record is None]
+    if not found:
+        what = f"{len(foreign)} Mach-O or PE object{'s' if len(foreign) != 1 else ''}, " if foreign else ""
+        raise InputError(f"no ELF shared objects in this wheel ({what}abi dump reads ELF surfaces)", path)
+    if foreign:
+        err(f"abicheck: {len(foreign)} object{'s' if len(foreign) != 1 else ''} of {os.path.basename(path)} not "
+            "dumped: abi dump reads ELF shared objects, not Mach-O or PE\n")
+    return found
 
 
 def _dump_surfaces(path: str) -> dict[str, Surface]:
@@ -138,8 +149,6 @@ def run_diff(old: str, new: str, output_format: str = "text", strict: bool = Fal
 
 
 def run_stub(path: str, output: str) -> int:
-    from abicheck.abi.stub import write_stub
-
     try:
         surfaces = load_surfaces(path)
     except InputError as exc:
@@ -150,8 +159,6 @@ def run_stub(path: str, output: str) -> int:
         data = write_stub(surfaces[""])
     except UsageError as exc:
         return fail(f"{path}: {exc}")
-    from abicheck.cli.output import err, write_file
-
     try:
         write_file(output, data, [path], mode=0o755)  # only the new file gets the mode, never a device
     except UsageError as exc:

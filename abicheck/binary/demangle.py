@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+try:  # an optional nicety: C++ names are shown mangled without it
+    import cpp_demangle
+except ImportError:  # pragma: no cover
+    cpp_demangle = None
+
 
 @lru_cache(maxsize=4096)
 def demangle(name: str) -> str | None:
     """The demangled form of an Itanium C++ name (`_Z...`), else None."""
     if not name.startswith("_Z"):
         return None
-    try:
-        import cpp_demangle
-    except ImportError:  # pragma: no cover - an optional nicety
+    if cpp_demangle is None:
         return None
     try:
         return str(cpp_demangle.demangle(name))

@@ -62,6 +62,7 @@ from abicheck.binary.elf_model import (  # noqa: F401 - the reader's constants a
     split_paths,
 )
 from abicheck.binary.elf_symbols import DynamicSymbols
+from abicheck.binary.file_buffer import WHOLE_BELOW, FileBuffer
 from abicheck.errors import ElfError
 
 
@@ -314,7 +315,6 @@ def open_elf(path: str | os.PathLike[str], name: str | None = None) -> Iterator[
     The file is read with pread (see abicheck.binary.file_buffer), never
     mapped: a file that shrinks meanwhile is an input error, not a SIGBUS.
     """
-    from abicheck.binary.file_buffer import WHOLE_BELOW, FileBuffer
 
     label = name or os.fspath(path)
     try:

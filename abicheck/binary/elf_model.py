@@ -126,6 +126,12 @@ class ElfFacts:
 LFS_POINTER = b"version https://git-lfs"
 
 
+def is_musl(facts: ElfFacts) -> bool:
+    """musl's C library (`libc.musl-x86_64.so.1`, or `libc.so` as musl's linker names it) or loader."""
+    return (any(n == "libc.so" or n.startswith("libc.musl-") for n in facts.needed)
+            or bool(facts.interpreter and "ld-musl" in facts.interpreter))
+
+
 def is_lfs_pointer(head: bytes) -> bool:
     """True for the text file Git LFS leaves in place of an object it has not fetched."""
     return head.startswith(LFS_POINTER)

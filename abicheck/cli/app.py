@@ -65,8 +65,12 @@ def check(
         "--format", help="Output format: text, json, sarif or github.")] = None,
     select: Annotated[Optional[list[str]], typer.Option(
         help="Only these rule codes or prefixes (AB1, AB202); repeatable or comma-separated.")] = None,
+    extend_select: Annotated[Optional[list[str]], typer.Option(
+        "--extend-select", help="Add these rule codes or prefixes to the selection; repeatable or "
+                                "comma-separated.")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option(
-        help="Skip these rule codes or prefixes; repeatable or comma-separated.")] = None,
+        help="Skip these rule codes or prefixes, besides [tool.abicheck]'s ignore; repeatable or "
+             "comma-separated.")] = None,
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", help="Write the report to this file instead of standard output.")] = None,
     backend: Annotated[Optional[str], typer.Option(
@@ -98,7 +102,7 @@ def check(
 
     raise typer.Exit(run_check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
-        ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
+        extend_select=extend_select, ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
         policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch, torch_mismatch=torch_mismatch,
         torch_stable_abi=torch_stable_abi, macos=macos,
     ))

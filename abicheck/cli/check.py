@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import Any
 
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from abicheck.cli.config import load_config
+from abicheck.cli.output import check_output, err, out, write_file
 from abicheck.errors import UsageError
+from abicheck.options import CheckOptions
+from abicheck.pipeline import check
+from abicheck.report.render import FORMATS, render, render_text
 
 
 def fail(message: str) -> int:
-    from abicheck.cli.output import err
-
     err(f"abicheck: error: {message}\n")
     return 2
 
 
 def emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> int | None:
     """Write `text` to `output` (or stdout); an exit code only if writing failed."""
-    from abicheck.cli.output import out, write_file
-
     if output is None:
         out(text)
         return None
@@ -41,8 +47,6 @@ class _Progress:
     DELAY = 2.0
 
     def __init__(self, enabled: bool) -> None:
-        import time
-
         self.enabled = enabled
         self.clock = time.monotonic
         self.started = self.clock()
@@ -57,9 +61,6 @@ class _Progress:
         if self.bar is None:
             if self.clock() - self.started < self.DELAY:
                 return
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
             self.bar = Progress(SpinnerColumn(), TextColumn("checked {task.completed} objects"),
                                 TimeElapsedColumn(), TextColumn("{task.description}"),
                                 console=Console(stderr=True), transient=True)
@@ -75,67 +76,33 @@ class _Progress:
 def run_check(
     paths: Sequence[str],
     *,
-    policy: str | None = None,
-    target: str | None = None,
-    arch: str | None = None,
     output_format: str | None = None,
-    select: Sequence[str] | None = None,
-    ignore: Sequence[str] | None = None,
     output: str | None = None,
-    backend: str | None = None,
-    variant: str | None = None,
-    python_abi: str | None = None,
     policy_file: Sequence[str] | None = None,
-    jobs: int | None = None,
-    allow_empty: bool = False,
-    torch: str | None = None,
-    torch_mismatch: str | None = None,
-    torch_stable_abi: str | None = None,
-    macos: str | None = None,
+    **values: Any,
 ) -> int:
-    """Check, print or write the report, and return the exit code (0, 1 or 2)."""
-    from abicheck.cli.config import load_config
-    from abicheck.pipeline import check
-    from abicheck.report.render import FORMATS, render, render_text
+    """Check, print or write the report, and return the exit code (0, 1 or 2).
 
+    `values` are the command line's options, by the keywords `abicheck.check`
+    takes; they are a layer over the project's `[tool.abicheck]`
+    (abicheck.options says how layers combine).
+    """
     if not paths:
         return fail("give at least one file, directory or wheel to check")
-    from abicheck.cli.output import check_output, err
-
     try:
         if output is not None:
             check_output(output, paths)  # before the work, not after it
-        for name, value in (("--policy", policy), ("--arch", arch), ("--backend", backend), ("--variant", variant),
-                            ("--python-abi", python_abi), ("--torch", torch), ("--macos", macos)):
-            if value is not None and not value.strip():
-                raise UsageError(f"{name} needs a value")
         # The project the (first) checked path belongs to, wherever abicheck is run from.
         first = os.path.abspath(paths[0])
         config = load_config(first if os.path.isdir(first) else os.path.dirname(first))
-        fmt = output_format or config.get("format", "text")
+        configured = config.pop("format", "text")
+        fmt = output_format or configured
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        options = CheckOptions.from_layers(config, {**values, "policy_files": policy_file})
         progress = _Progress(fmt in ("text", "github") and sys.stderr is not None and sys.stderr.isatty())
         try:
-            report = check(
-                list(paths),
-                policy=policy or config.get("policy"),
-                target=target or config.get("target", "wheel"),
-                arch=arch or config.get("arch"),
-                select=select or config.get("select"),
-                ignore=ignore or config.get("ignore"),
-                backend=backend or config.get("backend"),
-                variant=variant or config.get("variant"),
-                python_abi=python_abi or config.get("python_abi"),
-                policy_files=policy_file or config.get("policy_file", ()),
-                jobs=jobs,
-                progress=progress,
-                allow_empty=allow_empty,
-                torch=torch or config.get("torch"),
-                torch_mismatch=torch_mismatch or config.get("torch_mismatch", "error"),
-                torch_stable_abi=torch_stable_abi or config.get("torch_stable_abi"),
-                macos=macos or config.get("macos"),
-            )
+            report = check(list(paths), options=options, progress=progress)
         finally:
             progress.close()
     except UsageError as exc:

@@ -1,7 +1,8 @@
 """Options from `[tool.abicheck]` in the pyproject.toml of the project a checked path belongs to.
 
-Command-line options win over the file. Recognised keys: `policy`, `target`,
-`arch`, `select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
+Command-line options win over the file, and rule selections combine as
+abicheck.options says. Recognised keys: `policy`, `target`, `arch`, `select`,
+`extend-select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
 `variant`, `python-abi`, `torch`, `torch-mismatch`, `torch-stable-abi`, `macos` and `policy-file` (a path
 or a list of paths, relative to the pyproject.toml).
 """
@@ -14,7 +15,8 @@ from typing import Any
 
 from abicheck.errors import UsageError
 
-KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "ignore": list,
+KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "extend_select": list,
+        "ignore": list,
         "backend": str, "variant": str, "python_abi": str, "policy_file": list, "torch": str,
         "torch_mismatch": str, "torch_stable_abi": str, "macos": str}
 
@@ -67,6 +69,7 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             expected = "list of strings" if kind is list else "string"
             raise UsageError(f"{path}: [tool.abicheck] {key} must be a {expected}")
         if key.replace("-", "_") == "policy_file":
-            value = [os.path.join(os.path.dirname(path), v) for v in value]
+            config["policy_files"] = [os.path.join(os.path.dirname(path), v) for v in value]
+            continue
         config[key.replace("-", "_")] = value
     return config

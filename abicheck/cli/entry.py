@@ -25,6 +25,7 @@ CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--arch": ("arch", "value"),
     "--format": ("output_format", "value"),
     "--select": ("select", "multi"),
+    "--extend-select": ("extend_select", "multi"),
     "--ignore": ("ignore", "multi"),
     "--output": ("output", "value"),
     "-o": ("output", "value"),

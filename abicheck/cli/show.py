@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, replace
 
+from abicheck.analysis.resolver import Resolved
+from abicheck.analysis.symbols import ImportResult
+from abicheck.binary.demangle import demangle
+from abicheck.binary.elf_model import is_musl
 from abicheck.errors import InputError
-from abicheck.inputs.foreign import ForeignItem
-from abicheck.inputs.scan import ScanItem, scan
+from abicheck.options import CheckOptions
+from abicheck.pipeline import Run, variant_info
 from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy, most_compatible, numeric, split_version
-
-if TYPE_CHECKING:
-    from abicheck.binary.elf import ElfReader
-    from abicheck.context import ObjectContext
-    from abicheck.report.model import Finding
+from abicheck.rules import run_rules
+from abicheck.rules.context import ObjectContext
 
 
-@dataclass
+@dataclass(frozen=True)
 class ObjectSummary:
     path: str
     arch: str | None
@@ -53,19 +52,11 @@ def _highest(versions: list[str]) -> dict[str, str]:
     return {prefix: name for prefix, (_n, name) in sorted(best.items())}
 
 
-def _to_reach(item: ScanItem, policy: Policy) -> dict | None:
+def _to_reach(ctx: ObjectContext, policy: Policy) -> dict | None:
     """Count the AB101 findings against `policy` by what fixes them."""
-    from abicheck.context import ObjectContext
-    from abicheck.rules.symbols import check_versions
-
-    if item.reader.facts.arch not in policy.arches:
+    if ctx.facts.arch not in policy.arches:
         return None
-
-    def versions(reader: ElfReader) -> list[Finding]:
-        return list(check_versions(ObjectContext(path=item.display, reader=reader, policy=policy,
-                                                 shipped=item.shipped)))
-
-    findings = item.read(versions)
+    findings = list(run_rules(replace(ctx, target=replace(ctx.target, policy=policy)), {"AB101"}))
     counts = {"rebuild": 0, "code-change": 0, "toolchain": 0}
     for f in findings:
         counts[f.hint_kind or "rebuild"] += 1
@@ -85,105 +76,81 @@ def _macos_tag(slices: list) -> str | None:
     return f"macosx_{major}_{minor if major < 11 else 0}_{arch}"
 
 
-def _foreign_summary(item: ForeignItem) -> ObjectSummary:
+def _foreign_summary(ctx: ObjectContext) -> ObjectSummary:
     """A Mach-O or PE object: its machines, what it loads, and for Mach-O the oldest macOS it runs on."""
-    from abicheck.context import variant_info
-
-    variant = variant_info(item.variant_dir.variant) if item.variant_dir is not None else None
-
-    def read(buf: object) -> ObjectSummary:
-        from abicheck.binary.macho import MachOFile
-
-        parsed = item.parse(buf)
-        if isinstance(parsed, MachOFile):
-            m = parsed
-            slices = [s for s in m.slices if s.file_type != "object"] or m.slices
-            first = slices[0]
-            return ObjectSummary(
-                path=item.display, arch=",".join(s.arch for s in slices),
-                machine=("fat Mach-O: " if m.fat else "Mach-O ") + ", ".join(
-                    f"{s.arch} (macOS {s.min_macos or '?'})" for s in slices),
-                type=first.file_type, interpreter=None, soname=first.install_name,
-                needed=[path for path, _kind in first.dylibs], rpath=list(first.rpaths), runpath=[],
-                highest_versions={}, weak_versions=[path for path, kind in first.dylibs if kind == "weak"],
-                most_compatible=_macos_tag(slices), variant=variant)
-        pe = parsed
+    variant = variant_info(ctx)
+    m = ctx.macho
+    if m is not None:
+        slices = [s for s in m.slices if s.file_type != "object"] or m.slices
+        first = slices[0]
         return ObjectSummary(
-            path=item.display, arch=pe.machine, machine=f"PE {pe.machine}", type="DLL" if pe.dll else "EXE",
-            interpreter=None, soname=None, needed=sorted(pe.imports), rpath=[], runpath=[], highest_versions={},
-            weak_versions=[], most_compatible={"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}.get(
-                pe.machine), variant=variant)
+            path=ctx.path, arch=",".join(s.arch for s in slices),
+            machine=("fat Mach-O: " if m.fat else "Mach-O ") + ", ".join(
+                f"{s.arch} (macOS {s.min_macos or '?'})" for s in slices),
+            type=first.file_type, interpreter=None, soname=first.install_name,
+            needed=[path for path, _kind in first.dylibs], rpath=list(first.rpaths), runpath=[],
+            highest_versions={}, weak_versions=[path for path, kind in first.dylibs if kind == "weak"],
+            most_compatible=_macos_tag(slices), variant=variant)
+    pe = ctx.pe
+    assert pe is not None
+    return ObjectSummary(
+        path=ctx.path, arch=pe.machine, machine=f"PE {pe.machine}", type="DLL" if pe.dll else "EXE",
+        interpreter=None, soname=None, needed=sorted(pe.imports), rpath=[], runpath=[], highest_versions={},
+        weak_versions=[], most_compatible={"x86_64": "win_amd64", "aarch64": "win_arm64", "i686": "win32"}.get(
+            pe.machine), variant=variant)
 
-    return item.read(read)
+
+def _elf_summary(ctx: ObjectContext, goal: Policy, explicit: bool) -> ObjectSummary:
+    facts = ctx.facts
+    needs = [n for n in facts.version_needs if n.library not in ctx.shipped]
+    strong = [n for n in needs if not n.weak]
+    best_tag = None
+    if facts.arch is not None:
+        best = most_compatible([(n.library, n.version) for n in strong], facts.arch,
+                               "musllinux" if is_musl(facts) else "manylinux")
+        best_tag = best.tag(facts.arch) if best else None
+    return ObjectSummary(
+        path=ctx.path, arch=facts.arch, machine=facts.machine_description, type=facts.type,
+        interpreter=facts.interpreter, soname=facts.soname, needed=list(facts.needed),
+        rpath=list(facts.rpath), runpath=list(facts.runpath),
+        highest_versions=_highest([n.version for n in strong]),
+        weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
+        most_compatible=best_tag,
+        to_reach=_to_reach(ctx, goal if explicit or not is_musl(facts) else load_policy("musllinux_1_2")),
+        variant=variant_info(ctx),
+    )
+
+
+def _missing(result: ImportResult) -> list[str]:
+    return sorted({(demangle(name) or name) + (f"@{version}" if version else "")
+                   for name, version, _library, _searched in result.missing})
 
 
 def summarize(paths: list[str], policy: str | None = None,
               skipped: list[str] | None = None) -> tuple[list[ObjectSummary], list[InputError]]:
     """One summary per object; other files inside directories and wheels go to `skipped`."""
-    from abicheck.context import ContextBuilder, is_musl
-    from abicheck.load_stage import load_contexts
-    from abicheck.rules.undefined import check_undefined
+    goal = load_policy(policy or DEFAULT_POLICY)
+    with Run(CheckOptions.parse()) as run:
+        def summary(ctx: ObjectContext) -> ObjectSummary:
+            return _elf_summary(ctx, goal, bool(policy)) if ctx.format == "elf" else _foreign_summary(ctx)
 
-    target = load_policy(policy or DEFAULT_POLICY)
-    builder = ContextBuilder()
-    problems: list[InputError] = []
-    out: list[tuple[tuple[int, int], ObjectSummary]] = []
-    by_context: dict[int, ObjectSummary] = {}
-    for item in scan(paths, problems, jobs=os.cpu_count() or 1, skipped=skipped):
-        if isinstance(item, ForeignItem):
-            try:
-                out.append((item.position, _foreign_summary(item)))
-            except InputError as exc:
-                problems.append(exc)
-            continue
-        facts = item.reader.facts
-        needs = [n for n in facts.version_needs if n.library not in item.shipped]
-        strong = [n for n in needs if not n.weak]
-        best_tag = None
-        if facts.arch is not None:
-            best = most_compatible([(n.library, n.version) for n in strong], facts.arch,
-                                   "musllinux" if is_musl(facts) else "manylinux")
-            best_tag = best.tag(facts.arch) if best else None
-        ctx = builder.for_object(item)
-        goal = target if policy or not is_musl(facts) else load_policy("musllinux_1_2")
-        def keep(reader: ElfReader, ctx: ObjectContext = ctx) -> None:
-            ctx.reader = reader
-            builder.keep_tables(ctx)
-
-        try:
-            reach = _to_reach(item, goal)
-            item.read(keep)
-        except InputError as exc:  # a symbol table found malformed only now
-            problems.append(exc)
-            continue
-        finally:
-            ctx.release()
-        summary = ObjectSummary(
-            path=item.display, arch=facts.arch, machine=facts.machine_description, type=facts.type,
-            interpreter=facts.interpreter, soname=facts.soname, needed=list(facts.needed),
-            rpath=list(facts.rpath), runpath=list(facts.runpath),
-            highest_versions=_highest([n.version for n in strong]),
-            weak_versions=sorted({f"{n.version} ({n.library})" for n in needs if n.weak}),
-            most_compatible=best_tag,
-            to_reach=reach,
-            variant=ctx.variant_info(),
-        )
-        out.append((item.position, summary))
-        by_context[id(ctx)] = summary
-    for load_ctx in load_contexts(builder):
-        found = by_context.get(id(load_ctx.object))
-        if found is not None:
-            found.resolved = [r.to_dict() for r in load_ctx.resolved]
-            found.missing_symbols = sorted({f"{f.demangled or f.symbol}" + (f"@{f.version}" if f.version else "")
-                                            for f in check_undefined(load_ctx)})
-            found.imports = load_ctx.imports_report
-    out.sort(key=lambda pair: pair[0])  # wheel members finish out of archive order with several jobs
-    return [summary for _position, summary in out], problems
+        examined = run.objects(paths, summary)
+        loads = {ctx.object.origin.key: ctx for ctx in run.load_contexts()}
+    out = []
+    for done in examined:
+        found = done.value
+        load = loads.get(done.record.origin.key) if done.record is not None else None
+        if load is not None:
+            found = replace(found, resolved=[r.to_dict() for r in load.resolved])
+            if load.imports is not None:
+                found = replace(found, imports=load.imports.to_dict(), missing_symbols=_missing(load.imports))
+        out.append(found)
+    if skipped is not None:
+        skipped.extend(run.skipped)
+    return out, run.problems
 
 
 def _resolution_text(entry: dict) -> str:
-    from abicheck.resolve.resolver import Resolved
-
     return Resolved(entry["library"], entry["how"], entry.get("where"), entry.get("detail")).describe()
 
 

@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from abicheck.binary.elf import ELF_MAGIC, describe_non_elf, is_lfs_pointer
+from abicheck.binary.macho import is_macho
+from abicheck.binary.pe import is_pe
 from abicheck.errors import InputError
+from abicheck.inputs.variants import backends
 from abicheck.policy.manylinux import satisfied_by_shipping
 
 
@@ -39,7 +42,6 @@ def backend_from_filename(name: str) -> str | None:
     m = _KERNEL_FILE.search(os.path.basename(name))
     if m is None:
         return None
-    from abicheck.inputs.variants import backends
 
     return m.group("backend") if m.group("backend") in backends() else None
 
@@ -48,8 +50,6 @@ def object_format(head: bytes) -> str | None:
     """"elf", "macho" or "pe" for the first bytes of an object abicheck reads; None for anything else."""
     if head[:4] == ELF_MAGIC:
         return "elf"
-    from abicheck.binary.macho import is_macho
-    from abicheck.binary.pe import is_pe
 
     if is_macho(head):
         return "macho"

@@ -1,87 +1,38 @@
-"""Walk the given paths and open every ELF object in them, one at a time.
+"""Walk the given paths and yield every object in them as an `Artifact`, one at a time.
 
-This is the shared front half of `check` and `show`: it yields each object's
-reader while it is open (an mmap for files, bytes for wheel members), and
-collects the input problems it meets on the way.
+This is the front of the one pipeline (abicheck.pipeline) that `check`,
+`show` and `abi dump` share: an ELF object's reader is open while its
+artifact is yielded (read with pread for files, the kept ranges of a
+streamed wheel member); Mach-O and PE objects are read when their artifact
+is. The input problems met on the way are collected as they are found.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.errors import InputError, NothingToCheck
-from abicheck.inputs.foreign import ForeignItem, wheel_member
-from abicheck.inputs.paths import iter_paths, walk_directory
+from abicheck.inputs.artifact import Artifact, Container, Origin, elf_artifact, foreign_file, foreign_member
+from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_variant_dirs, load_variant_dir
+from abicheck.inputs.paths import iter_paths, object_format, walk_directory
 from abicheck.inputs.retry import keeping_missing
+from abicheck.inputs.variants import looks_like_variant
+from abicheck.inputs.wheel import WheelReader
 
 if TYPE_CHECKING:
     from abicheck.inputs.kernel_tree import VariantDir
-    from abicheck.inputs.wheel import WheelReader, WheelTags
 
-T = TypeVar("T")
 # A loose file's kernel variant folder: its parsed name, the folder as a container, its shipped names.
 InVariant = tuple["VariantDir", "Container", frozenset[str]]
 Enclosing = dict[str, "InVariant | None"]
 
 
-@dataclass
-class Container:
-    """Where objects were found together: a wheel, a directory tree (one variant folder), or a loose file.
-
-    The resolution stage looks for each NEEDED library in it, the way the
-    loader would once it is installed: `files` holds the container-relative
-    paths of its ELF files (and, in a directory, of symlinks to them).
-    """
-
-    path: str
-    kind: str  # "wheel", "dir" or "file"
-    root: str | None = None  # on disk: the directory, or a loose file's folder
-    files: set[str] = field(default_factory=set)
-    links: dict[str, str] = field(default_factory=dict)  # in a directory: symlink -> the ELF file it names
-    metadata: str | None = None  # a wheel's METADATA text
-    wheel: WheelTags | None = None
-
-
-@dataclass
-class ScanItem:
-    """One open ELF object and where it came from."""
-
-    reader: ElfReader
-    display: str
-    shipped: frozenset[str]
-    container: str | None = None  # the wheel or directory it was found in
-    wheel: WheelTags | None = None
-    variant_dir: VariantDir | None = None  # the kernel build variant it belongs to
-    # streamed wheel members: read again keeping these extra byte ranges too
-    reload: Callable[[list[tuple[int, int]]], ElfReader] | None = None
-    position: tuple[int, int] = (0, 0)  # (input, object within it): sorting by it gives archive/walk order
-    origin: Container | None = None  # the container it was found in
-    relpath: str = ""  # its path inside that container (posix separators)
-
-    def read(self, use: Callable[[ElfReader], T]) -> T:
-        """`use(reader)`; if a streamed member's tables lie outside the kept bytes, keep them too and retry.
-
-        Each retry streams the member once more, keeping the ranges the reader
-        asked for; memory grows by those tables only, never by the member.
-        """
-        if self.reload is None:
-            return use(self.reader)
-        reload = self.reload
-
-        def attempt(extra: list[tuple[int, int]]) -> T:
-            if extra:
-                self.reader = reload(extra)
-            return use(self.reader)
-
-        return keeping_missing(attempt, self.display)
-
-
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: list[str] | None = None,
-         pure: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
+         pure: list[str] | None = None) -> Iterator[Artifact]:
     """Every ELF object under `paths`; each item's `position` gives its place.
 
     Objects of one wheel may come out of archive order when `jobs` > 1 (the
@@ -104,44 +55,37 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: l
             items = _scan_wheel(path, problems, jobs, skipped)
         for index, item in enumerate(items):
             # A wheel member's place is its archive index; anything else's, its place in the walk.
-            item.position = (number, item.position[1] if item.wheel is not None else index)
+            where = (number, item.origin.position[1] if item.origin.wheel is not None else index)
+            item.origin = replace(item.origin, position=where)
             yield item
 
 
 def _scan_file(path: str, problems: list[InputError],
-               enclosing: Enclosing) -> Iterator[ScanItem | ForeignItem]:
+               enclosing: Enclosing) -> Iterator[Artifact]:
     """A file named directly; inside a kernel variant folder it is checked as part of that folder."""
     found = _variant_of(path, problems, enclosing)
     if found is not None:
         vdir, origin, shipped = found
         relpath = os.path.relpath(path, vdir.path).replace(os.sep, "/")
-        fmt = _format_of(path)
-        if fmt in ("macho", "pe"):
-            yield ForeignItem(fmt, path, path=path, container=vdir.path, variant_dir=vdir, origin=origin,
-                              relpath=relpath)
-            return
-        try:
-            with open_elf(path) as reader:
-                yield ScanItem(reader, path, shipped, container=vdir.path, variant_dir=vdir, origin=origin,
-                               relpath=relpath)
-        except InputError as exc:
-            problems.append(exc)
+        yield from _open_file(path, Origin(path, origin, relpath, variant_dir=vdir, shipped=shipped), problems)
         return
-    origin = Container(path, "file", root=os.path.dirname(os.path.abspath(path)))
+    folder = Container(path, "file", root=os.path.dirname(os.path.abspath(path)))
+    yield from _open_file(path, Origin(path, folder, os.path.basename(path)), problems)
+
+
+def _open_file(path: str, origin: Origin, problems: list[InputError]) -> Iterator[Artifact]:
     fmt = _format_of(path)
-    if fmt in ("macho", "pe"):
-        yield ForeignItem(fmt, path, path=path, origin=origin, relpath=os.path.basename(path))
+    if fmt == "macho" or fmt == "pe":
+        yield foreign_file(origin, fmt, path)
         return
     try:
         with open_elf(path) as reader:
-            yield ScanItem(reader, path, frozenset(), origin=origin, relpath=os.path.basename(path))
+            yield elf_artifact(origin, reader)
     except InputError as exc:
         problems.append(exc)
 
 
 def _format_of(path: str) -> str | None:
-    from abicheck.inputs.paths import object_format
-
     try:
         with open(path, "rb") as f:
             return object_format(f.read(64))
@@ -156,9 +100,6 @@ def _variant_of(path: str, problems: list[InputError],
     pre-commit and xargs pass loose files; they get the context checking their
     folder would give them: the variant's backend, architecture and files.
     """
-    from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS
-    from abicheck.inputs.variants import looks_like_variant
-
     folder = os.path.dirname(os.path.abspath(path))
     while True:
         parent = os.path.dirname(folder)
@@ -169,8 +110,6 @@ def _variant_of(path: str, problems: list[InputError],
             return None
         folder = parent
     if folder not in enclosing:
-        from abicheck.inputs.kernel_tree import load_variant_dir
-
         shown = os.path.join(os.path.dirname(path), os.path.relpath(folder, os.path.dirname(os.path.abspath(path))))
         try:
             vdir = load_variant_dir(os.path.normpath(shown))
@@ -181,14 +120,12 @@ def _variant_of(path: str, problems: list[InputError],
             return None
         files, shipped = walk_directory(vdir.path, [])
         elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
-        enclosing[folder] = (vdir, Container(vdir.path, "dir", root=vdir.path, files=elf), shipped)
+        enclosing[folder] = (vdir, Container(vdir.path, "dir", root=vdir.path, files=frozenset(elf)), shipped)
     return enclosing[folder]
 
 
 def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None,
-                    pure: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
-    from abicheck.inputs.kernel_tree import find_variant_dirs, load_variant_dir
-
+                    pure: list[str] | None = None) -> Iterator[Artifact]:
     variant_paths = find_variant_dirs(root)
     if variant_paths is None:  # a plain directory, not a kernel tree
         yield from _scan_objects(root, None, problems, skipped)
@@ -212,26 +149,25 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
 
 
 def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],
-                  skipped: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
+                  skipped: list[str] | None = None) -> Iterator[Artifact]:
     links: dict[str, str] = {}
     files, shipped = walk_directory(root, problems, skipped, links)
     elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
     elf_links = {link: target for link, target in links.items() if target in elf}
-    origin = Container(root, "dir", root=root, files=elf | set(elf_links), links=elf_links)
+    tree = Container(root, "dir", root=root, files=frozenset(elf | set(elf_links)), links=elf_links)
     count = 0
     for found in files:
-        if found.format != "elf":
+        origin = Origin(found.display, tree, found.relpath, variant_dir=vdir, shipped=shipped)
+        if found.format == "macho" or found.format == "pe":
             count += 1
-            yield ForeignItem(found.format, found.display, path=found.path, container=root, variant_dir=vdir,
-                              origin=origin, relpath=found.relpath)
+            yield foreign_file(origin, found.format, found.path)
             continue
         try:
             with open_elf(found.path, found.display) as reader:
                 if reader.facts.type == "REL":
                     continue  # an object file (.o): never loaded by the loader
                 count += 1
-                yield ScanItem(reader, found.display, shipped, container=root, variant_dir=vdir, origin=origin,
-                               relpath=found.relpath)
+                yield elf_artifact(origin, reader)
         except InputError as exc:
             count += 1
             problems.append(exc)
@@ -243,9 +179,7 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
 
 
 def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
-                skipped: list[str] | None = None) -> Iterator[ScanItem | ForeignItem]:
-    from abicheck.inputs.wheel import WheelReader  # zipfile and packaging only when a wheel is given
-
+                skipped: list[str] | None = None) -> Iterator[Artifact]:
     try:
         wheel = WheelReader(path)
     except InputError as exc:
@@ -280,8 +214,8 @@ def _open_member(wheel: WheelReader, member: object, display: str,
 
 
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
-                 counter: list[int], skipped: list[str] | None) -> Iterator[ScanItem | ForeignItem]:
-    origin = Container(path, "wheel", metadata=wheel.metadata(problems), wheel=wheel.tags, files=wheel.elf_names)
+                 counter: list[int], skipped: list[str] | None) -> Iterator[Artifact]:
+    archive = Container(path, "wheel", metadata=wheel.metadata(problems), wheel=wheel.tags, files=wheel.elf_names)
     try:
         members = wheel.loaded(problems, jobs, skipped)
         for loaded in members:
@@ -304,10 +238,13 @@ def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs
                       first=first) -> ElfReader:
                 return ElfReader(wheel.read_ranges(member, first + extra), display)  # type: ignore[arg-type]
 
-            yield ScanItem(reader, display, wheel.shipped, container=path, wheel=wheel.tags, reload=again,
-                           position=(0, member.index), origin=origin, relpath=member.name)
+            origin = Origin(display, archive, member.name, wheel=wheel.tags, shipped=wheel.shipped,
+                            position=(0, member.index))
+            yield elf_artifact(origin, reader, again)
         for member, fmt in wheel.foreign_members:
             counter[0] += 1
-            yield wheel_member(wheel, member, fmt, origin)
+            origin = Origin(wheel.display(member), archive, member.name, wheel=wheel.tags, shipped=wheel.shipped,
+                            position=(0, member.index))
+            yield foreign_member(origin, fmt, wheel, member)
     except InputError as exc:  # the archive itself became unreadable mid-scan
         problems.append(exc)

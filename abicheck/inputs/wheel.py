@@ -7,15 +7,20 @@ small pool of threads (inflate releases the GIL).
 
 from __future__ import annotations
 
+import heapq
 import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from abicheck.binary.elf import describe_non_elf, is_lfs_pointer
 from abicheck.errors import InputError
 from abicheck.inputs.paths import looks_like_library, object_format
+from abicheck.inputs.stream import HEAD_BYTES, OUT_STEP, MemberStream, peek
+from abicheck.inputs.workshare import WorkShare
 from abicheck.policy.manylinux import Policy, policy_for_tag, satisfied_by_shipping, tag_arch
 
 # A member bigger than this uncompressed is refused rather than inflated; the
@@ -50,7 +55,6 @@ class WheelTags:
 
 def parse_wheel_name(filename: str) -> WheelTags:
     """Parse `pkg-1.0-cp311-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl`."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     try:
         name, _version, _build, tags = parse_wheel_filename(os.path.basename(filename))
@@ -158,7 +162,6 @@ class WheelReader:
 
     def load(self, member: Member) -> LoadedMember:
         """Inflate what the ELF reader needs of one ELF member (safe in worker threads)."""
-        from abicheck.inputs.stream import MemberStream
 
         label = self.display(member)
         try:
@@ -174,13 +177,11 @@ class WheelReader:
 
     def read_all(self, member: Member) -> bytes:
         """The whole member (for --torch wheels, whose libraries are searched through and through)."""
-        from abicheck.inputs.stream import MemberStream
 
         return MemberStream(self.path, member.info, self.display(member)).read_all(MAX_MEMBER_BYTES)
 
     def read_ranges(self, member: Member, extra: list[tuple[int, int]]) -> object:
         """Stream the member again keeping `extra` ranges too: for tables outside the kept head."""
-        from abicheck.inputs.stream import MemberStream
 
         data = MemberStream(self.path, member.info, self.display(member)).read_sparse(extra=extra)
         if isinstance(data, bytes):
@@ -193,7 +194,6 @@ class WheelReader:
 
         One pass over the archive with one file handle, inflating a few bytes of each.
         """
-        from abicheck.inputs.stream import peek
 
         found = []
         try:
@@ -241,10 +241,7 @@ class WheelReader:
         if jobs <= 1:
             yield from (self.load(m) for m in self.elf_members(problems, skipped))
             return
-        import heapq
 
-        from abicheck.inputs.stream import HEAD_BYTES, OUT_STEP
-        from abicheck.inputs.workshare import WorkShare
 
         with WorkShare(self.load, lambda m: m.info.compress_size, workers=jobs - 1,
                        cost=lambda m: min(m.size, HEAD_BYTES) + OUT_STEP, budget=MEMORY_BUDGET) as share:

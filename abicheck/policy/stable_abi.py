@@ -7,13 +7,15 @@ from the `abi3info` package, which in turn is generated from CPython's own
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+
+from abicheck.policy.data import load_added
 
 
 @lru_cache(maxsize=1)
 def stable_symbols() -> dict[str, tuple[int, int]]:
     """Symbol name -> the Python version that added it to the stable ABI."""
-    from abicheck.policy.data import load_added
 
     return load_added("stable-abi.json", "symbols")
 
@@ -21,3 +23,7 @@ def stable_symbols() -> dict[str, tuple[int, int]]:
 def is_python_api(name: str) -> bool:
     """Names the stable-ABI rules judge: the C API's `Py*` and `_Py*` symbols."""
     return name.startswith(("Py", "_Py"))
+
+
+# One CPython release's DLL (python311.dll); a stable-ABI extension imports python3.dll instead.
+PYTHON_DLL = re.compile(r"^python3(\d+)(_d)?\.dll$", re.I)

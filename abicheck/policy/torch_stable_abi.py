@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from functools import cache
 
+from abicheck.policy.data import load_added
+
 
 @cache
 def stable_functions() -> dict[str, tuple[int, int]]:
     """Function name -> the torch release that first exports it."""
-    from abicheck.policy.data import load_added
 
     return load_added("torch-stable-abi.json", "functions")
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from abicheck import __version__
+
 SCHEMA_VERSION = 1
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -222,6 +224,4 @@ class Report:
 
 
 def _version() -> str:
-    from abicheck import __version__
-
     return __version__

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
+from abicheck import __version__
 from abicheck.report.model import OBJECT_KINDS, Report
+from abicheck.rules import all_rules
 
 FORMATS = ("text", "json", "sarif", "github")
 INFORMATION_URI = "https://pypi.org/project/manylinux-abicheck/"
@@ -80,8 +83,6 @@ def _summary(report: Report) -> str:
 
 
 def render_sarif(report: Report) -> dict:
-    from abicheck.rules import all_rules
-
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
     results = []
@@ -102,7 +103,6 @@ def render_sarif(report: Report) -> dict:
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}]}
         for e in report.errors
     ]
-    from abicheck import __version__
 
     return {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -132,7 +132,6 @@ def render_sarif(report: Report) -> dict:
 
 def _uri(path: str) -> str:
     """A relative URI reference for a display path (`a.whl!pkg/x.so` stays readable)."""
-    from urllib.parse import quote
 
     return quote(path, safe="/!:._-~+$", errors="surrogateescape")  # a non-UTF-8 name keeps its bytes
 

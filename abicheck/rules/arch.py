@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from abicheck.binary.elf import ARCH_SIGNATURES
-from abicheck.context import ObjectContext
 from abicheck.report.model import Finding
-from abicheck.rules.base import Rule
+from abicheck.rules.base import MACOS_AND_WINDOWS, Rule, check
+from abicheck.rules.context import ObjectContext
 
 AB401 = Rule(
     code="AB401",
@@ -59,16 +59,16 @@ def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
             details={"format": "ELF", "os": system})
         return
     actual = facts.arch or facts.machine_description
-    expected = ctx.expected_arch
+    expected = ctx.target.arches[0] if ctx.target.arches else None
     if expected is not None and facts.arch != expected:
-        if ctx.expected_arch_source.startswith("the variant"):
+        if ctx.target.arch_source.startswith("the variant"):
             hint = (f"rebuild for {expected} or check the cross-compiler; a {actual} object belongs in the "
                     f"{actual} variant folder")
         else:
             hint = f"rebuild for {expected} or check the cross-compiler; or target {actual} instead"
         yield ctx.finding(
             AB401,
-            f"object is {_describe(actual)} but {ctx.expected_arch_source} targets {_describe(expected)}",
+            f"object is {_describe(actual)} but {ctx.target.arch_source} targets {_describe(expected)}",
             hint,
             details={"actual": actual, "expected": expected, "machine": facts.machine,
                      "class": facts.elf_class, "endian": facts.endian},
@@ -92,5 +92,35 @@ def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
         )
 
 
+def check_foreign_machine(ctx: ObjectContext) -> Iterator[Finding]:
+    """A Mach-O or PE object: its format against its variant and wheel, its slices or machine against the arches."""
+    fmt = "Mach-O" if ctx.format == "macho" else "PE"
+    system = wrong_format(ctx.variant, fmt)
+    if system is not None:
+        name = ctx.variant.name if ctx.variant is not None else ""
+        yield ctx.finding(
+            AB401, f"is a {fmt} ({'macOS' if fmt == 'Mach-O' else 'Windows'}) object, but the variant {name} is for "
+                   f"{system}",
+            f"build it for {system} ({FORMAT_OF_OS[system]}), or move it to the variant folder of its own OS",
+            details={"format": fmt, "os": system})
+        return
+    linux = [t for t in ctx.target.platforms if t.startswith(("manylinux", "musllinux", "linux_"))]
+    if linux:
+        yield ctx.finding(
+            AB401, f"is a {fmt} ({'macOS' if fmt == 'Mach-O' else 'Windows'}) object in a wheel tagged {linux[0]}",
+            "build the wheel's objects for Linux (ELF), or tag the wheel for the platform they are built for",
+            details={"format": fmt, "tag": linux[0]})
+        return
+    arches = ctx.arches()
+    for wanted in ctx.target.arches:
+        if wanted not in arches:
+            have = ", ".join(arches) or "no architecture"
+            yield ctx.finding(
+                AB401, f"is built for {have}, but {ctx.target.arch_source} needs {wanted}",
+                f"build for {wanted}" + (" (lipo -create joins slices into one universal file)"
+                                              if ctx.format == "macho" and len(ctx.target.arches) > 1 else ""),
+                details={"expected": wanted, "found": arches})
+
+
 RULES = [AB401]
-CHECKS = [(check_machine, [AB401])]
+CHECKS = [check(check_machine, AB401), check(check_foreign_machine, AB401, formats=MACOS_AND_WINDOWS)]

@@ -1,10 +1,23 @@
-"""What a rule is: a stable code and name, its explanation, and its scope."""
+"""What a rule is: a stable code and name, its explanation, its scope and the formats it applies to."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-SCOPES = ("object", "wheel", "variant", "load", "foreign")
+from abicheck.binary import Format
+
+if TYPE_CHECKING:
+    from abicheck.report.model import Finding
+
+# "object": one object (ELF, Mach-O or PE) while it is open; "load": one ELF object after the whole input
+# was scanned and its NEEDED libraries resolved; "wheel": one wheel and architecture; "variant": one
+# kernel variant folder.
+Scope = Literal["object", "load", "wheel", "variant"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+ELF_ONLY: frozenset[Format] = frozenset({"elf"})
+MACOS_AND_WINDOWS: frozenset[Format] = frozenset({"macho", "pe"})
 
 
 @dataclass(frozen=True)
@@ -15,9 +28,28 @@ class Rule:
     name: str
     summary: str
     explanation: str
-    # "object": per ELF file, while it is open; "load": per ELF file, after the whole input was scanned and
-    # its NEEDED libraries resolved; "wheel": per wheel; "variant": per variant folder; "foreign": per
-    # Mach-O or PE object (a check there may also report object-scope rules that mean the same: AB401, AB5xx)
-    scope: str = "object"
-    # a load-scope rule that reads every object's imports and export tables, kept while the object is open
-    keeps_tables: bool = False
+    scope: Scope = "object"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A function that reads one context and yields findings of `rules`, for objects of `formats`."""
+
+    function: Callable[[Any], Iterable[Finding]]
+    rules: tuple[Rule, ...]
+    formats: frozenset[Format] = ELF_ONLY
+
+    @property
+    def scope(self) -> Scope:
+        return self.rules[0].scope
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(r.code for r in self.rules)
+
+
+def check(function: Callable[[Any], Iterable[Finding]], *rules: Rule,
+          formats: frozenset[Format] = ELF_ONLY) -> Check:
+    found = {r.scope for r in rules}
+    assert len(found) == 1, f"{function.__name__} reports rules of several scopes"
+    return Check(function, rules, formats)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from abicheck.policy import glibc_symbols
 from abicheck.policy.data import load_json
 from abicheck.policy.manylinux import Policy, numeric, split_version
 
@@ -72,8 +73,6 @@ def header_hint(symbol: str, release: str, recipe: str) -> Hint | None:
 
 
 def glibc_hint(symbol: str | None, version: str, library: str, policy: Policy, arch: str | None) -> Hint:
-    from abicheck.policy import glibc_symbols
-
     libc = policy.libc_version or (0, 0)
     release = f"{libc[0]}.{libc[1]}"
     recipe = _build_recipe(policy, arch)

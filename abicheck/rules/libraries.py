@@ -1,8 +1,18 @@
 """AB301-AB304, AB306, AB307: NEEDED libraries the user's machine will not provide.
 
 These run after the whole wheel or tree was scanned, on the resolution stage's
-answer for each NEEDED entry (abicheck.resolve): found (shipped, system,
+answer for each NEEDED entry (abicheck.analysis): found (shipped, system,
 dependency), or not, and why not.
+
+Every object's NEEDED libraries are resolved (abicheck.analysis) against what
+its users' machines will hold: the wheel or tree itself, the policy's system
+libraries, and what pip installs with it. A kernel published to users may link
+only torch's own libraries, what torch installs for its backend (the CUDA
+runtime in the major version torch installs: libcudart.so.12 for a cu12x
+build), the manylinux system libraries, and libraries shipped beside it. The
+kernel-specific rules (AB302, AB303) run when the backend is known: from the
+build variant, a kernel file name (`_relu_cuda_ab12.abi3.so`), or
+`--backend`/`--variant`.
 """
 
 from __future__ import annotations
@@ -10,11 +20,88 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from abicheck.load_stage import LoadContext
+from abicheck.analysis.providers import providers
+from abicheck.analysis.resolver import EXTRA, MISSING, UNREACHABLE, UNVERIFIED, Resolved, suggested_runpath
 from abicheck.report.model import Finding
-from abicheck.resolve.resolver import EXTRA, MISSING, UNREACHABLE, UNVERIFIED, Resolved, suggested_runpath
-from abicheck.rules.base import Rule
-from abicheck.rules.linkage import AB301, AB302, AB303, AB304
+from abicheck.rules.base import Rule, check
+from abicheck.rules.context import LoadContext
+
+AB301 = Rule(
+    code="AB301",
+    name="library-not-allowed",
+    summary="A needed library will not be there: not shipped, not a system library, not installed by a dependency.",
+    explanation="""\
+The loader must find every DT_NEEDED library when the object is imported.
+abicheck looks where it would on a user's machine: the RUNPATH/RPATH inside
+the wheel or tree ($ORIGIN expanded), the policy's system libraries
+(manylinux_2_28 allows libc, libm, libstdc++, libgcc_s, libz, libGL, ... and
+nothing else), and the wheels pip installs with it (Requires-Dist without an
+extra). A library found nowhere fails the import with "cannot open shared
+object file": libOpenCL.so.1 or libtbb.so.12 from the build machine, libgomp,
+libpython (which an extension must never link).
+
+Fix: ship the library (auditwheel repair copies it into the wheel and sets
+the RUNPATH), depend on the distribution that installs it (the finding names
+it when abicheck's data knows one), link it statically, or drop it.
+
+For kernels: a kernel may link torch's libraries (libc10, libtorch, libtorch_cpu and its
+backend's libc10_*/libtorch_*), its backend's runtime (libcudart.so.<major>,
+libamdhip64.so.<major>, libsycl.so.<major>), the manylinux system libraries
+and libraries it ships itself. Anything else (a stray libfoo.so, libcublas
+from the build machine's toolkit, libgomp) is missing on users' machines and
+the import fails with "cannot open shared object file".
+
+Fix: drop the dependency, link it statically, or reach it through torch; if
+torch really installs the library for your users, allow it in a
+--policy-file (docs/backend-policies.md).""",
+    scope="load",
+)
+
+AB302 = Rule(
+    code="AB302",
+    name="backend-mismatch",
+    summary="The kernel links another backend's library (ROCm in a CUDA build, ...).",
+    explanation="""\
+A CUDA build that links libamdhip64.so.6, or a ROCm build that links
+libcudart, was built with the wrong toolchain or picked up a stray library
+from the build machine. Users of that variant have only their own backend's
+runtime installed.
+
+Fix: remove the foreign library from the link line and check which toolchain
+the build used (CMake's find_package results, the Nix inputs).""",
+    scope="load",
+)
+
+AB303 = Rule(
+    code="AB303",
+    name="runtime-major-mismatch",
+    summary="The kernel links its backend's runtime in another major version than the variant's.",
+    explanation="""\
+torch's cu12x wheels install libcudart.so.12; a kernel in a cu128 variant that
+links libcudart.so.13 (built with the CUDA 13 toolkit) fails to load for every
+user of that variant. The same holds for libamdhip64.so.<ROCm major> and
+libsycl.so.<oneAPI major>.
+
+Fix: build each variant with the toolkit torch was built with: link
+CUDA::cudart from CUDA 12 for cu12x variants, from CUDA 13 for cu13x.""",
+    scope="load",
+)
+
+AB304 = Rule(
+    code="AB304",
+    name="driver-linked-directly",
+    summary="The kernel links a GPU driver library (libcuda.so.1, ...) directly.",
+    explanation="""\
+Driver libraries (libcuda.so.1, libnvidia-*.so, libze_loader.so.1, libhsakmt)
+come with the GPU driver, not with torch or any other wheel. Linking them directly makes the
+kernel unloadable on machines without that driver (CPU-only CI, containers
+without the driver mounted) and ties it to a driver version; the runtime
+loads the driver itself.
+
+Fix: use the runtime API; for driver entry points use cudaGetDriverEntryPoint
+(or dlopen the driver at run time) instead of linking -lcuda.""",
+    scope="load",
+)
 
 AB306 = Rule(
     code="AB306",
@@ -74,7 +161,7 @@ _LIBPYTHON = re.compile(r"^libpython\d+\.\d+[a-z]*\.so(\.[\d.]+)?$")
 
 
 def _variant_text(ctx: LoadContext) -> str:
-    backend = ctx.object.backend
+    backend = ctx.target.backend
     if backend is None:
         return ""
     if backend.variant:
@@ -88,9 +175,8 @@ def _container(ctx: LoadContext) -> str:
 
 def _missing(ctx: LoadContext, lib: str) -> Finding:
     """AB301 for any object: where the loader and pip looked, and the fix."""
-    from abicheck.resolve.providers import providers
 
-    env, policy = ctx.environment, ctx.object.policy
+    env, policy = ctx.environment, ctx.target.policy
     arch = ctx.facts.arch
     looked = [f"not shipped in {_container(ctx)} ({ctx.search.describe()})", f"not a {policy.name} system library"]
     if env.dependency_names:
@@ -111,7 +197,7 @@ def _missing(ctx: LoadContext, lib: str) -> Finding:
 
 def _kernel_missing(ctx: LoadContext, lib: str, resolved: Resolved) -> Finding | None:
     """AB302/AB303/AB301 for a kernel: another backend, the wrong runtime major, or a stray library."""
-    backend = ctx.object.backend
+    backend = ctx.target.backend
     assert backend is not None
     policy = ctx.backend_policy()
     where = _variant_text(ctx)
@@ -139,7 +225,7 @@ def _kernel_missing(ctx: LoadContext, lib: str, resolved: Resolved) -> Finding |
 
 
 def _kernel_stray(ctx: LoadContext, lib: str, where: str, runtime: str | None) -> Finding:
-    backend = ctx.object.backend
+    backend = ctx.target.backend
     assert backend is not None
     return ctx.finding(
         AB301,
@@ -183,10 +269,10 @@ def check_needed(ctx: LoadContext) -> Iterator[Finding]:
                 "not with torch or any wheel",
                 "use the runtime API (cudaGetDriverEntryPoint for driver calls) or dlopen the driver at run time"
                 if driver == "cuda" else "use the runtime API, or dlopen the driver at run time",
-                library=lib, details={"backend": ctx.object.backend.backend if ctx.object.backend else None,
+                library=lib, details={"backend": ctx.target.backend.backend if ctx.target.backend else None,
                                       "driver": driver})
             continue
-        if ctx.object.backend is not None:
+        if ctx.target.backend is not None:
             finding = _kernel_missing(ctx, lib, resolved)
             if finding is not None:
                 yield finding
@@ -211,5 +297,5 @@ def check_shipped_versions(ctx: LoadContext) -> Iterator[Finding]:
             version=need.version, library=need.library, details={"shipped": path, "defined": sorted(versions)})
 
 
-RULES = [AB306, AB307, AB311]
-CHECKS = [(check_needed, [AB301, AB302, AB303, AB304, AB306, AB307]), (check_shipped_versions, [AB311])]
+RULES = [AB301, AB302, AB303, AB304, AB306, AB307, AB311]
+CHECKS = [check(check_needed, AB301, AB302, AB303, AB304, AB306, AB307), check(check_shipped_versions, AB311)]

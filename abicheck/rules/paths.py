@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.context import ObjectContext
 from abicheck.policy.data import load_json
 from abicheck.report.model import Finding
-from abicheck.rules.base import Rule
+from abicheck.rules.base import Rule, check
+from abicheck.rules.context import ObjectContext
 
 AB201 = Rule(
     code="AB201",
@@ -76,7 +76,7 @@ def check_interpreter(ctx: ObjectContext) -> Iterator[Finding]:
     if interp is None:
         return
     data = load_json("paths.json")
-    if ctx.target == "nix":
+    if ctx.target.kind == "nix":
         if _starts(interp, data["fhs_prefixes"]) or _starts(interp, data["build_dirs"]):
             yield ctx.finding(
                 AB201,
@@ -84,7 +84,7 @@ def check_interpreter(ctx: ObjectContext) -> Iterator[Finding]:
                 "glibc in /nix/store",
                 "build with stdenv's cc wrapper (it sets the store loader), or patchelf "
                 "--set-interpreter $(cat $NIX_CC/nix-support/dynamic-linker)",
-                details={"interpreter": interp, "target": ctx.target},
+                details={"interpreter": interp, "target": ctx.target.kind},
             )
         return
     allowed = _fhs_interpreters(ctx.arch, ctx.policy.family == "musllinux")
@@ -96,7 +96,7 @@ def check_interpreter(ctx: ObjectContext) -> Iterator[Finding]:
             f"interpreter {interp} is {where}; users' systems load programs with {expected}",
             f"patchelf --set-interpreter {sorted(allowed)[0] if allowed else '<system loader>'} "
             "or build with the manylinux toolchain",
-            details={"interpreter": interp, "target": ctx.target},
+            details={"interpreter": interp, "target": ctx.target.kind},
         )
 
 
@@ -124,12 +124,12 @@ def _rpath_problem(entry: str, target: str) -> str | None:
 def check_rpath(ctx: ObjectContext) -> Iterator[Finding]:
     for tag, entries in (("RPATH", ctx.facts.rpath), ("RUNPATH", ctx.facts.runpath)):
         for entry in entries:
-            problem = _rpath_problem(entry, ctx.target)
+            problem = _rpath_problem(entry, ctx.target.kind)
             if problem is None:
                 continue
-            if ctx.target == "nix":
+            if ctx.target.kind == "nix":
                 hint = "remove it: patchelf --shrink-rpath (stdenv's fixupPhase) or fix the build's -rpath flags"
-            elif ctx.backend is not None:  # a kernel: torch loads what it links, as kernel-builder does it
+            elif ctx.target.backend is not None:  # a kernel: torch loads what it links, as kernel-builder does it
                 hint = ("remove it (patchelf --remove-rpath, as kernel-builder does): a kernel's libraries come "
                         "from torch, which is loaded first")
             else:
@@ -139,9 +139,9 @@ def check_rpath(ctx: ObjectContext) -> Iterator[Finding]:
                 AB202,
                 f"{tag} entry {entry} is {problem}",
                 hint,
-                details={"entry": entry, "tag": tag, "target": ctx.target},
+                details={"entry": entry, "tag": tag, "target": ctx.target.kind},
             )
 
 
 RULES = [AB201, AB202]
-CHECKS = [(check_interpreter, [AB201]), (check_rpath, [AB202])]
+CHECKS = [check(check_interpreter, AB201), check(check_rpath, AB202)]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.context import ObjectContext
+from abicheck.policy.stable_abi import PYTHON_DLL, is_python_api, stable_symbols
 from abicheck.report.model import Finding
-from abicheck.rules.base import Rule
+from abicheck.rules.base import MACOS_AND_WINDOWS, Rule, check
+from abicheck.rules.context import ObjectContext
 
 AB501 = Rule(
     code="AB501",
@@ -48,10 +49,8 @@ def _version(v: tuple[int, int]) -> str:
 
 
 def check_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
-    if not ctx.abi3:
+    if not ctx.target.abi3:
         return
-    from abicheck.policy.stable_abi import is_python_api, stable_symbols
-
     table = stable_symbols()
     seen: set[str] = set()
     for sym in sorted(ctx.reader.imports(), key=lambda s: s.name):
@@ -66,18 +65,57 @@ def check_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
                 f"{name} is not part of the Python stable ABI, yet the object is built for abi3",
                 "compile with -DPy_LIMITED_API=0x03090000 (or your minimum) and use the limited API "
                 "instead; or ship per-version builds",
-                symbol=name, details={"python_abi": _version(ctx.python_abi)},
+                symbol=name, details={"python_abi": _version(ctx.target.python_abi)},
             )
-        elif added > ctx.python_abi:
+        elif added > ctx.target.python_abi:
             yield ctx.finding(
                 AB502,
                 f"{name} joined the stable ABI in Python {_version(added)}, after the declared minimum "
-                f"{_version(ctx.python_abi)} ({ctx.python_abi_source})",
+                f"{_version(ctx.target.python_abi)} ({ctx.target.python_abi_source})",
                 f"declare cp{added[0]}{added[1]}-abi3 (and Py_LIMITED_API 0x{added[0]:02x}{added[1]:02x}0000), "
                 f"or avoid {name} on Python < {_version(added)}",
-                symbol=name, details={"added": _version(added), "python_abi": _version(ctx.python_abi)},
+                symbol=name, details={"added": _version(added), "python_abi": _version(ctx.target.python_abi)},
             )
 
 
+def _stable_functions(ctx: ObjectContext, names: list[str], why: str) -> Iterator[Finding]:
+    table = stable_symbols()
+    floor = f"{ctx.target.python_abi[0]}.{ctx.target.python_abi[1]}"
+    for name in sorted(set(names)):
+        if not is_python_api(name):
+            continue
+        added = table.get(name)
+        if added is None:
+            yield ctx.finding(AB501, f"{name} is not part of the Python stable ABI, yet {why}",
+                              "compile with -DPy_LIMITED_API=0x03090000 (or your minimum) and use the limited "
+                              "API instead; or ship per-version builds", symbol=name)
+        elif added > ctx.target.python_abi:
+            yield ctx.finding(AB502, f"{name} joined the stable ABI in Python {added[0]}.{added[1]}, after the "
+                                     f"declared minimum {floor} ({ctx.target.python_abi_source})",
+                              f"declare cp{added[0]}{added[1]}-abi3, or avoid {name} on older Pythons",
+                              symbol=name)
+
+
+def check_foreign_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
+    """Mach-O: the `_Py*` undefined symbols; PE: python3.dll only, and its functions."""
+    if not ctx.target.abi3:
+        return
+    if ctx.macho is not None:
+        names = {n[1:] for s in ctx.macho.slices if s.file_type != "object"
+                 for n, _lib in ctx.macho.undefined(s) if n.startswith("_")}
+        yield from _stable_functions(ctx, sorted(names), "the object is built for abi3")
+    elif ctx.pe is not None:
+        for dll, functions in sorted(ctx.pe.imports.items()):
+            m = PYTHON_DLL.match(dll)
+            if m:
+                yield ctx.finding(AB501, f"imports {dll}, one CPython release's DLL, yet the object is built for "
+                                         "abi3 (stable-ABI extensions import python3.dll)",
+                                  "compile with -DPy_LIMITED_API=0x03090000 (or your minimum): the headers then "
+                                  "link python3.lib", library=dll)
+            if m or dll.lower() == "python3.dll":
+                yield from _stable_functions(ctx, functions, "the object is built for abi3")
+
+
 RULES = [AB501, AB502]
-CHECKS = [(check_stable_abi, [AB501, AB502])]
+CHECKS = [check(check_stable_abi, AB501, AB502),
+          check(check_foreign_stable_abi, AB501, AB502, formats=MACOS_AND_WINDOWS)]

@@ -12,10 +12,11 @@ from collections.abc import Iterator
 
 from abicheck.binary.demangle import demangle
 from abicheck.binary.elf import VersionNeed
-from abicheck.context import ObjectContext
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, split_version
 from abicheck.report.model import Finding
-from abicheck.rules.base import Rule
+from abicheck.rules.base import Rule, check
+from abicheck.rules.context import ObjectContext
+from abicheck.rules.hints import hint_for
 
 AB101 = Rule(
     code="AB101",
@@ -88,7 +89,6 @@ def check_versions(ctx: ObjectContext) -> Iterator[Finding]:
     needs = too_new_needs(ctx)
     if not needs:
         return
-    from abicheck.rules.hints import hint_for  # only once something is too new
 
     by_index = {need.index: need for need in needs}
     used: set[int] = set()
@@ -147,4 +147,4 @@ def check_blacklist(ctx: ObjectContext) -> Iterator[Finding]:
 
 
 RULES = [AB101, AB102]
-CHECKS = [(check_versions, [AB101]), (check_blacklist, [AB102])]
+CHECKS = [check(check_versions, AB101), check(check_blacklist, AB102)]

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.context import ObjectContext, WheelContext, is_musl
+from abicheck.binary.elf_model import is_musl
 from abicheck.policy.manylinux import most_compatible
 from abicheck.report.model import Finding
-from abicheck.rules.base import Rule
+from abicheck.rules.base import Rule, check
+from abicheck.rules.context import ObjectContext, WheelContext
 
 AB402 = Rule(
     code="AB402",
@@ -131,4 +132,4 @@ def check_tag_claim(ctx: WheelContext) -> Iterator[Finding]:
 
 
 RULES = [AB402, AB403, AB404]
-CHECKS = [(check_tag_claim, [AB402]), (check_libc, [AB403]), (check_pure_wheel, [AB404])]
+CHECKS = [check(check_tag_claim, AB402), check(check_libc, AB403), check(check_pure_wheel, AB404)]

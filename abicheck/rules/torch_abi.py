@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from abicheck.analysis.torch import cxx_abi_of, is_torch_symbol
 from abicheck.binary.demangle import demangle
-from abicheck.context import ObjectContext
+from abicheck.policy.torch_stable_abi import is_stable_abi_name, stable_functions
 from abicheck.report.model import Finding
-from abicheck.resolve.torch import cxx_abi_of, is_torch_symbol
-from abicheck.rules.base import Rule
+from abicheck.rules.base import Rule, check
+from abicheck.rules.context import ObjectContext
 
 AB308 = Rule(
     code="AB308",
@@ -86,26 +87,19 @@ _ABI_FLAG = {"cxx11": "1", "cxx98": "0"}
 
 
 def _torch_needed(ctx: ObjectContext) -> list[str]:
-    torch = ctx.torch
+    torch = ctx.target.torch
     if torch is not None:
         return [n for n in ctx.facts.needed if n in torch.libraries]
     return [n for n in ctx.facts.needed if n.startswith(("libc10", "libtorch", "libcaffe2"))]
 
 
 def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
-    needed = _torch_needed(ctx)
-    if not needed:
+    found, torch = ctx.torch_imports, ctx.target.torch
+    if found is None or found.not_checked is not None or torch is None:
         return
-    torch = ctx.torch
-    if torch is None or ctx.torch_not_checked:
-        ctx.symbols = {"checked": 0, "not_checked": ctx.torch_not_checked or "no torch at hand (--torch)"}
-        return
-    scope = torch.scope(tuple(needed))
-    imports = sorted({s.name for s in ctx.reader.imports() if s.binding != "weak" and is_torch_symbol(s.name)})
+    scope = list(found.scope)
     torch_abi = torch.cxx_abi
-    missing = [name for name in imports if not torch.defines(scope, name)]
-    ctx.symbols = {"checked": len(imports), "missing": len(missing), "torch": torch.version}
-    for name in missing:
+    for name in found.missing:
         shown = demangle(name) or name
         abi = cxx_abi_of(name)
         if abi is not None and torch_abi is not None and abi != torch_abi:
@@ -123,7 +117,7 @@ def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
 
 
 def check_cxx_abi(ctx: ObjectContext) -> Iterator[Finding]:
-    expected, source = ctx.cxx_abi, ctx.cxx_abi_source
+    expected, source = ctx.target.cxx_abi, ctx.target.cxx_abi_source
     if expected is None or not _torch_needed(ctx):
         return
     seen: set[str] = set()
@@ -149,15 +143,14 @@ def _release(v: tuple[int, int]) -> str:
 
 
 def check_torch_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
-    target = ctx.torch_stable_abi
+    target = ctx.target.torch_stable_abi
     if target is None:
         return
-    from abicheck.policy.torch_stable_abi import is_stable_abi_name, stable_functions
 
     table = stable_functions()
     known = f"{_release(min(table.values()))} to {_release(max(table.values()))}" if table else "none"
     seen: set[str] = set()
-    where = ctx.torch_stable_abi_source
+    where = ctx.target.torch_stable_abi_source
     for sym in sorted(ctx.reader.imports(), key=lambda s: s.name):
         name = sym.name
         if sym.binding == "weak" or name in seen:
@@ -186,4 +179,4 @@ def check_torch_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
 
 
 RULES = [AB308, AB309, AB310]
-CHECKS = [(check_torch_symbols, [AB308]), (check_cxx_abi, [AB309]), (check_torch_stable_abi, [AB310])]
+CHECKS = [check(check_torch_symbols, AB308), check(check_cxx_abi, AB309), check(check_torch_stable_abi, AB310)]

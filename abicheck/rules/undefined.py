@@ -1,7 +1,7 @@
 """AB312: an import that no library in the object's load scope defines.
 
 Runs after the resolution stage, on the loader's symbol scope as
-abicheck.resolve.symbols models it. torch's own symbols in a kernel are
+abicheck.analysis.symbols models it. torch's own symbols in a kernel are
 AB308's and AB310's (a kernel meets the torch of its variant, loaded by
 `import torch` before it, not a library it ships); the rest are checked
 here, against shipped libraries, glibc, libstdc++ and libgcc_s.
@@ -11,22 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from abicheck.binary.demangle import demangle
-from abicheck.context import is_musl
-from abicheck.load_stage import LoadContext
-from abicheck.report.model import Finding
-from abicheck.resolve.symbols import (
+from abicheck.analysis.symbols import (
     CXX,
     GLIBC,
     ON_DISK,
     SHIPPED_LIB,
     TORCH,
     Provider,
-    resolve_imports,
-    symbol_scope,
 )
-from abicheck.resolve.torch import cxx_abi_of, is_torch_symbol
-from abicheck.rules.base import Rule
+from abicheck.analysis.torch import cxx_abi_of
+from abicheck.binary.demangle import demangle
+from abicheck.policy.glibc_symbols import introduced
+from abicheck.report.model import Finding
+from abicheck.rules.base import Rule, check
+from abicheck.rules.context import LoadContext
 
 AB312 = Rule(
     code="AB312",
@@ -62,7 +60,6 @@ with the other C++ ABI (std::__cxx11 names) than the library.
 Fix: ship the build of the library the object was linked against, or
 rebuild the object against the library that is shipped.""",
     scope="load",
-    keeps_tables=True,
 )
 
 TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
@@ -73,10 +70,9 @@ def _newer_glibc(ctx: LoadContext, name: str, version: str | None) -> str | None
     arch = ctx.facts.arch
     if version is not None or arch is None:
         return None
-    from abicheck.policy.glibc_symbols import introduced
 
     added = introduced(arch, name)
-    if added is None or ctx.object.policy.allows_version(arch, "libc.so.6", f"GLIBC_{added}"):
+    if added is None or ctx.target.policy.allows_version(arch, "libc.so.6", f"GLIBC_{added}"):
         return None
     return added
 
@@ -109,30 +105,16 @@ def _searched(providers: list[Provider]) -> str:
 
 
 def check_undefined(ctx: LoadContext) -> Iterator[Finding]:
-    obj = ctx.object
-    if obj.imports is None:
+    result = ctx.imports
+    if result is None:
         return
-    musl = is_musl(ctx.facts)
-    scope = symbol_scope(ctx, musl)
-    # torch's own symbols are AB308's and AB310's (a kernel meets the torch of its variant, loaded by
-    # `import torch` before it), unless the object ships with torch's libraries: torch's own wheel
-    inside_torch = any(p.kind == SHIPPED_LIB and p.library.startswith(TORCH_LIBRARIES) for p in scope)
-    executable = ctx.facts.interpreter is not None
-
-    def skip(name: str) -> bool:
-        if not executable and name.startswith(("Py", "_Py")):
-            return True  # the interpreter's; the stable-ABI rules check them
-        return not inside_torch and is_torch_symbol(name)
-
-    result = resolve_imports(obj.imports, scope, ctx.facts.arch, skip, obj.policy)
-    ctx.imports_report = result.to_dict()
     for name, version, library, searched in result.missing:
         shown = demangle(name) or name
         label = f"{shown}@{version}" if version else shown
         where = searched[0].describe() if library is not None else _searched(searched)
         added = _newer_glibc(ctx, name, version)
         if added is not None:
-            policy = ctx.object.policy.name
+            policy = ctx.target.policy.name
             yield ctx.finding(
                 AB312, f"{label} is not defined by the C library of {policy} systems (glibc {added} added it): "
                        "loading fails with 'undefined symbol'",
@@ -150,4 +132,4 @@ def check_undefined(ctx: LoadContext) -> Iterator[Finding]:
 
 
 RULES = [AB312]
-CHECKS = [(check_undefined, [AB312])]
+CHECKS = [check(check_undefined, AB312)]

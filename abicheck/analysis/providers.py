@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from abicheck.policy.data import load_json
+
 _SEPARATORS = re.compile(r"[-_.]+")
 
 
@@ -125,8 +127,6 @@ class Providers:
 
 @cache
 def providers() -> Providers:
-    from abicheck.policy.data import load_json
-
     return Providers(load_json("providers.json"))
 
 

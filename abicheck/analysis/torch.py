@@ -16,9 +16,16 @@ import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
+from importlib.util import find_spec
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from abicheck.abi.surface import SET_SCHEMA, Surface
+from abicheck.binary.demangle import demangle
+from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.binary.exports import Exports
 from abicheck.errors import InputError, UsageError
+from abicheck.inputs.wheel import WheelReader
 
 # Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables,
 # typeinfo and guard variables, and torch's C shim functions.
@@ -35,7 +42,6 @@ def cxx_abi_of(name: str) -> str | None:
     """`cxx11` when a mangled name uses the new std::string ABI, `cxx98` the old one, else None."""
     if any(marker in name for marker in CXX11_MARKERS):
         return "cxx11"
-    from abicheck.binary.demangle import demangle
 
     text = demangle(name) or ""
     if "std::string" in text or "std::basic_string<char, std::char_traits<char>, std::allocator<char> >" in text:
@@ -85,12 +91,9 @@ class TorchSource:
         return self._open[library]
 
     def _reader(self, library: str):
-        from abicheck.binary.elf import ElfReader, open_elf
-
         where = self.libraries[library]
         if self.wheel is None:
             return self._stack.enter_context(open_elf(where))
-        from abicheck.inputs.wheel import WheelReader
 
         wheel = self._stack.enter_context(WheelReader(self.wheel))
         member = next(m for m in wheel.members if m.name == where)
@@ -157,8 +160,6 @@ def load_torch(path: str) -> TorchSource:
 
 
 def _from_wheel(path: str) -> TorchSource:
-    from abicheck.inputs.wheel import WheelReader
-
     try:
         with WheelReader(path) as wheel:
             if wheel.tags.name != "torch":
@@ -167,7 +168,6 @@ def _from_wheel(path: str) -> TorchSource:
                          if m.name.startswith("torch/lib/") and ".so" in m.name}
     except InputError as exc:
         raise UsageError(f"--torch {path}: {exc.message}") from None
-    from packaging.utils import parse_wheel_filename
 
     version = str(parse_wheel_filename(os.path.basename(path))[1])
     return TorchSource(path, version, libraries, wheel=path)
@@ -175,7 +175,6 @@ def _from_wheel(path: str) -> TorchSource:
 
 def _from_dump(path: str) -> TorchSource:
     """`abicheck abi dump --format json torch-2.9.0-...whl > torch.json`: the release from the wheel's name."""
-    from abicheck.abi.surface import SET_SCHEMA, Surface
 
     try:
         with open(path, encoding="utf-8") as f:
@@ -186,7 +185,6 @@ def _from_dump(path: str) -> TorchSource:
             "torch-"):
         raise UsageError(f"--torch {path}: not an ABI dump of a torch wheel (abicheck abi dump --format json "
                          "torch-X.Y.Z-....whl)")
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     try:
         version = str(parse_wheel_filename(head["source"])[1])
@@ -201,7 +199,6 @@ def _from_dump(path: str) -> TorchSource:
 
 def installed_torch() -> str | None:
     """The folder of the torch installed in this environment, found without importing it."""
-    from importlib.util import find_spec
 
     try:
         spec = find_spec("torch")

@@ -33,13 +33,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from abicheck.analysis.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
+from abicheck.analysis.torch import is_torch_symbol
+from abicheck.binary.elf import open_elf
+from abicheck.binary.elf_model import is_musl
+from abicheck.binary.exports import Exports
+from abicheck.errors import InputError
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, is_loader
 from abicheck.policy.system_exports import CXX_RUNTIME, cxx_runtime_defined, glibc_defined
-from abicheck.resolve.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
 
 if TYPE_CHECKING:
-    from abicheck.load_stage import LoadContext
     from abicheck.policy.manylinux import Policy
+    from abicheck.rules.context import LoadContext
 
 SHIPPED_LIB, GLIBC, CXX, TORCH, ON_DISK, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "on disk", "unknown"
 # What CPython itself loads on glibc before any extension: its symbols are in every extension's scope.
@@ -104,9 +109,6 @@ class ImportResult:
 @lru_cache(maxsize=64)  # a few dozen store libraries at once, each up to its export tables
 def on_disk(path: str) -> tuple[Any, tuple[str, ...]] | None:
     """The exports and absolute RUNPATH of a library on this machine (`--target nix`: the store)."""
-    from abicheck.binary.elf import open_elf
-    from abicheck.binary.exports import Exports
-    from abicheck.errors import InputError
 
     try:
         with open_elf(path) as reader:
@@ -139,7 +141,7 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
             seen.add(lib)
             order.append(_system(lib, musl))
     queue: deque[Resolved] = deque(ctx.resolved)
-    torch = ctx.object.torch if not ctx.object.torch_not_checked else None
+    torch = ctx.target.torch if not ctx.target.torch_not_checked else None
     while queue:
         r = queue.popleft()
         if r.library in seen:
@@ -159,11 +161,12 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
             order.append(_system(r.library, musl))
         elif r.how == SHIPPED and r.where:
             peer = ctx.peer(r.where)
-            if peer is None or peer[0].exports is None:
-                why = peer[0].exports_why if peer is not None and peer[0].exports_why else "its tables were not read"
+            tables = peer[0].tables if peer is not None else None
+            if tables is None or tables.exports is None:
+                why = tables.exports_why if tables is not None and tables.exports_why else "its tables were not read"
                 order.append(Provider(r.library, UNKNOWN, why=why, where=r.where))
             else:
-                order.append(Provider(r.library, SHIPPED_LIB, peer[0].exports, where=r.where))
+                order.append(Provider(r.library, SHIPPED_LIB, tables.exports, where=r.where))
             if peer is not None:
                 queue.extend(peer[1])
         elif r.how == DEPENDENCY and r.where == "torch" and torch is not None and r.library in torch.libraries:
@@ -185,7 +188,7 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
 
 
 def _is_kernel(ctx: LoadContext) -> bool:
-    obj = ctx.object
+    obj = ctx.target
     return obj.backend is not None or (obj.variant is not None and obj.variant.framework in ("torch",
                                                                                              "torch-stable-abi"))
 
@@ -202,7 +205,7 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
     libraries are known; the backend runtime's (or, without a torch, all of
     it) are not, and what only they could define is reported as not checked.
     """
-    obj = ctx.object
+    obj = ctx.target
     torch = obj.torch if not obj.torch_not_checked else None
     out: list[Provider] = []
     if torch is None:
@@ -221,6 +224,32 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
                             why=f"loaded by `import torch` with torch's {backend} build; its exports are not at hand"))
     return out
 
+
+
+TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
+
+
+def resolve_object_imports(ctx: LoadContext) -> ImportResult | None:
+    """Every non-weak import of the object looked up in its load scope; None when its imports were not read.
+
+    The CPython API is the interpreter's (the stable-ABI rules judge it); torch's
+    own symbols are AB308's and AB310's (a kernel meets the torch of its
+    variant, loaded by `import torch` before it), unless the object ships with
+    torch's libraries: torch's own wheel.
+    """
+    tables = ctx.object.tables
+    if tables is None:
+        return None
+    scope = symbol_scope(ctx, is_musl(ctx.facts))
+    inside_torch = any(p.kind == SHIPPED_LIB and p.library.startswith(TORCH_LIBRARIES) for p in scope)
+    executable = ctx.facts.interpreter is not None
+
+    def skip(name: str) -> bool:
+        if not executable and name.startswith(("Py", "_Py")):
+            return True
+        return not inside_torch and is_torch_symbol(name)
+
+    return resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
 
 
 def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str | None,

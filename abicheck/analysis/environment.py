@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from abicheck.resolve.resolver import Environment
+from abicheck.analysis.providers import providers
+from abicheck.analysis.requirements import dependencies, python_of
+from abicheck.analysis.resolver import Environment
 
 if TYPE_CHECKING:
     from abicheck.inputs.scan import Container
@@ -13,8 +15,6 @@ if TYPE_CHECKING:
 
 def _wheel_dependencies(env: Environment, container: Container, arch: str | None) -> None:
     """The libraries the wheel's Requires-Dist installs (and, apart, those only an extra installs)."""
-    from abicheck.resolve.providers import providers
-    from abicheck.resolve.requirements import dependencies, python_of
 
     tags = container.wheel
     data = providers()
@@ -33,7 +33,6 @@ def _wheel_dependencies(env: Environment, container: Container, arch: str | None
 def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendContext,
                          backend_policy: BackendPolicy) -> None:
     """torch and what torch installs for the kernel's backend; kernel-builder's rule for kernels."""
-    from abicheck.resolve.providers import providers
 
     data = providers()
     known = data.torch_environment(arch, backend.backend, backend.version) if arch else None

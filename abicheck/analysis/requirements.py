@@ -11,7 +11,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from abicheck.resolve.providers import canonicalize_name
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+
+from abicheck.analysis.providers import canonicalize_name
 
 # Pythons a wheel without a specific interpreter tag (py3, abi3) may be installed on.
 PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
@@ -83,8 +86,6 @@ def dependencies(metadata: str, arch: str | None, python: str | None,
             if "extra" not in text.partition(";")[2]:
                 out.default.append(name)
             continue
-        from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-        from packaging.requirements import InvalidRequirement, Requirement
 
         try:
             req = Requirement(text)

@@ -9,15 +9,17 @@ loads it also needs that sibling directly: the sibling is loaded first.
 
 from __future__ import annotations
 
-from abicheck.resolve.resolver import SHIPPED, UNREACHABLE, Resolved
+from collections.abc import Mapping
 
-# (container id, object path inside it, its resolution)
-Entry = tuple[int, str, list[Resolved]]
+from abicheck.analysis.resolver import SHIPPED, UNREACHABLE, Resolved
+
+# (container path, object path inside it, its resolution)
+Entry = tuple[str, str, list[Resolved]]
 
 
-def settle(entries: list[Entry], links: dict[int, dict[str, str]]) -> list[list[Resolved]]:
+def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]]) -> list[list[Resolved]]:
     """Each entry's resolution, with unreachable libraries that its loaders load first marked shipped."""
-    loaders: dict[tuple[int, str], list[tuple[str, list[Resolved]]]] = {}
+    loaders: dict[tuple[str, str], list[tuple[str, list[Resolved]]]] = {}
     for container, relpath, resolved in entries:
         for r in resolved:
             if r.how == SHIPPED and r.where is not None:

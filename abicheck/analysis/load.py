@@ -1,0 +1,68 @@
+"""The load stage: each ELF object after the whole input was scanned, with its NEEDED libraries resolved.
+
+`load_contexts` resolves every object's NEEDED entries in its container
+(abicheck.analysis.resolver), settles what other objects load first
+(abicheck.analysis.loaded), and looks every import up in the load scope
+(abicheck.analysis.symbols). Objects are known by their container and path
+inside it, and taken in the order they were found, so the result is the
+same whatever the number of jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+
+from abicheck.analysis.environment import build_environment
+from abicheck.analysis.loaded import settle
+from abicheck.analysis.resolver import SHIPPED, Environment, Resolved, search_path
+from abicheck.analysis.symbols import resolve_object_imports
+from abicheck.binary.elf_model import is_musl
+from abicheck.policy.backends import BackendPolicy
+from abicheck.rules.context import LoadContext, ObjectRecord
+
+
+def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], BackendPolicy]) -> Iterator[LoadContext]:
+    """Each object found in a wheel, tree or folder, with its NEEDED libraries and imports resolved."""
+    objects = sorted((r for r in records if r.origin.container is not None), key=lambda r: r.origin.position)
+    sonames: dict[str, dict[str, str]] = {}
+    for record in objects:
+        if record.facts.soname:
+            sonames.setdefault(_where(record), {}).setdefault(record.facts.soname, record.origin.relpath)
+    environments: dict[tuple[str, str | None, str | None, str | None], Environment] = {}
+    chosen: list[Environment] = []
+    found: list[tuple[str, str, list[Resolved]]] = []
+    for record in objects:
+        facts, target = record.facts, record.target
+        container = record.origin.container
+        assert container is not None
+        backend = target.backend
+        key = (container.path, facts.arch, backend.backend if backend else None, backend.version if backend else None)
+        if key not in environments:
+            environments[key] = build_environment(container, sonames.get(container.path, {}), target.kind,
+                                                  facts.arch, backend, target.backend_policy)
+        chosen.append(environments[key])
+        found.append((container.path, record.origin.relpath,
+                      chosen[-1].resolve(facts, record.origin.relpath, target.policy, is_musl(facts))))
+    links = {_where(r): r.origin.container.links for r in objects if r.origin.container is not None}
+    settled = [tuple(s) for s in settle(found, links)]
+    versions = {(_where(r), r.origin.relpath): r.defined_versions for r in objects}
+    peers: dict[str, dict[str, tuple[ObjectRecord, tuple[Resolved, ...]]]] = {}
+    for record, resolved in zip(objects, settled, strict=True):
+        peers.setdefault(_where(record), {})[record.origin.relpath] = (record, resolved)
+    for record, resolved, env in zip(objects, settled, chosen, strict=True):
+        where = _where(record)
+        shipped = {}
+        for r in resolved:
+            target = links[where].get(r.where, r.where) if r.how == SHIPPED and r.where else None
+            if target is not None and (where, target) in versions:
+                shipped[r.library] = (r.where, versions[(where, target)])
+        ctx = LoadContext(record, resolved, search_path(record.facts, record.origin.relpath), env, shipped,
+                          peers[where], policies)
+        yield replace(ctx, imports=resolve_object_imports(ctx))
+
+
+def _where(record: ObjectRecord) -> str:
+    container = record.origin.container
+    assert container is not None
+    return container.path
