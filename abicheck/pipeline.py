@@ -92,8 +92,11 @@ class Run:
                 self.progress(artifact.display)
             if artifact.origin.variant_dir is not None:
                 self.variant_dirs.setdefault(artifact.origin.variant_dir.path, artifact.origin.variant_dir)
+            def use(binary: Binary, artifact: Artifact = artifact) -> Examined[T] | None:
+                return self._examine(artifact, binary, examine, keep)
+
             try:
-                done = artifact.read(lambda binary, a=artifact: self._examine(a, binary, examine, keep))
+                done = artifact.read(use)
             except InputError as exc:  # a malformed table, found only when read
                 self.problems.append(exc)
                 continue

@@ -248,7 +248,7 @@ class AbicheckItem(pytest.Item):
     def runtest(self) -> None:
         settings = self.config.stash[_SETTINGS]
         report = settings.report()
-        lines = []
+        lines: list[str] = []
         for artifact in report.artifacts:
             if artifact.path == self.target or _covers(artifact, self.target):
                 lines.extend(_format(f) for f in artifact.findings)
@@ -262,7 +262,7 @@ class AbicheckItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, AbicheckFailure):
             return f"{self.name}\n{excinfo.value}"
-        return super().repr_failure(excinfo)
+        return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return self.target.partition("!")[0], None, f"abicheck: {self.name}"

@@ -95,6 +95,8 @@ def make_wheel(directory: Path, filename: str, members: dict[str, str | bytes],
 
 
 def run_cli(*args: str, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
-    """Run the installed `abicheck` console script as a user would."""
-    return subprocess.run(["abicheck", *args], capture_output=True, text=True, cwd=cwd, check=False,
+    """Run the installed `abicheck` console script as a user would: the one beside this interpreter."""
+    script = Path(sys.executable).parent / "abicheck"
+    command = [str(script)] if script.is_file() else [sys.executable, "-m", "abicheck"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, check=False,
                           env={**os.environ, "COLUMNS": "200"})

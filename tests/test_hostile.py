@@ -332,7 +332,7 @@ def test_a_path_longer_than_path_max_is_reported_not_skipped(tmp_path, monkeypat
 
 
 def test_a_gnu_hash_chain_past_the_cap_is_an_input_error(monkeypatch):
-    from abicheck.binary import elf_symbols
+    from abicheck.binary import elf as elf_symbols
 
     monkeypatch.setattr(elf_symbols, "MAX_CHAIN", 0)  # every chain is "too long" now
     with open_elf(HOST) as reader, pytest.raises(ElfError, match="GNU hash chain longer than 0"):

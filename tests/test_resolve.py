@@ -10,8 +10,8 @@ import pytest
 from conftest import bin_path, make_wheel, run_cli
 
 import abicheck
-from abicheck.binary.elf import read_facts
 from abicheck.analysis.resolver import search_path, suggested_runpath
+from abicheck.binary.elf import read_facts
 
 WHEEL = "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
 OPENCL = bin_path("x86_64/needs-opencl.so")

@@ -121,7 +121,7 @@ def write_stub(surface: Surface) -> bytes:
         sec["name_index"] = shstrtab.add(sec["name"])
     shstr_name = shstrtab.add(".shstrtab")
     offset = file_end_of_load
-    shstr_sec = {"name": ".shstrtab", "offset": offset, "size": len(shstrtab.data), "align": 1,
+    shstr_sec: dict = {"name": ".shstrtab", "offset": offset, "size": len(shstrtab.data), "align": 1,
                  "type": SHT_STRTAB, "flags": 0, "name_index": shstr_name}
     offset += len(shstrtab.data)
     shoff = _align(offset, 8)
@@ -148,7 +148,8 @@ def write_stub(surface: Surface) -> bytes:
     out[dynstr_sec["offset"]:dynstr_sec["offset"] + len(dynstr.data)] = dynstr.data
 
     # -- .gnu.version_d: the base definition, then one per version, each with its parents ---
-    defs = [(1, 1, soname, [])] + [(0, version_index[v], v, parents[v]) for v in versions]
+    defs: list[tuple[int, int, str, list[str]]] = [(1, 1, soname, [])]
+    defs += [(0, version_index[v], v, parents[v]) for v in versions]
     at = verdef_sec["offset"] if versioned else 0
     for n, (flags, ndx, name, chain) in enumerate(defs if versioned else []):
         size = 20 + 8 * (1 + len(chain))

@@ -54,9 +54,10 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
         where = _where(record)
         shipped = {}
         for r in resolved:
-            target = links[where].get(r.where, r.where) if r.how == SHIPPED and r.where else None
-            if target is not None and (where, target) in versions:
-                shipped[r.library] = (r.where, versions[(where, target)])
+            if r.how == SHIPPED and r.where:
+                file = links[where].get(r.where, r.where)
+                if (where, file) in versions:
+                    shipped[r.library] = (r.where, versions[(where, file)])
         ctx = LoadContext(record, resolved, search_path(record.facts, record.origin.relpath), env, shipped,
                           peers[where], policies)
         yield replace(ctx, imports=resolve_object_imports(ctx))

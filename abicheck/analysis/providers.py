@@ -57,7 +57,7 @@ class Providers:
         self.generated = str(data.get("generated", "?"))
         self.builds = [
             TorchBuild(b["version"], b["arch"], b["backend"], b.get("backend_version"), dict(b["libraries"]),
-                       tuple(tuple(i.split("==", 1)) for i in b.get("installs", ())), b["file"])  # type: ignore[misc]
+                       tuple(tuple(i.split("==", 1)) for i in b.get("installs", ())), b["file"])
             for b in data["torch"]
         ]
         # (distribution, arch, version) -> {file name: path in site-packages}

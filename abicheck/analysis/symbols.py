@@ -283,6 +283,7 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
             _unknown(result, library, why, len(names))
             continue
         result.checked += len(names)
+        assert provider is not None  # found is None without one
         result.missing.extend((name, version, library, [provider]) for name in sorted(names - found))
     # Unversioned: defined anywhere in the scope binds (the order only decides which definition wins).
     remaining = unversioned

@@ -8,12 +8,20 @@ one-line reason a file is not ELF.
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Union
+from typing import Protocol, Union
 
-Buffer = Union[bytes, bytearray, mmap.mmap]
+
+class ByteSource(Protocol):
+    """What the readers need of a file's bytes: its length, slices and `find` (a pread file, a streamed member)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: slice, /) -> bytes: ...
+    def find(self, sub: bytes, start: int, end: int, /) -> int: ...
+
+
+Buffer = Union[bytes, bytearray, ByteSource]
 
 ELF_MAGIC = b"\x7fELF"
 

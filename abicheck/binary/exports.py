@@ -27,8 +27,8 @@ from functools import lru_cache
 from operator import mul
 from typing import TYPE_CHECKING
 
+from abicheck.binary.elf import MAX_CHAIN
 from abicheck.binary.elf_model import DT_GNU_HASH, DT_HASH, DT_SYMTAB, SHN_UNDEF, VERSYM_HIDDEN, VERSYM_INDEX
-from abicheck.binary.elf_symbols import MAX_CHAIN
 
 if TYPE_CHECKING:
     from abicheck.binary.elf import ElfReader
@@ -215,7 +215,7 @@ class Exports:
             if self._asked * 6 < self._count or len(names) <= 32:
                 return {n for n in names if self.defines(n, version)}
         default, by_version = self._materialised()
-        return names & (default if version is None else by_version.get(version, frozenset()))
+        return names & (default if version is None else by_version.get(version, set()))
 
     def _materialised(self) -> tuple[set[str], dict[str, set[str]]]:
         if self._sets is None:

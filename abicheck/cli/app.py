@@ -102,9 +102,9 @@ def check(
 
     raise typer.Exit(run_check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
-        extend_select=extend_select, ignore=ignore, output=output, backend=backend, variant=variant, python_abi=python_abi,
-        policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch, torch_mismatch=torch_mismatch,
-        torch_stable_abi=torch_stable_abi, macos=macos,
+        extend_select=extend_select, ignore=ignore, output=output, backend=backend, variant=variant,
+        python_abi=python_abi, policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch,
+        torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi, macos=macos,
     ))
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from abicheck.cli.config import load_config
 from abicheck.cli.output import check_output, err, out, write_file
@@ -51,8 +51,8 @@ class _Progress:
         self.clock = time.monotonic
         self.started = self.clock()
         self.count = 0
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __call__(self, path: str) -> None:
         self.count += 1
@@ -66,7 +66,8 @@ class _Progress:
                                 console=Console(stderr=True), transient=True)
             self.bar.start()
             self.task = self.bar.add_task("", total=None)
-        self.bar.update(self.task, completed=self.count, description=path[-60:])
+        if self.task is not None:
+            self.bar.update(self.task, completed=self.count, description=path[-60:])
 
     def close(self) -> None:
         if self.bar is not None:

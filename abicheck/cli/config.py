@@ -14,11 +14,11 @@ import sys
 from typing import Any
 
 from abicheck.errors import UsageError
+from abicheck.options import LISTS, SCALARS
 
-KEYS = {"policy": str, "target": str, "arch": str, "format": str, "select": list, "extend_select": list,
-        "ignore": list,
-        "backend": str, "variant": str, "python_abi": str, "policy_file": list, "torch": str,
-        "torch_mismatch": str, "torch_stable_abi": str, "macos": str}
+# Every option of a check but those that only make sense for one run (jobs, allow-empty), and the output format.
+KEYS: dict[str, type] = {**{k: str for k in SCALARS if k not in ("jobs", "allow_empty")},
+                         **{k: list for k in LISTS if k != "policy_files"}, "policy_file": list, "format": str}
 
 
 def find_pyproject(start: str | os.PathLike[str] | None = None) -> str | None:
@@ -58,6 +58,7 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise UsageError(f"{path}: [tool.abicheck] must be a table")
     config: dict[str, Any] = {}
+    value: Any
     for key, value in table.items():
         kind = KEYS.get(key.replace("-", "_"))
         if kind is None:  # a misspelt key must not be silently ignored

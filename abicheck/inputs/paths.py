@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from abicheck.binary import Format
 from abicheck.binary.elf import ELF_MAGIC, describe_non_elf, is_lfs_pointer
 from abicheck.binary.macho import is_macho
 from abicheck.binary.pe import is_pe
@@ -29,7 +30,7 @@ class FoundFile:
     display: str  # as it is reported
     relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader
     relpath: str = ""  # inside the walked root, with posix separators
-    format: str = "elf"  # elf, macho (macOS) or pe (Windows)
+    format: Format = "elf"  # elf, macho (macOS) or pe (Windows)
 
 
 # `_relu_cuda_ab12cd3.abi3.so`, `_name_cuda_7645816_dirty.abi3.so` (a build from a modified tree),
@@ -46,7 +47,7 @@ def backend_from_filename(name: str) -> str | None:
     return m.group("backend") if m.group("backend") in backends() else None
 
 
-def object_format(head: bytes) -> str | None:
+def object_format(head: bytes) -> Format | None:
     """"elf", "macho" or "pe" for the first bytes of an object abicheck reads; None for anything else."""
     if head[:4] == ELF_MAGIC:
         return "elf"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from abicheck.binary import Format
 from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.errors import InputError, NothingToCheck
 from abicheck.inputs.artifact import Artifact, Container, Origin, elf_artifact, foreign_file, foreign_member
@@ -85,7 +86,7 @@ def _open_file(path: str, origin: Origin, problems: list[InputError]) -> Iterato
         problems.append(exc)
 
 
-def _format_of(path: str) -> str | None:
+def _format_of(path: str) -> Format | None:
     try:
         with open(path, "rb") as f:
             return object_format(f.read(64))

@@ -29,12 +29,13 @@ import struct
 import zipfile
 import zlib
 from bisect import bisect_right
+from collections.abc import Mapping
 from typing import Any
 
 try:  # about 3x faster inflate than zlib; not installed where it has no wheel (see pyproject.toml)
     from isal import isal_zlib
 except ImportError:  # pragma: no cover - exercised with ABICHECK_NO_ISAL instead
-    isal_zlib = None
+    isal_zlib = None  # type: ignore[assignment]
 
 from abicheck.binary.elf import ElfReader
 from abicheck.binary.file_buffer import slice_bounds
@@ -68,7 +69,7 @@ class SparseBuffer:
     Supports what ElfReader uses: len(), slicing and find() within a kept range.
     """
 
-    def __init__(self, size: int, ranges: dict[int, bytes | bytearray]) -> None:
+    def __init__(self, size: int, ranges: Mapping[int, bytes | bytearray]) -> None:
         self._size = size
         self._starts = sorted(ranges)
         self._data = [ranges[s] for s in self._starts]

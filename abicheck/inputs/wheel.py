@@ -16,6 +16,7 @@ from itertools import pairwise
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from abicheck.binary import Format
 from abicheck.binary.elf import describe_non_elf, is_lfs_pointer
 from abicheck.errors import InputError
 from abicheck.inputs.paths import looks_like_library, object_format
@@ -111,7 +112,7 @@ class WheelReader:
         names = (os.path.basename(m.name) for m in self.members)
         self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
         self.elf_names: set[str] = set()  # filled as elf_members() finds them
-        self.foreign_members: list[tuple[Member, str]] = []  # Mach-O and PE members, with their format
+        self.foreign_members: list[tuple[Member, Format]] = []  # Mach-O and PE members, with their format
 
     def metadata(self, problems: list[InputError]) -> str | None:
         """The text of the wheel's `*.dist-info/METADATA`, or None (a problem when unreadable)."""

@@ -20,7 +20,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,7 +83,7 @@ class WorkShare(Generic[T, R]):
                 self._taken += 1
                 self._in_flight += self._cost(job)
             try:
-                result = (True, self._work(job), self._cost(job))
+                result: tuple[bool, Any, int] = (True, self._work(job), self._cost(job))
             except BaseException as exc:  # handed to the caller's thread, raised there
                 result = (False, exc, self._cost(job))
             with self._lock:

@@ -34,7 +34,7 @@ def bindings(arch: str, symbol: str) -> list[tuple[str, str]] | None:
         return None
     bit = 1 << data["arches"].index(arch)
     baseline = data["baselines"][arch]
-    out = []
+    out: list[tuple[str, str]] = []
     for mask, library, versions in data["symbols"].get(symbol, ()):
         if mask & bit:
             out.extend((library, baseline if v == "B" else v) for v in versions)

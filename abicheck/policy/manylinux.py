@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
@@ -210,7 +211,7 @@ def policy_for_tag(tag: str) -> Policy | None:
     return policy if tag_arch(tag) else None
 
 
-def most_compatible(needs: list[tuple[str, str]], arch: str, family: str = "manylinux") -> Policy | None:
+def most_compatible(needs: Sequence[tuple[str, str]], arch: str, family: str = "manylinux") -> Policy | None:
     """The oldest policy of `family` on `arch` that allows all `(library, version)` needs."""
     for policy in all_policies():
         if policy.family != family or arch not in policy.arches:

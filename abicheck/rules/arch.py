@@ -52,7 +52,7 @@ def wrong_format(variant: object | None, fmt: str) -> str | None:
 def check_machine(ctx: ObjectContext) -> Iterator[Finding]:
     facts = ctx.facts
     system = wrong_format(ctx.variant, "ELF")
-    if system is not None:
+    if system is not None and ctx.variant is not None:
         yield ctx.finding(
             AB401, f"is an ELF (Linux) object, but the variant {ctx.variant.name} is for {system}",
             f"build it for {system} ({FORMAT_OF_OS[system]}), or move it to the Linux variant folder",
