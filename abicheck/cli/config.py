@@ -66,11 +66,13 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
             raise UsageError(f"{path}: unknown key {key!r} in [tool.abicheck]; known keys: {known}")
         if kind is list and isinstance(value, str):
             value = [value]
-        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+        valid = all(isinstance(v, str) for v in value) if kind is list and isinstance(value, list) else (
+            kind is str and isinstance(value, str))
+        if not valid:
             expected = "list of strings" if kind is list else "string"
             raise UsageError(f"{path}: [tool.abicheck] {key} must be a {expected}")
         if key.replace("-", "_") == "policy_file":
-            config["policy_files"] = [os.path.join(os.path.dirname(path), v) for v in value]
+            config["policy_files"] = [os.path.join(os.path.dirname(path), str(v)) for v in value]
             continue
         config[key.replace("-", "_")] = value
     return config
