@@ -325,37 +325,43 @@ def fmt_row(name: str, tool: str, r: dict | None, base: float | None, note: str 
 
 
 STAGE_SCRIPT = """
-import os, sys, time
-from abicheck.context import ContextBuilder
-from abicheck.inputs.scan import scan
-from abicheck.analysis.load import load_contexts
-from abicheck.rules import run_rules, selected_codes
-codes, builder, problems = selected_codes(), ContextBuilder(), []
-linkage, symbols = codes - {"AB312"}, {"AB312"}
-kept = [0.0]
+import sys, time
+import abicheck.analysis.load as load
+from abicheck.analysis.objects import TableBudget
+from abicheck.options import CheckOptions
+from abicheck.pipeline import Run
+from abicheck.rules import run_rules
+options = CheckOptions.parse()
+codes = set(options.codes) - {"AB312"}
+kept, looked = [0.0], [0.0]
+keep, resolve = TableBudget.keep, load.resolve_object_imports
 
-def rules(reader, ctx):
-    ctx.reader = reader
-    found = list(run_rules(ctx, codes))
+def timed_keep(self, reader):
     t = time.perf_counter()
-    builder.keep_tables(ctx)
-    kept[0] += time.perf_counter() - t
-    return found
+    try:
+        return keep(self, reader)
+    finally:
+        kept[0] += time.perf_counter() - t
 
+def timed_resolve(ctx):
+    t = time.perf_counter()
+    try:
+        return resolve(ctx)
+    finally:
+        looked[0] += time.perf_counter() - t
+
+TableBudget.keep, load.resolve_object_imports = timed_keep, timed_resolve
 start = time.perf_counter()
-for item in scan(sys.argv[1:], problems, os.cpu_count() or 1):
-    ctx = builder.for_object(item)
-    item.read(lambda reader, ctx=ctx: rules(reader, ctx))
-    ctx.release()
-scanned = time.perf_counter()
-loads = list(load_contexts(builder))
-for load in loads:
-    list(run_rules(load, linkage))
-resolved = time.perf_counter()
-for load in loads:
-    list(run_rules(load, symbols))
-done = time.perf_counter()
-print(f"{scanned - start - kept[0]:.4f} {resolved - scanned:.4f} {kept[0] + done - resolved:.4f}")
+with Run(options) as run:
+    run.objects(sys.argv[1:], lambda ctx: list(run_rules(ctx, codes)))
+    scanned = time.perf_counter()
+    loads = list(run.load_contexts())
+    for ctx in loads:
+        list(run_rules(ctx, codes))
+    for ctx in loads:
+        list(run_rules(ctx, {"AB312"}))
+    done = time.perf_counter()
+print(f"{scanned - start - kept[0]:.4f} {done - scanned - looked[0]:.4f} {kept[0] + looked[0]:.4f}")
 """
 
 

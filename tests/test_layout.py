@@ -113,10 +113,15 @@ def test_imports_sit_at_the_top_outside_the_edges(name):
     path = _modules()[name]
     if name.startswith(EDGES) or name == "abicheck":
         return
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    inner = [node.lineno for fn in ast.walk(tree) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    inner = [node for fn in ast.walk(ast.parse(text)) if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
              for node in ast.walk(fn) if isinstance(node, (ast.Import, ast.ImportFrom))]
-    assert inner == [], f"{name}: imports inside functions at lines {inner}"
+    # A third-party module that is costly to import and rarely needed (packaging) may load where it is used,
+    # said so with a noqa; abicheck's own modules never.
+    ours = [n.lineno for n in inner if isinstance(n, ast.Import) or (n.module or "").startswith("abicheck")]
+    unmarked = [n.lineno for n in inner if "noqa: PLC0415" not in lines[n.lineno - 1]]
+    assert ours == [] and unmarked == [], f"{name}: imports inside functions at lines {ours or unmarked}"
 
 
 def test_stages_have_their_folders():

@@ -11,9 +11,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
-
 from abicheck.analysis.providers import canonicalize_name
 
 # Pythons a wheel without a specific interpreter tag (py3, abi3) may be installed on.
@@ -73,6 +70,9 @@ def dependencies(metadata: str, arch: str | None, python: str | None,
     `relevant` accepts: those that may install a library at all. The others
     are listed by name, whatever their markers say.
     """
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName  # noqa: PLC0415 - packaging costs ~20 ms at import: loaded only when used
+    from packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415 - as above
+
     fields = headers(metadata, ("Requires-Dist", "Provides-Extra"))
     extras = fields["Provides-Extra"]
     out = Dependencies()

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.util import find_spec
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 from abicheck.abi.surface import SET_SCHEMA, Surface
 from abicheck.binary.demangle import demangle
 from abicheck.binary.elf import ElfReader, open_elf
@@ -160,6 +158,8 @@ def load_torch(path: str) -> TorchSource:
 
 
 def _from_wheel(path: str) -> TorchSource:
+    from packaging.utils import parse_wheel_filename  # noqa: PLC0415 - packaging costs ~20 ms at import: loaded only when used
+
     try:
         with WheelReader(path) as wheel:
             if wheel.tags.name != "torch":
@@ -175,6 +175,7 @@ def _from_wheel(path: str) -> TorchSource:
 
 def _from_dump(path: str) -> TorchSource:
     """`abicheck abi dump --format json torch-2.9.0-...whl > torch.json`: the release from the wheel's name."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # noqa: PLC0415 - packaging costs ~20 ms at import: loaded only when used
 
     try:
         with open(path, encoding="utf-8") as f:

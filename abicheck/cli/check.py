@@ -6,10 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
-
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any
 
 from abicheck.cli.config import load_config
 from abicheck.cli.output import check_output, err, out, write_file
@@ -17,6 +14,9 @@ from abicheck.errors import UsageError
 from abicheck.options import CheckOptions
 from abicheck.pipeline import check
 from abicheck.report.render import FORMATS, render, render_text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def fail(message: str) -> int:
@@ -61,6 +61,10 @@ class _Progress:
         if self.bar is None:
             if self.clock() - self.started < self.DELAY:
                 return
+            # rich costs ~30 ms at import: only for a progress line that is shown
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
             self.bar = Progress(SpinnerColumn(), TextColumn("checked {task.completed} objects"),
                                 TimeElapsedColumn(), TextColumn("{task.description}"),
                                 console=Console(stderr=True), transient=True)

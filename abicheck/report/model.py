@@ -9,7 +9,7 @@ holds both and decides the exit code:
 * 2 when there are no findings but at least one input error,
 * 0 when everything was checked and is clean.
 
-`Report.to_dict()` is the versioned JSON contract (see docs/json-schema.md).
+`Report.to_dict()` is the versioned JSON contract (see docs/json-report.md and docs/report-v1.schema.json).
 """
 
 from __future__ import annotations
