@@ -144,3 +144,23 @@ def test_stable_functions_newer_than_the_promise_are_named():
         report.findings[0].message
     with pytest.raises(UsageError, match="bad --torch-stable-abi"):
         abicheck.check([bin_path(STABLE)], torch_stable_abi="2.x")
+
+
+@pytest.mark.parametrize("name", [
+    # ref-qualified members, as torch 2.13.0's libtorch_cpu.so exports them (readelf --dyn-syms)
+    "_ZNKR3c106IValue10toBoolListEv",  # c10::IValue::toBoolList() const &
+    "_ZNO3c106IValue12toTensorListEv",  # c10::IValue::toTensorList() &&
+    "_ZNKR2at6Tensor17expect_contiguousEN3c1012MemoryFormatE",  # at::Tensor::expect_contiguous(...) const &
+    # torch::Library::_def(...) &, imported by every TORCH_LIBRARY kernel
+    "_ZNR5torch7Library4_defEN3c1014FunctionSchemaEPNS_11CppFunctionENS_13_RegisterOrVerifyE",
+])
+def test_ref_qualified_torch_members_are_torch_symbols(name):
+    from abicheck.analysis.torch import is_torch_symbol
+
+    assert is_torch_symbol(name)
+
+
+def test_a_ref_qualifier_does_not_make_other_namespaces_torchs():
+    from abicheck.analysis.torch import is_torch_symbol
+
+    assert not is_torch_symbol("_ZNKR3foo3barEv") and not is_torch_symbol("_ZNO2ao6sparse4packEv")

@@ -27,7 +27,8 @@ from abicheck.inputs.wheel import WheelReader
 
 # Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables,
 # typeinfo and guard variables, and torch's C shim functions.
-TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?N?[KVrL]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
+# After N come the CV-qualifiers (r, V, K) and then the ref-qualifier (R: &, O: &&) of a member function.
+TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?N?[KVrLRO]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
 CXX11_MARKERS = ("St7__cxx11", "B5cxx11")
 _VERSION = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
 
