@@ -14,7 +14,7 @@ ruff's does: each layer's `select` replaces the selection made so far, its
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from abicheck.binary.elf_model import ARCH_SIGNATURES
@@ -54,7 +54,6 @@ class CheckOptions:
     torch_mismatch: TorchMismatch = "error"
     torch_stable_abi: tuple[int, int] | None = None
     macos: tuple[int, int] | None = None
-    given: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the raw values, for messages
 
     @classmethod
     def parse(cls, **values: Any) -> CheckOptions:
@@ -111,7 +110,6 @@ class CheckOptions:
             if merged.get("torch_stable_abi") else None,
             macos=parse_release(merged["macos"], "--macos", "a macOS release such as 15.0")
             if merged.get("macos") else None,
-            given=merged,
         )
 
 

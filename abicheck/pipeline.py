@@ -112,21 +112,17 @@ class Run:
         target = decide(artifact.origin, binary, self.options, self.resources)
         found = torch_imports(binary, target) if isinstance(binary, ElfReader) else None
         ctx = ObjectContext(artifact.origin, artifact.format, binary, target, found)
-        record = None
-        if isinstance(binary, ElfReader):
-            try:
-                value = examine(ctx)
-                tables = self.budget.keep(binary) if keep else None
-            except InputError:
-                # its symbol table is malformed: still loaded by others, and resolved for them
-                self.records.append(ObjectRecord(artifact.origin, binary.facts, target,
-                                                 frozenset(binary.version_definitions().values()), None))
-                raise
-            record = ObjectRecord(artifact.origin, binary.facts, target,
-                                  frozenset(binary.version_definitions().values()), tables)
-            self.records.append(record)
-        else:
+        if not isinstance(binary, ElfReader):
+            return Examined(artifact.origin.position, examine(ctx), None)
+        defined = frozenset(binary.version_definitions().values())
+        try:
             value = examine(ctx)
+            tables = self.budget.keep(binary) if keep else None
+        except InputError:  # its symbol table is malformed: still loaded by others, and resolved for them
+            self.records.append(ObjectRecord(artifact.origin, binary.facts, target, defined, None))
+            raise
+        record = ObjectRecord(artifact.origin, binary.facts, target, defined, tables)
+        self.records.append(record)
         return Examined(artifact.origin.position, value, record)
 
     def load_contexts(self) -> Iterator[LoadContext]:
@@ -169,7 +165,7 @@ class Run:
 class _Checked:
     """One object's own findings and what its result shows, before the load stage adds to them."""
 
-    ctx_path: str
+    path: str
     format: str
     findings: tuple[Finding, ...]
     arch: str | None
@@ -193,19 +189,14 @@ def check(paths: Iterable[str], *, options: CheckOptions | None = None,
     each object's path as it is checked.
     """
     opts = options if options is not None else CheckOptions.parse(**values)
-    codes = set(opts.codes)
+    codes = opts.codes
     with Run(opts, progress) as run:
         def own_rules(ctx: ObjectContext) -> _Checked:
-            findings = tuple(run_rules(ctx, codes))
-            if isinstance(ctx.binary, ElfReader):
-                arch, imports = ctx.facts.arch, None
-                symbols = ctx.torch_imports.summary() if ctx.torch_imports is not None else None
-            else:
-                arch, symbols = ",".join(ctx.arches()) or None, None
-                imports = foreign_imports(ctx.binary)
-            return _Checked(ctx.path, ctx.format, findings, arch,
-                            ctx.target.policy.name if ctx.format == "elf" else None, variant_info(ctx), symbols,
-                            imports)
+            return _Checked(
+                ctx.path, ctx.format, tuple(run_rules(ctx, codes)), ",".join(ctx.arches()) or None,
+                policy=ctx.target.policy.name if ctx.format == "elf" else None, variant=variant_info(ctx),
+                symbols=ctx.torch_imports.summary() if ctx.torch_imports is not None else None,
+                imports=None if isinstance(ctx.binary, ElfReader) else foreign_imports(ctx.binary))
 
         examined = run.objects(paths, own_rules)
         loads = {ctx.object.origin.key: ctx for ctx in run.load_contexts()}
@@ -219,7 +210,7 @@ def check(paths: Iterable[str], *, options: CheckOptions | None = None,
                 findings = sorted(findings + list(run_rules(load, codes)), key=lambda f: f.code)
                 needed = [r.to_dict() for r in load.resolved]
                 imports = load.imports.to_dict() if load.imports is not None else None
-            artifacts.append(ArtifactResult(c.ctx_path, findings, arch=c.arch, policy=c.policy, kind=c.format,
+            artifacts.append(ArtifactResult(c.path, findings, arch=c.arch, policy=c.policy, kind=c.format,
                                             needed=needed, symbols=c.symbols, variant=c.variant, imports=imports))
         for wheel in run.wheel_contexts():
             found = list(run_rules(wheel, codes))

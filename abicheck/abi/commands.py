@@ -48,16 +48,16 @@ def _wheel_surfaces(path: str) -> dict[str, Surface]:
     surface is an ELF one (SONAME, symbol versions).
     """
     with Run(CheckOptions.parse()) as run:
-        def surface(ctx: ObjectContext) -> tuple[str, Surface | None]:
+        def surface(ctx: ObjectContext) -> tuple[str, str, Surface | None]:
             if ctx.format != "elf" or ctx.facts.type != "DYN":
-                return ctx.path, None  # a Mach-O or PE object, or an ELF executable
-            return ctx.path, surface_of(ctx.reader, ctx.path)
+                return ctx.path, ctx.format, None  # a Mach-O or PE object, or an ELF executable
+            return ctx.path, ctx.format, surface_of(ctx.reader, ctx.path)
 
-        examined = run.objects([path], surface, keep=False)
+        examined = [e.value for e in run.objects([path], surface, keep=False)]
     if run.problems:
         raise run.problems[0]
-    found = {display.split("!", 1)[1]: s for display, s in (e.value for e in examined) if s is not None}
-    foreign = [display for (display, s), e in ((e.value, e) for e in examined) if s is None and e.record is None]
+    found = {display.split("!", 1)[1]: s for display, _fmt, s in examined if s is not None}
+    foreign = [display for display, fmt, _s in examined if fmt != "elf"]
     if not found:
         what = f"{len(foreign)} Mach-O or PE object{'s' if len(foreign) != 1 else ''}, " if foreign else ""
         raise InputError(f"no ELF shared objects in this wheel ({what}abi dump reads ELF surfaces)", path)

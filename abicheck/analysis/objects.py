@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from abicheck.analysis.torch import is_torch_symbol
+from abicheck.analysis.torch import TORCH_LIBRARIES, is_torch_symbol
 from abicheck.binary.elf import ElfReader
 from abicheck.binary.exports import Exports
 from abicheck.binary.macho import MachOFile
@@ -23,7 +23,6 @@ from abicheck.policy.stable_abi import PYTHON_DLL
 from abicheck.target import Target
 
 TABLES_BUDGET = 512 << 20  # bytes of shipped libraries' export tables kept for the symbol resolution stage
-TORCH_PREFIXES = ("libc10", "libtorch", "libcaffe2")
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def torch_imports(reader: ElfReader, target: Target) -> TorchImports | None:
     if torch is not None:
         needed = tuple(n for n in facts.needed if n in torch.libraries)
     else:
-        needed = tuple(n for n in facts.needed if n.startswith(TORCH_PREFIXES))
+        needed = tuple(n for n in facts.needed if n.startswith(TORCH_LIBRARIES))
     if not needed:
         return None
     if torch is None or target.torch_not_checked:

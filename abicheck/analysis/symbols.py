@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from abicheck.analysis.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
-from abicheck.analysis.torch import is_torch_symbol
+from abicheck.analysis.torch import TORCH_LIBRARIES, is_torch_symbol
 from abicheck.binary.elf import open_elf
 from abicheck.binary.elf_model import is_musl
 from abicheck.binary.exports import Exports
@@ -224,9 +224,6 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
                             why=f"loaded by `import torch` with torch's {backend} build; its exports are not at hand"))
     return out
 
-
-
-TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
 
 
 def resolve_object_imports(ctx: LoadContext) -> ImportResult | None:

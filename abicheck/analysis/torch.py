@@ -30,6 +30,7 @@ from abicheck.inputs.wheel import WheelReader
 # After N come the CV-qualifiers (r, V, K) and then the ref-qualifier (R: &, O: &&) of a member function.
 TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?N?[KVrLRO]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
 CXX11_MARKERS = ("St7__cxx11", "B5cxx11")
+TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")  # the name prefixes of torch's own libraries
 _VERSION = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
 
 

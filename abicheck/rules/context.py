@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from abicheck.binary.elf import ElfFacts, ElfReader
 from abicheck.binary.macho import MachOFile
@@ -33,12 +33,20 @@ if TYPE_CHECKING:
     from abicheck.target import Target
 
 
-def make_finding(rule: Rule, path: str, message: str, hint: str, **extra: Any) -> Finding:
-    return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=path, **extra)
+class _HasPath(Protocol):
+    @property
+    def path(self) -> str: ...
+
+
+class _Reports:
+    """`finding()`: a finding of a rule about this context's path (an object, a wheel, a variant folder)."""
+
+    def finding(self: _HasPath, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
+        return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=self.path, **extra)
 
 
 @dataclass(frozen=True)
-class ObjectContext:
+class ObjectContext(_Reports):
     """One object while it is open: its binary, its origin, its target, and the torch imports found."""
 
     scope: ClassVar[Scope] = "object"
@@ -95,9 +103,6 @@ class ObjectContext:
     def variant(self) -> Variant | None:
         return self.target.variant
 
-    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
-        return make_finding(rule, self.path, message, hint, **extra)
-
 
 @dataclass(frozen=True)
 class ObjectRecord:
@@ -115,7 +120,7 @@ class ObjectRecord:
 
 
 @dataclass(frozen=True)
-class LoadContext:
+class LoadContext(_Reports):
     """One ELF object after the whole input was scanned: where each NEEDED library and import comes from."""
 
     scope: ClassVar[Scope] = "load"
@@ -155,12 +160,9 @@ class LoadContext:
         links = container.links if container is not None else {}
         return self.peers.get(links.get(where, where))
 
-    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
-        return make_finding(rule, self.path, message, hint, **extra)
-
 
 @dataclass(frozen=True)
-class WheelContext:
+class WheelContext(_Reports):
     """One wheel and one architecture it claims: what a per-wheel rule may look at."""
 
     scope: ClassVar[Scope] = "wheel"
@@ -172,12 +174,9 @@ class WheelContext:
     objects: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
     platforms: tuple[str, ...] = ()  # the platform tags of its file name
 
-    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
-        return make_finding(rule, self.path, message, hint, **extra)
-
 
 @dataclass(frozen=True)
-class VariantContext:
+class VariantContext(_Reports):
     """One kernel build-variant folder: what a per-variant rule may look at."""
 
     scope: ClassVar[Scope] = "variant"
@@ -187,9 +186,6 @@ class VariantContext:
     @property
     def path(self) -> str:
         return self.variant_dir.metadata_path or self.variant_dir.path
-
-    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
-        return make_finding(rule, self.path, message, hint, **extra)
 
 
 Context = ObjectContext | LoadContext | WheelContext | VariantContext

@@ -33,10 +33,9 @@ def check_metadata(ctx: VariantContext) -> Iterator[Finding]:
     said, variant = vdir.metadata_backend, vdir.variant
     if said is None or variant.backend is None or said == variant.backend or vdir.metadata_path is None:
         return
-    yield Finding(
-        code=AB305.code, name=AB305.name, path=vdir.metadata_path,
-        message=f"metadata.json says backend {said!r} but the variant name {variant.name} says {variant.backend!r}",
-        hint="rebuild the variant, or regenerate metadata.json from the same build",
+    yield ctx.finding(  # the context's path is metadata.json's
+        AB305, f"metadata.json says backend {said!r} but the variant name {variant.name} says {variant.backend!r}",
+        "rebuild the variant, or regenerate metadata.json from the same build",
         details={"metadata_backend": said, "variant_backend": variant.backend, "variant": variant.name},
     )
 

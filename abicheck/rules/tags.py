@@ -95,12 +95,10 @@ def check_pure_wheel(ctx: WheelContext) -> Iterator[Finding]:
         return
     objects = [d for d, _needs in ctx.objects]
     shown = ", ".join(o.partition("!")[2] or o for o in objects[:3]) + (" and others" if len(objects) > 3 else "")
-    yield Finding(
-        code=AB404.code, name=AB404.name, path=ctx.path,
-        message=f"tagged {'.'.join(ctx.platforms)} (any platform) but holds {len(objects)} compiled "
-                f"object{'s' if len(objects) != 1 else ''}: {shown}",
-        hint="build platform wheels (manylinux/musllinux tags) for the objects, or leave them out of "
-             "the pure wheel",
+    yield ctx.finding(
+        AB404, f"tagged {'.'.join(ctx.platforms)} (any platform) but holds {len(objects)} compiled "
+               f"object{'s' if len(objects) != 1 else ''}: {shown}",
+        "build platform wheels (manylinux/musllinux tags) for the objects, or leave them out of the pure wheel",
         details={"platforms": list(ctx.platforms), "objects": objects},
     )
 
@@ -118,16 +116,10 @@ def check_tag_claim(ctx: WheelContext) -> Iterator[Finding]:
                 if (p := most_compatible(needs, arch, claim.family)) is None or p.priority < claim.priority]
     honest_tag = honest.tag(arch) if honest else f"linux_{arch} (no manylinux policy fits)"
     where = f"; needed by {', '.join(culprits[:3])}" + (" and others" if len(culprits) > 3 else "")
-    yield Finding(
-        code=AB402.code,
-        name=AB402.name,
-        path=ctx.path,
-        message=f"tag {claim.tag(arch)} claims more than the contents allow; the honest tag is "
-                f"{honest_tag}{where}",
-        hint=f"rebuild against {claim.name}'s toolchain (see the AB101 findings), or retag the wheel "
-             f"as {honest_tag}",
-        details={"claimed": claim.tag(arch), "honest": honest.tag(arch) if honest else None,
-                 "objects": culprits},
+    yield ctx.finding(
+        AB402, f"tag {claim.tag(arch)} claims more than the contents allow; the honest tag is {honest_tag}{where}",
+        f"rebuild against {claim.name}'s toolchain (see the AB101 findings), or retag the wheel as {honest_tag}",
+        details={"claimed": claim.tag(arch), "honest": honest.tag(arch) if honest else None, "objects": culprits},
     )
 
 

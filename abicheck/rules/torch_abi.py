@@ -86,13 +86,6 @@ equivalents, and name the variant after the oldest torch it supports.""",
 _ABI_FLAG = {"cxx11": "1", "cxx98": "0"}
 
 
-def _torch_needed(ctx: ObjectContext) -> list[str]:
-    torch = ctx.target.torch
-    if torch is not None:
-        return [n for n in ctx.facts.needed if n in torch.libraries]
-    return [n for n in ctx.facts.needed if n.startswith(("libc10", "libtorch", "libcaffe2"))]
-
-
 def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
     found, torch = ctx.torch_imports, ctx.target.torch
     if found is None or found.not_checked is not None or torch is None:
@@ -118,7 +111,7 @@ def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
 
 def check_cxx_abi(ctx: ObjectContext) -> Iterator[Finding]:
     expected, source = ctx.target.cxx_abi, ctx.target.cxx_abi_source
-    if expected is None or not _torch_needed(ctx):
+    if expected is None or ctx.torch_imports is None:  # None: it links no torch library
         return
     seen: set[str] = set()
     for sym in sorted(ctx.reader.imports(), key=lambda s: s.name):

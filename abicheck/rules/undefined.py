@@ -62,7 +62,6 @@ rebuild the object against the library that is shipped.""",
     scope="load",
 )
 
-TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")
 
 
 def _newer_glibc(ctx: LoadContext, name: str, version: str | None) -> str | None:
