@@ -94,9 +94,18 @@ def make_wheel(directory: Path, filename: str, members: dict[str, str | bytes],
     return str(path)
 
 
+# The installed console script lives beside this interpreter (a venv's bin/), whether or not it is on PATH.
+SCRIPTS = Path(sys.executable).parent
+
+
+def builder_path() -> str:
+    """A PATH for builds that run the installed `abicheck`: its folder, then the system's tools."""
+    return f"{SCRIPTS}:/usr/bin:/bin"
+
+
 def run_cli(*args: str, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed `abicheck` console script as a user would: the one beside this interpreter."""
-    script = Path(sys.executable).parent / "abicheck"
+    script = SCRIPTS / "abicheck"
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "abicheck"]
     return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, check=False,
                           env={**os.environ, "COLUMNS": "200"})

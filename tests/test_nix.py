@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, bin_path
+from conftest import ROOT, bin_path, builder_path
 
 NIX_FILES = sorted((ROOT / "nix").rglob("*.nix")) + sorted((ROOT / "tests" / "nix").glob("*.nix"))
 ENV = {**os.environ, "NIX_CONFIG": "substituters =\nbuild-users-group =\nsandbox = false"}
@@ -167,7 +166,7 @@ def test_default_exposes_the_four_attributes_and_the_hook_is_wired():
 
 def build(objects: list[str], path: str | None = None, **attrs: str) -> subprocess.CompletedProcess:
     if path is None:
-        path = f"{Path(shutil.which('abicheck')).parent}:/usr/bin:/bin"
+        path = builder_path()
     args = ["nix-build", str(ROOT / "tests" / "nix" / "hook-test.nix"), "--no-out-link",
             "--argstr", "objects", " ".join(objects), "--argstr", "path", path,
             "--argstr", "nonce", uuid.uuid4().hex]

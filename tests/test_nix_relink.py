@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, builder_path
 
 pytestmark = pytest.mark.requires("nix-build", "patchelf", "gcc", "nix-hash")
 
@@ -25,7 +23,7 @@ BASE = "substituters =\nbuild-users-group =\nsandbox = false"
 
 def nix_build(library: str, *, runtime: str | None = None, ca: bool = True, nonce: str,
               hashes: dict[str, str] | None = None, attr: str = "relinked") -> subprocess.CompletedProcess:
-    path = f"{Path(shutil.which('abicheck')).parent}:/usr/bin:/bin"
+    path = builder_path()
     args = ["nix-build", str(EXAMPLE), "-A", attr, "--no-out-link", "--argstr", "path", path,
             "--arg", "library", str(EXAMPLE / f"greet-{library}.c"), "--argstr", "nonce", nonce]
     if runtime is not None:
@@ -90,7 +88,7 @@ def test_without_content_addressing_fixed_output_stubs_do_the_same():
     nonce = uuid.uuid4().hex
     library = nix_build("v1", nonce=nonce, attr="greet", ca=False, hashes={"libgreet": "0" * 52})
     assert library.returncode == 0, library.stderr
-    path = f"{Path(shutil.which('abicheck')).parent}:/usr/bin:/bin"
+    path = builder_path()
     digest = subprocess.run(["sh", str(ROOT / "nix" / "stub-hash.sh"), library.stdout.strip()], capture_output=True,
                             text=True, check=True, env={**os.environ, "PATH": path}).stdout.strip()
     assert re.fullmatch(r"[0-9a-z]{52}", digest)
