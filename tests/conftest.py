@@ -32,6 +32,7 @@ SYSTEM_TOOLS = {
     "readelf": "apt-get install binutils",
     "gcc": "apt-get install gcc",
     "g++": "apt-get install g++",
+    "ldd": "apt-get install libc-bin",
     "nix-instantiate": "apt-get install nix-bin",
     "nix-build": "apt-get install nix-bin",
     "nix-hash": "apt-get install nix-bin",
