@@ -12,7 +12,6 @@ relink; a different hash says what must be rebuilt.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -84,6 +83,8 @@ class Surface:
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the surface (the path is not part of it)."""
+        import hashlib  # noqa: PLC0415 - OpenSSL's bindings cost ~3 ms at import: only for abi dump --hash
+
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -36,7 +36,16 @@ if TYPE_CHECKING:
 _EXPORTED_BINDINGS = (1, 2, 10)  # STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE
 
 
-_POWERS = [pow(33, k, 1 << 32) for k in range(4097)]  # 33**k mod 2**32
+def _powers(count: int) -> list[int]:
+    """33**k mod 2**32 for k < count, by repeated multiplication (pow() each time costs 5 ms at import)."""
+    out, p = [], 1
+    for _k in range(count):
+        out.append(p)
+        p = p * 33 & 0xFFFFFFFF
+    return out
+
+
+_POWERS = _powers(4097)
 
 
 @lru_cache(maxsize=1 << 16)  # the same import is looked up in several libraries
