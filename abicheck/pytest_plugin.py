@@ -84,7 +84,7 @@ class _Settings:
                  "select": _split(opt("--abicheck-select")), "ignore": _split(opt("--abicheck-ignore")),
                  "policy_files": opt("--abicheck-policy-file") or ()}
         # Kernels' torch imports are checked against the torch installed here (found without importing
-        # it) for the variants of its release; other variants' are reported as not checked.
+        # it, see options()) for the variants of its release; other variants' are reported as not checked.
         self.layers: tuple[dict[str, Any], ...] = (project, ini, given, {"torch_mismatch": "skip"})
         self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict"))
         self._report: Any = None
@@ -95,7 +95,8 @@ class _Settings:
         from abicheck.analysis.torch import installed_torch
         from abicheck.options import CheckOptions
 
-        return CheckOptions.from_layers(*self.layers, {"torch": installed_torch()} if self.enabled else {})
+        # The torch installed here is the lowest layer: a torch the project names wins over it.
+        return CheckOptions.from_layers({"torch": installed_torch()}, *self.layers)
 
     def existing_paths(self) -> list[str]:
         """The configured paths that exist; of kernel-builder's output folders, only the one the CLI checks.
