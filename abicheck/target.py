@@ -91,7 +91,7 @@ def decide(origin: Origin, binary: Binary, options: CheckOptions, resources: Res
     """The target of one object: see the module docstring for the order in which sources win."""
     elf = binary.facts if isinstance(binary, ElfReader) else None
     variant = origin.variant_dir.variant if origin.variant_dir is not None else options.variant
-    arches, arch_source = _elf_arch(origin, elf.arch, options) if elf is not None else _tag_arches(origin, options)
+    arches, arch_source = _arches(origin, elf is not None, elf.arch if elf is not None else None, options)
     backend = _backend(origin, options)
     python_abi, python_source = _python_abi(origin, options)
     if elf is not None:  # torch's C++ ABI and stable ABI are checked in ELF objects; macOS in Mach-O ones
@@ -125,7 +125,9 @@ def _policy(origin: Origin, arch: str | None, musl: bool, options: CheckOptions)
     return load_policy("musllinux_1_2" if musl else DEFAULT_POLICY)
 
 
-def _elf_arch(origin: Origin, actual: str | None, options: CheckOptions) -> tuple[tuple[str, ...], str]:
+def _arches(origin: Origin, elf: bool, actual: str | None, options: CheckOptions) -> tuple[tuple[str, ...], str]:
+    """--arch; the variant folder; --variant; then the wheel's tags: an ELF object's manylinux claims, a Mach-O
+    or PE object's macosx or win tag."""
     if options.arch is not None:
         return (options.arch,), "--arch"
     vdir = origin.variant_dir
@@ -134,22 +136,16 @@ def _elf_arch(origin: Origin, actual: str | None, options: CheckOptions) -> tupl
     if options.variant is not None and options.variant.arch:
         return (options.variant.arch,), f"--variant {options.variant.name}"
     wheel = origin.wheel
-    if wheel is not None and wheel.claims:
+    if wheel is None:
+        return (), ""
+    if elf:
+        if not wheel.claims:
+            return (), ""
         if actual in wheel.arches:
             return (actual,), "the wheel tag"
         first = wheel.arches[0]
         return (first,), f"the wheel tag ({wheel.claims[first].tag(first)})"
-    return (), ""
-
-
-def _tag_arches(origin: Origin, options: CheckOptions) -> tuple[tuple[str, ...], str]:
-    """A Mach-O or PE object's: the options, its variant, or its wheel's macosx/win tag."""
-    if options.arch is not None:
-        return (options.arch,), "--arch"
-    variant = origin.variant_dir.variant if origin.variant_dir is not None else options.variant
-    if variant is not None and variant.arch:
-        return (variant.arch,), f"the variant {variant.name}"
-    for tag in origin.wheel.platforms if origin.wheel is not None else ():
+    for tag in wheel.platforms:
         m = _MACOS_TAG.match(tag)
         key = m.group(3) if m else tag
         if key in _TAG_ARCHES:
