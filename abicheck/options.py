@@ -32,7 +32,7 @@ MAX_JOBS = 256  # threads inflating wheel members; thousands fail to start, and 
 
 # Every option a layer may give, with the kind of value it takes.
 SCALARS = ("policy", "target", "arch", "backend", "variant", "python_abi", "torch", "torch_mismatch",
-           "torch_stable_abi", "macos", "jobs", "allow_empty")
+           "torch_stable_abi", "macos", "jobs", "allow_empty", "strict")
 LISTS = ("select", "extend_select", "ignore", "policy_files")
 
 
@@ -50,10 +50,13 @@ class CheckOptions:
     policy_files: tuple[str, ...] = ()
     jobs: int | None = None
     allow_empty: bool = False
-    torch: str | None = None  # an installed torch folder, a torch wheel, or a saved dump of one
+    # Each an installed torch folder, a torch wheel, a saved dump of one, or a release of abicheck's index ("2.9").
+    # A layer's list replaces a lower layer's.
+    torch: tuple[str, ...] = ()
     torch_mismatch: TorchMismatch = "error"
     torch_stable_abi: tuple[int, int] | None = None
     macos: tuple[int, int] | None = None
+    strict: bool = False  # anything not checked fails the check (exit 1)
 
     @classmethod
     def parse(cls, **values: Any) -> CheckOptions:
@@ -71,10 +74,13 @@ class CheckOptions:
             merged.update({k: v for k, v in layer.items() if k in SCALARS and v is not None})
         policy_files = tuple(p for layer in layers for p in (layer.get("policy_files") or ()))
         codes = _selection(layers)
-        for name in ("policy", "arch", "backend", "variant", "python_abi", "torch", "macos", "torch_stable_abi"):
+        torch = tuple(_as_list(merged.get("torch")))
+        for name in ("policy", "arch", "backend", "variant", "python_abi", "macos", "torch_stable_abi"):
             value = merged.get(name)
             if value is not None and not str(value).strip():
                 raise UsageError(f"--{name.replace('_', '-')} needs a value")
+        if any(not isinstance(t, str) or not t.strip() for t in torch):
+            raise UsageError("--torch needs a value")
         target = merged.get("target", "wheel")
         if target not in TARGETS:
             raise UsageError(f"unknown target {target!r}; use 'wheel' or 'nix'")
@@ -104,12 +110,13 @@ class CheckOptions:
             policy_files=policy_files,
             jobs=jobs,
             allow_empty=bool(merged.get("allow_empty", False)),
-            torch=merged.get("torch") or None,
+            torch=torch,
             torch_mismatch=mismatch,
             torch_stable_abi=parse_release(merged["torch_stable_abi"], "--torch-stable-abi")
             if merged.get("torch_stable_abi") else None,
             macos=parse_release(merged["macos"], "--macos", "a macOS release such as 15.0")
             if merged.get("macos") else None,
+            strict=bool(merged.get("strict", False)),
         )
 
 

@@ -40,7 +40,7 @@ def test_a_symbol_the_next_torch_dropped_is_named(tmp_path):
     assert codes(report) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
     finding = next(f for f in report.findings if f.code == "AB308")
     assert finding.demangled == "c10::RegisterOperators::~RegisterOperators()"
-    assert "not defined by torch 2.9.0+cpu (libc10.so, libtorch_cpu.so)" in finding.message
+    assert "not defined by torch 2.9.0+cpu from --torch (libc10.so, libtorch_cpu.so)" in finding.message
     assert "built against another torch than 2.9" in finding.hint
 
 
@@ -54,15 +54,16 @@ def test_the_other_cxx_abi_is_named_as_the_cause(tmp_path):
 
 
 def test_the_cxx_abi_rule_needs_no_torch():
-    cxx11_variant = abicheck.check([CXX98], variant="torch28-cxx11-cpu-x86_64-linux")
+    # (The stand-in kernels import symbols no real torch has: AB308 against the index is left out here.)
+    cxx11_variant = abicheck.check([CXX98], variant="torch28-cxx11-cpu-x86_64-linux", ignore=["AB308"])
     assert codes(cxx11_variant) == [("AB309", "_ZN3c104warnERKSs")]
     (finding,) = [f for f in cxx11_variant.findings if f.code == "AB309"]
     assert finding.message == ("c10::warn(std::string const&) uses the cxx98 C++ ABI, but the variant "
                                "torch28-cxx11-cpu-x86_64-linux is cxx11")
-    cxx98_variant = abicheck.check([KERNEL], variant="torch27-cxx98-cpu-x86_64-linux")
+    cxx98_variant = abicheck.check([KERNEL], variant="torch27-cxx98-cpu-x86_64-linux", ignore=["AB308"])
     cxx11_warn = "_ZN3c104warnERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE"
     assert codes(cxx98_variant) == [("AB309", cxx11_warn)]
-    assert codes(abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux")) == []
+    assert codes(abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", ignore=["AB308"])) == []
 
 
 def test_a_torch_wheel_works_like_an_installed_torch(tmp_path):
@@ -87,20 +88,40 @@ def test_a_saved_abi_dump_of_a_torch_wheel_works_too(tmp_path):
         abicheck.check([KERNEL], torch=str(so_dump))
 
 
-def test_a_torch_of_another_release_than_the_variant_is_a_usage_error_unless_asked(tmp_path):
+def test_a_torch_of_another_release_than_an_unindexed_variant_is_a_usage_error_unless_asked(tmp_path):
     torch = installed_torch(tmp_path, 2)
-    with pytest.raises(UsageError, match=r"variant torch28-cxx11-cpu-x86_64-linux is for torch 2\.8"):
-        abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch)
-    skipped = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch, torch_mismatch="skip")
-    assert skipped.artifacts[0].symbols == {"checked": 0, "not_checked": "torch 2.8 not at hand (torch 2.9.0+cpu is)"}
+    old = "torch26-cxx11-cpu-x86_64-linux"  # torch 2.6: not in abicheck's index
+    with pytest.raises(UsageError, match=r"variant torch26-cxx11-cpu-x86_64-linux is for torch 2\.6, which abicheck"):
+        abicheck.check([KERNEL], variant=old, torch=torch)
+    skipped = abicheck.check([KERNEL], variant=old, torch=torch, torch_mismatch="skip")
+    assert skipped.artifacts[0].symbols == {
+        "checked": 0, "not_checked": "torch 2.6 is not in abicheck's torch index (2.7 to 2.15) and no --torch of "
+                                     "that release was given"}
     assert skipped.to_dict()["summary"]["symbols_not_checked"] == 1
-    anyway = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch, torch_mismatch="check")
+    anyway = abicheck.check([KERNEL], variant=old, torch=torch, torch_mismatch="check")
     assert codes(anyway) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
 
 
+def test_a_variant_of_an_indexed_release_is_checked_against_the_index_whatever_torch_is_given(tmp_path):
+    torch = installed_torch(tmp_path, 2)  # a stand-in torch 2.9: not the variant's release
+    report = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux", torch=torch)
+    assert report.artifacts[0].symbols["torch"] == "2.8.0"
+    finding = next(f for f in report.findings if f.code == "AB308")
+    assert "torch 2.8.0 (CUDA 12.8 build, x86_64) from abicheck's torch index" in finding.message
+    assert finding.details["torch_source"] == "the release of the variant torch28-cxx11-cpu-x86_64-linux"
+    # The given torch wins for the variants of its own release.
+    own = abicheck.check([KERNEL], variant="torch29-cxx11-cpu-x86_64-linux", torch=torch)
+    assert own.artifacts[0].symbols["torch"] == "2.9.0+cpu"
+    assert codes(own) == [("AB308", "_ZN3c1017RegisterOperatorsD1Ev")]
+
+
 def test_without_a_torch_the_report_says_the_symbols_were_not_checked():
-    report = abicheck.check([KERNEL], variant="torch28-cxx11-cpu-x86_64-linux")
-    assert report.artifacts[0].symbols == {"checked": 0, "not_checked": "no torch at hand (--torch)"}
+    loose = abicheck.check([KERNEL])
+    assert loose.artifacts[0].symbols == {
+        "checked": 0, "not_checked": "no torch at hand: name its release (a variant folder, --variant, or --torch "
+                                     "2.9) or give a torch (--torch PATH)"}
+    unknown = abicheck.check([KERNEL], variant="torch26-cxx11-cpu-x86_64-linux")
+    assert unknown.artifacts[0].symbols["not_checked"].startswith("torch 2.6 is not in abicheck's torch index")
 
 
 def test_the_command_line(tmp_path):

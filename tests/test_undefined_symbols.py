@@ -256,10 +256,15 @@ def test_in_a_kernel_what_import_torch_loaded_globally_is_in_scope(tmp_path):
         shutil.copy(SYMBOLS / "forgot-lib.so", folder / "_k.so")
     cpu, cuda = (str(tmp_path / "build" / v / "_k.so") for v in ("torch28-cxx11-cpu-x86_64-linux",
                                                                    "torch28-cxx11-cu128-x86_64-linux"))
-    # without a torch, torch's libraries could define it: not checked, never a finding
+    # without a torch, the variant's release in abicheck's index is PyPI's CUDA build: its CUDA runtime, loaded
+    # globally by `import torch`, could define it: not checked, never a finding
     (artifact,) = abicheck.check([cpu]).artifacts
     assert ab312(abicheck.check([cpu])) == [] and artifact.imports["not_checked"] == 1
-    assert "no torch at hand" in artifact.imports["unknown_libraries"]["torch's libraries"]
+    assert "torch's cuda build" in artifact.imports["unknown_libraries"]["torch's cuda runtime"]
+    # with no release known at all, torch's libraries could define it
+    loose = shutil.copy(SYMBOLS / "forgot-lib.so", tmp_path / "_loose.so")
+    (artifact,) = abicheck.check([str(loose)], variant="torch26-cxx11-cpu-x86_64-linux").artifacts
+    assert "torch's libraries" in artifact.imports["unknown_libraries"]
     # with torch at hand, a CPU kernel's scope is fully known: the missing symbol is a finding
     assert ab312(abicheck.check([cpu], torch=str(torch))) == [("fast_checksum", None, None)]
     # a CUDA kernel also meets torch's CUDA runtime, whose exports are not at hand

@@ -9,6 +9,7 @@ from abicheck.analysis.requirements import dependencies, python_of
 from abicheck.analysis.resolver import Environment
 
 if TYPE_CHECKING:
+    from abicheck.analysis.torch import TorchSource
     from abicheck.inputs.scan import Container
     from abicheck.policy.backends import BackendContext, BackendPolicy
 
@@ -31,11 +32,26 @@ def _wheel_dependencies(env: Environment, container: Container, arch: str | None
 
 
 def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendContext,
-                         backend_policy: BackendPolicy) -> None:
-    """torch and what torch installs for the kernel's backend; kernel-builder's rule for kernels."""
+                         backend_policy: BackendPolicy, torch: TorchSource | None) -> None:
+    """torch and what torch installs for the kernel's backend; kernel-builder's rule for kernels.
+
+    When the torch the kernel meets is a build the data knows, exactly what
+    that build installs (a CUDA 13 torch brings libcudart.so.13, not .12);
+    otherwise (the variant's build is not in the data: a torch 2.9 cu130 variant,
+    where PyPI's 2.9 is a CUDA 12 build) what any torch build of the kernel's
+    backend and major installs.
+    """
 
     data = providers()
-    known = data.torch_environment(arch, backend.backend, backend.version) if arch else None
+    build = data.build_of(torch.file, torch.version, arch, torch.backend) if torch is not None else None
+    if build is not None and torch is not None and torch.indexed is not None and backend.version is not None and (
+            build.backend != backend.backend or str(build.backend_major) != backend.version.split(".")[0]):
+        build = None  # the index's build of that release is another backend or major than the kernel's variant
+    if build is not None and build.arch == arch:
+        known: dict[str, tuple[str, str]] | None = data.build_environment(build)
+        env.torch_build = torch.describe() if torch is not None else None
+    else:
+        known = data.torch_environment(arch, backend.backend, backend.version) if arch else None
     if known is not None:
         for lib, owner in known.items():
             env.dependencies[lib] = owner
@@ -62,12 +78,13 @@ def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendCon
 
 
 def build_environment(container: Container, sonames: dict[str, str], target: str, arch: str | None,
-                      backend: BackendContext | None, backend_policy: BackendPolicy | None) -> Environment:
+                      backend: BackendContext | None, backend_policy: BackendPolicy | None,
+                      torch: TorchSource | None = None) -> Environment:
     """The Environment of `container` for objects of `arch` and, for kernels, `backend`."""
     env = Environment(files=set(container.files), sonames=sonames, root=container.root,
                       kind=container.kind, target=target)
     if container.kind == "wheel":
         _wheel_dependencies(env, container, arch)
     if backend is not None and backend_policy is not None:
-        _kernel_dependencies(env, arch, backend, backend_policy)
+        _kernel_dependencies(env, arch, backend, backend_policy, torch)
     return env

@@ -29,7 +29,7 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
     for record in objects:
         if record.facts.soname:
             sonames.setdefault(_where(record), {}).setdefault(record.facts.soname, record.origin.relpath)
-    environments: dict[tuple[str, str | None, str | None, str | None], Environment] = {}
+    environments: dict[tuple[str, str | None, str | None, str | None, str | None], Environment] = {}
     chosen: list[Environment] = []
     found: list[tuple[str, str, list[Resolved]]] = []
     for record in objects:
@@ -37,10 +37,11 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
         container = record.origin.container
         assert container is not None
         backend = target.backend
-        key = (container.path, facts.arch, backend.backend if backend else None, backend.version if backend else None)
+        key = (container.path, facts.arch, backend.backend if backend else None, backend.version if backend else None,
+               target.torch.describe() if target.torch is not None else None)
         if key not in environments:
             environments[key] = build_environment(container, sonames.get(container.path, {}), target.kind,
-                                                  facts.arch, backend, target.backend_policy)
+                                                  facts.arch, backend, target.backend_policy, target.torch)
         chosen.append(environments[key])
         found.append((container.path, record.origin.relpath,
                       chosen[-1].resolve(facts, record.origin.relpath, target.policy, is_musl(facts))))

@@ -37,7 +37,7 @@ class TorchImports:
 
     def summary(self) -> dict[str, Any]:
         if self.not_checked is not None:
-            return {"checked": 0, "not_checked": self.not_checked}
+            return {"checked": self.checked, "not_checked": self.not_checked}
         return {"checked": self.checked, "missing": len(self.missing), "torch": self.torch}
 
 
@@ -45,17 +45,22 @@ def torch_imports(reader: ElfReader, target: Target) -> TorchImports | None:
     """None for an object that does not link torch."""
     torch = target.torch
     facts = reader.facts
-    if torch is not None:
-        needed = tuple(n for n in facts.needed if n in torch.libraries)
-    else:
-        needed = tuple(n for n in facts.needed if n.startswith(TORCH_LIBRARIES))
-    if not needed:
+    linked = tuple(n for n in facts.needed if n.startswith(TORCH_LIBRARIES))
+    needed = tuple(n for n in facts.needed if n in torch.libraries) if torch is not None else linked
+    if not needed and not linked:
         return None
     if torch is None or target.torch_not_checked:
-        return TorchImports(needed, not_checked=target.torch_not_checked or "no torch at hand (--torch)")
+        why = target.torch_not_checked or ("no torch at hand: name its release (a variant folder, --variant, or "
+                                           "--torch 2.9) or give a torch (--torch PATH)")
+        return TorchImports(needed or linked, not_checked=why)
     scope = torch.scope(needed)
     imports = sorted({s.name for s in reader.imports() if s.binding != "weak" and is_torch_symbol(s.name)})
     missing = tuple(name for name in imports if not torch.defines(scope, name))
+    absent = [n for n in linked if n not in torch.libraries]  # libtorch_hip.so against a CUDA build
+    if missing and absent:
+        return TorchImports(tuple(scope), len(imports) - len(missing), (), torch.version,
+                            not_checked=f"{len(missing)} may come from {', '.join(absent)}, which "
+                                        f"{torch.describe()} does not have")
     return TorchImports(tuple(scope), len(imports), missing, torch.version)
 
 

@@ -110,6 +110,20 @@ class Providers:
                 out[lib] = ("torch", path)
         return out
 
+    def build_of(self, file: str | None, version: str, arch: str | None, backend: str) -> TorchBuild | None:
+        """The build of a torch: by its wheel's file name, else by its release, architecture and backend."""
+        if file is not None:
+            found = next((b for b in self.builds if b.file == file), None)
+            if found is not None:
+                return found
+        plain = version.split("+")[0]
+        matches = [b for b in self.builds if b.version == plain and b.arch == arch and b.backend == backend]
+        return matches[0] if len(matches) == 1 else None
+
+    def build_environment(self, build: TorchBuild) -> dict[str, tuple[str, str]]:
+        """What one torch build installs: library -> (distribution, path)."""
+        return self._environment([build])
+
     def torch_environment(self, arch: str, backend: str,
                           backend_version: str | None) -> dict[str, tuple[str, str]] | None:
         """What a kernel for (arch, backend, backend major) may use from torch: library -> (dist, path).

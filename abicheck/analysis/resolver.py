@@ -120,6 +120,7 @@ class Environment:
     dependency_names: list[str] = field(default_factory=list)  # the distributions, for messages
     extras: dict[str, tuple[str, str]] = field(default_factory=dict)  # library -> (distribution, extras)
     unverified: Callable[[str], bool] | None = None  # libraries whose provider the data cannot tell
+    torch_build: str | None = None  # a kernel's: the torch build whose installs `dependencies` are exactly
 
     @property
     def loose(self) -> bool:

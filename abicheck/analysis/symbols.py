@@ -218,8 +218,10 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
             exports = torch.exports(lib)
             if exports is not None:
                 out.append(Provider(lib, TORCH, exports))
+    # A CUDA build of torch loads its runtime globally for every kernel, a CPU kernel included.
     backend = obj.backend.backend if obj.backend is not None else None
-    if backend not in (None, "cpu"):
+    backend = backend if backend not in (None, "cpu") else torch.backend
+    if backend != "cpu":
         out.append(Provider(f"torch's {backend} runtime", UNKNOWN,
                             why=f"loaded by `import torch` with torch's {backend} build; its exports are not at hand"))
     return out

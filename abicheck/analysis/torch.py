@@ -24,11 +24,13 @@ from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.binary.exports import Exports
 from abicheck.errors import InputError, UsageError
 from abicheck.inputs.wheel import WheelReader
+from abicheck.policy.torch_exports import IndexedBuild, TorchExportIndex, torch_index
 
-# Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables,
-# typeinfo and guard variables, and torch's C shim functions.
-# After N come the CV-qualifiers (r, V, K) and then the ref-qualifier (R: &, O: &&) of a member function.
-TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?N?[KVrLRO]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
+# Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables, typeinfo and
+# guard variables, the local statics of their functions (Z), the typeinfo of function types returning one of
+# their types (F, P for a pointer), and torch's C shim functions. After N come the CV-qualifiers (r, V, K) and
+# then the ref-qualifier (R: &, O: &&) of a member function.
+TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?(Z+|P?F[ROK]*)?N?[KVrLRO]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
 CXX11_MARKERS = ("St7__cxx11", "B5cxx11")
 TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")  # the name prefixes of torch's own libraries
 _VERSION = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
@@ -63,6 +65,25 @@ class DumpedExports:
     def defines(self, name: str, version: str | None = None) -> bool:
         return name in self.names
 
+    def defined(self, names: set[str], version: str | None = None) -> set[str]:
+        return names & self.names
+
+
+class IndexedExports:
+    """The exports of one library of one torch build, from abicheck's torch index (name lookups only)."""
+
+    def __init__(self, index: TorchExportIndex, build: IndexedBuild, library: str) -> None:
+        self.index, self.build, self.library = index, build, library
+
+    def defines(self, name: str, version: str | None = None) -> bool:
+        return self.index.defines(self.build, self.library, name)
+
+    def defined(self, names: set[str], version: str | None = None) -> set[str]:
+        return {name for name in names if self.defines(name)}
+
+
+LibraryExports = Exports | DumpedExports | IndexedExports
+
 
 @dataclass
 class TorchSource:
@@ -73,24 +94,47 @@ class TorchSource:
     libraries: dict[str, str]  # file name -> path on disk (or member, for a wheel)
     wheel: str | None = None
     dumped: dict[str, DumpedExports] | None = None  # from a saved ABI dump: no library to open
-    _open: dict[str, Exports] = field(default_factory=dict, repr=False)
+    indexed: IndexedBuild | None = None  # from abicheck's index: the build whose exports it holds
+    label: str = "--torch"  # where it came from, as messages say it
+    _open: dict[str, LibraryExports] = field(default_factory=dict, repr=False)
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
     @property
     def release(self) -> str:
         return release_of(self.version)
 
-    def exports(self, library: str) -> Exports | DumpedExports | None:
-        """The Exports of one of torch's libraries, or None if torch has no such library."""
+    @property
+    def file(self) -> str | None:
+        """The wheel it was installed from, when known (the key to what it installs)."""
+        if self.indexed is not None:
+            return self.indexed.file
+        return os.path.basename(self.wheel) if self.wheel else None
+
+    @property
+    def backend(self) -> str:
+        """cuda, rocm, xpu or cpu, from its own libraries."""
+        return next((b for lib, b in (("libc10_cuda.so", "cuda"), ("libc10_hip.so", "rocm"),
+                                      ("libc10_xpu.so", "xpu")) if lib in self.libraries), "cpu")
+
+    def describe(self) -> str:
+        if self.indexed is not None:
+            return f"{self.indexed.describe()} from abicheck's torch index"
+        return f"torch {self.version} from {self.label}"
+
+    def exports(self, library: str) -> LibraryExports | None:
+        """The exports of one of torch's libraries, or None if torch has no such library."""
         if self.dumped is not None:
             return self.dumped.get(library)
         if library not in self.libraries:
             return None
         if library not in self._open:
-            self._open[library] = Exports(self._reader(library))
+            if self.indexed is not None:
+                self._open[library] = IndexedExports(torch_index(), self.indexed, library)
+            else:
+                self._open[library] = Exports(self._reader(library))
         return self._open[library]
 
-    def _reader(self, library: str):
+    def _reader(self, library: str) -> ElfReader:
         where = self.libraries[library]
         if self.wheel is None:
             return self._stack.enter_context(open_elf(where))
@@ -100,6 +144,8 @@ class TorchSource:
         return ElfReader(wheel.read_all(member), wheel.display(member))
 
     def needed_of(self, library: str) -> tuple[str, ...]:
+        if self.indexed is not None:
+            return self.indexed.libraries.get(library, ())
         exports = self.exports(library)
         if isinstance(exports, Exports):
             return exports.needed
@@ -123,18 +169,28 @@ class TorchSource:
     @cached_property
     def cxx_abi(self) -> str | None:
         """The C++ ABI torch was built with, from what libc10.so exports (read once per run)."""
+        if self.indexed is not None:
+            return self.indexed.cxx_abi
         exports = self.exports("libc10.so")
         if exports is None:
             return None
         if isinstance(exports, DumpedExports):
             cxx11 = any(m in name for name in exports.names for m in CXX11_MARKERS)
-        else:
+        elif isinstance(exports, Exports):
             cxx11 = any(m.encode() in exports.strings for m in CXX11_MARKERS)
+        else:
+            return None
         return "cxx11" if cxx11 else "cxx98"
 
     def close(self) -> None:
         self._stack.close()
         self._open.clear()
+
+
+def indexed_torch(build: IndexedBuild) -> TorchSource:
+    """The torch of one build in abicheck's index: its libraries' exports, looked up with no torch at hand."""
+    return TorchSource(build.file, build.version, {lib: lib for lib in build.libraries}, indexed=build,
+                       label="abicheck's torch index")
 
 
 def load_torch(path: str) -> TorchSource:

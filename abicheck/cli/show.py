@@ -35,6 +35,7 @@ class ObjectSummary:
     variant: dict | None = None  # the kernel build variant: name, backend, torch, C++ ABI, arch
     imports: dict | None = None  # the symbol resolution stage: checked, missing, not checked (AB312)
     missing_symbols: list[str] | None = None  # the imports no library it will load defines
+    torch: str | None = None  # a kernel's torch symbols: what they were checked against, or why not
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,6 +119,7 @@ def _elf_summary(ctx: ObjectContext, goal: Policy, explicit: bool) -> ObjectSumm
         most_compatible=best_tag,
         to_reach=_to_reach(ctx, goal if explicit or not is_musl(facts) else load_policy("musllinux_1_2")),
         variant=variant_info(ctx),
+        torch=_torch_text(ctx),
     )
 
 
@@ -150,6 +152,19 @@ def summarize(paths: list[str], policy: str | None = None,
     return out, run.problems
 
 
+def _torch_text(ctx: ObjectContext) -> str | None:
+    found = ctx.torch_imports
+    if found is None:
+        return None
+    if found.not_checked is not None:
+        return f"{found.checked} checked, the rest not checked: {found.not_checked}" if found.checked else (
+            f"not checked: {found.not_checked}")
+    torch = ctx.target.torch
+    where = f" against {torch.describe()} ({ctx.target.torch_source})" if torch is not None else ""
+    missing = f", {len(found.missing)} UNDEFINED" if found.missing else ""
+    return f"{found.checked} checked{where}{missing}"
+
+
 def _resolution_text(entry: dict) -> str:
     return Resolved(entry["library"], entry["how"], entry.get("where"), entry.get("detail")).describe()
 
@@ -179,6 +194,8 @@ def render_summary(items: list[ObjectSummary]) -> str:
         rows.append(("most compatible", s.most_compatible or "none of the manylinux policies"))  # or a macOS tag
         for n, r in enumerate(s.resolved or ()):
             rows.append(("resolves" if n == 0 else "", _resolution_text(r)))
+        if s.torch is not None:
+            rows.append(("torch symbols", s.torch))
         if s.imports is not None:
             i = s.imports
             text = f"{i['checked'] - i['missing']} resolved" if i["checked"] or i["not_checked"] else "none"

@@ -211,6 +211,16 @@ def _kernel_missing(ctx: LoadContext, lib: str, resolved: Resolved) -> Finding |
     runtime = policy.expected_runtime(backend)
     pattern = policy.runtime_pattern(backend.backend)
     match = pattern.match(lib) if pattern else None
+    if match is not None and ctx.environment.torch_build is not None and backend.variant is None:
+        brings = sorted(d for d in ctx.environment.dependencies if pattern is not None and pattern.match(d))
+        if brings and lib not in brings:
+            return ctx.finding(
+                AB303, f"needs {lib}, but {ctx.environment.torch_build} installs {', '.join(brings)}: the loader "
+                f"will not find {lib}",
+                f"build the kernel for the CUDA major that torch brings (link {brings[0]}), or name the torch build "
+                "it is for in its variant",
+                library=lib, details={"backend": backend.backend, "expected": brings[0],
+                                      "torch": ctx.environment.torch_build})
     if match is not None:
         expected = policy.runtime_major(backend)
         if expected is None or int(match.group(1)) == expected:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from abicheck.analysis.torch import cxx_abi_of, is_torch_symbol
 from abicheck.binary.demangle import demangle
+from abicheck.policy.torch_exports import torch_index
 from abicheck.policy.torch_stable_abi import is_stable_abi_name, stable_functions
 from abicheck.report.model import Finding
 from abicheck.rules.base import Rule, check
@@ -86,6 +87,23 @@ equivalents, and name the variant after the oldest torch it supports.""",
 _ABI_FLAG = {"cxx11": "1", "cxx98": "0"}
 
 
+def releases_defining(name: str, arch: str | None) -> str:
+    """Where abicheck's torch index has `name`: "torch 2.9 to 2.11", "torch 2.8, 2.10", or "no torch (2.7 to 2.15)"."""
+    index = torch_index()
+    known = index.releases(arch)
+    have = {b.release for b in index.builds_defining(name, arch)}
+    if not have:
+        return f"no torch release abicheck knows ({known[0]} to {known[-1]})" if known else "no torch abicheck knows"
+    runs: list[list[str]] = []
+    for i, release in enumerate(known):
+        if release in have:
+            if runs and i > 0 and known[i - 1] in have:
+                runs[-1].append(release)
+            else:
+                runs.append([release])
+    return "torch " + ", ".join(r[0] if len(r) == 1 else f"{r[0]} to {r[-1]}" for r in runs)
+
+
 def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
     found, torch = ctx.torch_imports, ctx.target.torch
     if found is None or found.not_checked is not None or torch is None:
@@ -95,18 +113,23 @@ def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
     for name in found.missing:
         shown = demangle(name) or name
         abi = cxx_abi_of(name)
+        where = releases_defining(name, ctx.arch)
         if abi is not None and torch_abi is not None and abi != torch_abi:
             hint = (f"it uses the {abi} C++ ABI and torch {torch.version} the {torch_abi} one: rebuild with "
                     f"-D_GLIBCXX_USE_CXX11_ABI={_ABI_FLAG[torch_abi]} (or use the variant for that ABI)")
+        elif where.startswith("torch "):
+            hint = (f"the kernel was built against {where}, not {torch.release}: rebuild it against torch "
+                    f"{torch.release}, or use torch's stable ABI (a torch-stable-abi variant)")
         else:
             hint = (f"the kernel was built against another torch than {torch.release}: rebuild it against torch "
                     f"{torch.release}, or use torch's stable ABI (a torch-stable-abi variant)")
         yield ctx.finding(
             AB308,
-            f"{shown} is not defined by torch {torch.version} ({', '.join(scope)}): the import fails with "
-            "'undefined symbol'",
+            f"{shown} is not defined by {torch.describe()} ({', '.join(scope)}): the import fails with "
+            f"'undefined symbol'; it is defined in {where}",
             hint, symbol=name, demangled=shown if shown != name else None, library=scope[0] if scope else None,
-            details={"torch": torch.version, "searched": scope})
+            details={"torch": torch.version, "searched": scope, "defined_in": where,
+                     "torch_source": ctx.target.torch_source})
 
 
 def check_cxx_abi(ctx: ObjectContext) -> Iterator[Finding]:
