@@ -224,4 +224,4 @@ def check(paths: Iterable[str], *, options: CheckOptions | None = None,
                                                 kind="metadata"))
         return Report(artifacts=artifacts, errors=run.input_problems(), target=opts.target,
                       policy=opts.policy.name if opts.policy else None, skipped=len(run.skipped),
-                      pure_variants=list(run.pure))
+                      pure_variants=list(run.pure), strict=opts.strict)

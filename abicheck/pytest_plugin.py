@@ -14,6 +14,7 @@ The `abicheck_check` fixture runs a check by hand and returns the Report.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,8 +42,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--abicheck-ignore", default=None, help="rule codes or prefixes to skip, comma-separated")
     group.addoption("--abicheck-policy-file", action="append", default=None,
                     help="extra backend policy data (JSON), as abicheck check --policy-file; repeatable")
+    group.addoption("--abicheck-torch", action="append", default=None,
+                    help="a torch kernels will meet besides the installed one: an installed torch folder, a torch "
+                         "wheel, or a release of abicheck's index (2.9); repeatable")
     group.addoption("--abicheck-strict", action="store_true", default=None,
-                    help="fail, instead of skip, when there are no build outputs to check")
+                    help="fail, instead of skip, when there are no build outputs or something could not be checked")
     parser.addini("abicheck", type="bool", default=False, help="run abicheck on build outputs (like --abicheck)")
     parser.addini("abicheck_paths", type="args", default=["build", "result"],
                   help="folders, files or wheels to check, relative to the rootdir")
@@ -50,8 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("abicheck_target", default="", help="wheel or nix")
     parser.addini("abicheck_select", type="args", default=[], help="rule codes or prefixes to check")
     parser.addini("abicheck_ignore", type="args", default=[], help="rule codes or prefixes to skip")
+    parser.addini("abicheck_torch", type="args", default=[], help="torches kernels will meet (as --abicheck-torch)")
     parser.addini("abicheck_strict", type="bool", default=False,
-                  help="fail, instead of skip, when there are no build outputs")
+                  help="fail, instead of skip, when there are no build outputs or something could not be checked")
 
 
 def _split(value: str | None) -> list[str]:
@@ -79,14 +84,16 @@ class _Settings:
         self.paths = [p for given in opt("--abicheck-paths") or () for p in _split(given)] or list(
             config.getini("abicheck_paths"))
         ini = {"policy": config.getini("abicheck_policy") or None, "target": config.getini("abicheck_target") or None,
-               "select": list(config.getini("abicheck_select")), "ignore": list(config.getini("abicheck_ignore"))}
+               "select": list(config.getini("abicheck_select")), "ignore": list(config.getini("abicheck_ignore")),
+               "torch": list(config.getini("abicheck_torch")) or None}
         given = {"policy": opt("--abicheck-policy"), "target": opt("--abicheck-target"),
                  "select": _split(opt("--abicheck-select")), "ignore": _split(opt("--abicheck-ignore")),
-                 "policy_files": opt("--abicheck-policy-file") or ()}
-        # Kernels' torch imports are checked against the torch installed here (found without importing
-        # it, see options()) for the variants of its release; other variants' are reported as not checked.
+                 "policy_files": opt("--abicheck-policy-file") or (), "torch": opt("--abicheck-torch")}
+        # Kernels' torch imports are checked against their variant's release: a torch given or installed here
+        # (found without importing it, see options()) of that release, else abicheck's index; a variant of a
+        # release neither has is reported as not checked.
         self.layers: tuple[dict[str, Any], ...] = (project, ini, given, {"torch_mismatch": "skip"})
-        self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict"))
+        self.strict = bool(opt("--abicheck-strict") or config.getini("abicheck_strict") or project.get("strict"))
         self._report: Any = None
         self.targets: set[str] = set()  # the objects collected as items
 
@@ -95,8 +102,12 @@ class _Settings:
         from abicheck.analysis.torch import installed_torch
         from abicheck.options import CheckOptions
 
-        # The torch installed here is the lowest layer: a torch the project names wins over it.
-        return CheckOptions.from_layers({"torch": installed_torch()}, *self.layers)
+        # The torch installed here comes after those the project names (a variant takes the first of its release).
+        options = CheckOptions.from_layers(*self.layers)
+        installed = installed_torch()
+        if installed is not None and installed not in options.torch:
+            options = CheckOptions.from_layers(*self.layers, {"torch": [*options.torch, installed]})
+        return options
 
     def existing_paths(self) -> list[str]:
         """The configured paths that exist; of kernel-builder's output folders, only the one the CLI checks.
@@ -259,6 +270,13 @@ class AbicheckItem(pytest.Item):
                      for e in report.errors if _concerns(e.path, self.target))
         if lines:
             raise AbicheckFailure("\n".join(lines))
+        unchecked = [why for artifact in report.artifacts if artifact.path == self.target
+                     for why in _not_checked(artifact)]
+        if unchecked:
+            reason = "passed what was checked; not checked: " + "; ".join(unchecked)
+            if settings.strict:
+                raise AbicheckFailure(f"{reason} (--abicheck-strict)")
+            pytest.skip(reason)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, AbicheckFailure):
@@ -267,6 +285,33 @@ class AbicheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[str, int | None, str]:
         return self.target.partition("!")[0], None, f"abicheck: {self.name}"
+
+
+# The command line's options, as pytest spells them, for messages shown inside pytest.
+_PYTEST_SPELLING = ((re.compile(r"--torch-mismatch\b"), "torch-mismatch in [tool.abicheck]"),
+                    (re.compile(r"--torch(?![-\w])"), "--abicheck-torch"),
+                    (re.compile(r"--strict\b"), "--abicheck-strict"),
+                    (re.compile(r"--variant\b"), "variant in [tool.abicheck]"))
+
+
+def in_pytest_terms(text: str) -> str:
+    for cli, plugin in _PYTEST_SPELLING:
+        text = cli.sub(plugin, text)
+    return text
+
+
+def _not_checked(artifact: Any) -> list[str]:
+    """Why parts of one object's check could not be done: its torch symbols, imports, libraries."""
+    out = []
+    why = (artifact.symbols or {}).get("not_checked")
+    if why:
+        out.append(f"torch symbols ({in_pytest_terms(why)})")
+    for library, reason in (artifact.imports or {}).get("unknown_libraries", {}).items():
+        out.append(f"imports only {library} could define ({in_pytest_terms(reason)})")
+    if artifact.unverified:
+        out.append(f"{artifact.unverified} librar{'y' if artifact.unverified == 1 else 'ies'} not verified "
+                   "(no data on what torch installs for this backend)")
+    return out
 
 
 def _covers(artifact: Any, target: str) -> bool:
@@ -344,9 +389,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             reasons[why] = reasons.get(why, 0) + 1
     for why, count in sorted(reasons.items()):
         terminalreporter.write_line(f"abicheck: torch symbols not checked for {count} object"
-                                    f"{'s' if count != 1 else ''}: {why}")
+                                    f"{'s' if count != 1 else ''}: {in_pytest_terms(why)}")
     for line in settings._report.unchecked_imports():
-        terminalreporter.write_line(f"abicheck: {line.strip()}")
+        terminalreporter.write_line(f"abicheck: {in_pytest_terms(line.strip())}")
 
 
 @pytest.fixture

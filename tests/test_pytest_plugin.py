@@ -123,9 +123,8 @@ def test_a_bad_variant_folder_fails_the_objects_in_it(pytester):
     result.stdout.fnmatch_lines(["*error: *torch28-cxx11-cu999x-x86_64-linux: unknown build variant name*"])
 
 
-def _torch_repo(pytester, installed: str, libs: int) -> None:
-    """A cpu kernel of torch 2.8 and, importable without being imported, an installed stand-in torch."""
-    variant = "torch28-cxx11-cpu-x86_64-linux"
+def _torch_repo(pytester, installed: str, libs: int, variant: str = "torch28-cxx11-cpu-x86_64-linux") -> None:
+    """A cpu kernel of a torch release and, importable without being imported, an installed stand-in torch."""
     folder = pytester.path / "build" / variant / "relu"
     folder.mkdir(parents=True)
     (folder.parent / "metadata.json").write_text('{"backend": {"type": "cpu"}}')
@@ -144,12 +143,25 @@ def test_the_installed_torch_checks_its_variants_symbols(pytester):
     result.stdout.fnmatch_lines(["*AB308 [[]undefined-torch-symbol[]] c10::RegisterOperators::~RegisterOperators()*"])
 
 
-def test_variants_of_another_torch_are_reported_as_not_checked(pytester):
-    _torch_repo(pytester, "2.9.0", libs=1)
+def test_a_variant_of_a_release_nobody_has_is_skipped_never_passed(pytester):
+    _torch_repo(pytester, "2.9.0", libs=1, variant="torch26-cxx11-cpu-x86_64-linux")  # 2.6: not in the index
+    result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308", "-rs")
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines([
+        "abicheck: torch symbols not checked for 1 object: torch 2.6 is not in abicheck's torch index*",
+        "SKIPPED*passed what was checked; not checked: torch symbols (torch 2.6 is not in abicheck's torch index "
+        "(2.7 to 2.15) and no --abicheck-torch of that release was given)*"])
+    assert "--torch " not in result.stdout.str()  # pytest's options, not the command line's
+    strict = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308",
+                                "--abicheck-strict")
+    strict.assert_outcomes(passed=2, failed=1)
+
+
+def test_a_variant_of_another_release_than_the_installed_torch_is_checked_against_the_index(pytester):
+    _torch_repo(pytester, "2.9.0", libs=1)  # a torch28 variant; the installed stand-in is 2.9
     result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "--abicheck-select", "AB308")
-    result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["abicheck: torch symbols not checked for 1 object: torch 2.8 not at hand "
-                                 "(torch 2.9.0 is)"])
+    result.assert_outcomes(passed=2, failed=1)  # the stand-in kernel's symbols are not in the real torch 2.8
+    result.stdout.fnmatch_lines(["*not defined by torch 2.8.0 (CUDA 12.8 build, x86_64) from abicheck's torch index*"])
 
 
 def test_choosing_tests_by_id_runs_no_abicheck_items(kernel_repo):

@@ -86,11 +86,17 @@ def check(
         "--jobs", "-j", min=1, help="Threads inflating wheel members (default: the number of cores).")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="A directory or wheel without ELF objects is not an error.")] = False,
-    torch: Annotated[Optional[str], typer.Option(
-        "--torch", help="The torch kernels will meet: an installed torch folder or a torch wheel (AB308).")] = None,
+    torch: Annotated[Optional[list[str]], typer.Option(
+        "--torch", help="A torch kernels will meet (AB308): an installed torch folder, a torch wheel, or a release "
+                        "of abicheck's index (2.9) for loose objects; repeatable. Variants are checked against "
+                        "their own release: a --torch of it, else abicheck's index.")] = None,
     torch_mismatch: Annotated[Optional[str], typer.Option(
-        "--torch-mismatch", help="When --torch is another release than a variant's: error (default), skip "
-                                 "(report its symbols as not checked) or check (against it anyway).")] = None,
+        "--torch-mismatch", help="For a variant whose release neither --torch nor abicheck's index has: error "
+                                 "(default), skip (report its symbols as not checked) or check (against the "
+                                 "--torch given).")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Anything not checked (torch symbols, imports, libraries not verified) fails: exit "
+                         "1.")] = False,
     torch_stable_abi: Annotated[Optional[str], typer.Option(
         "--torch-stable-abi", help="Hold objects to torch's stable ABI of this release, e.g. 2.9 (AB310).")] = None,
     macos: Annotated[Optional[str], typer.Option(
@@ -104,7 +110,7 @@ def check(
         paths, policy=policy, target=target, arch=arch, output_format=output_format, select=select,
         extend_select=extend_select, ignore=ignore, output=output, backend=backend, variant=variant,
         python_abi=python_abi, policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch,
-        torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi, macos=macos,
+        torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi, macos=macos, strict=strict or None,
     ))
 
 

@@ -3,8 +3,8 @@
 Command-line options win over the file, and rule selections combine as
 abicheck.options says. Recognised keys: `policy`, `target`, `arch`, `select`,
 `extend-select`, `ignore` (lists of codes or prefixes), `format`, `backend`,
-`variant`, `python-abi`, `torch`, `torch-mismatch`, `torch-stable-abi`, `macos` and `policy-file` (a path
-or a list of paths, relative to the pyproject.toml).
+`variant`, `python-abi`, `torch` (one or a list), `torch-mismatch`, `torch-stable-abi`, `macos`, `strict`
+(a boolean) and `policy-file` (a path or a list of paths, relative to the pyproject.toml).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from abicheck.options import LISTS, SCALARS
 
 # Every option of a check but those that only make sense for one run (jobs, allow-empty), and the output format.
 KEYS: dict[str, type] = {**{k: str for k in SCALARS if k not in ("jobs", "allow_empty")},
-                         **{k: list for k in LISTS if k != "policy_files"}, "policy_file": list, "format": str}
+                         **{k: list for k in LISTS if k != "policy_files"}, "policy_file": list, "format": str,
+                         "torch": list, "strict": bool}
 
 
 def find_pyproject(start: str | os.PathLike[str] | None = None) -> str | None:
@@ -67,9 +68,9 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         if kind is list and isinstance(value, str):
             value = [value]
         valid = all(isinstance(v, str) for v in value) if kind is list and isinstance(value, list) else (
-            kind is str and isinstance(value, str))
+            isinstance(value, kind))
         if not valid:
-            expected = "list of strings" if kind is list else "string"
+            expected = {list: "list of strings", str: "string", bool: "boolean (true or false)"}[kind]
             raise UsageError(f"{path}: [tool.abicheck] {key} must be a {expected}")
         if key.replace("-", "_") == "policy_file":
             config["policy_files"] = [os.path.join(os.path.dirname(path), str(v)) for v in value]

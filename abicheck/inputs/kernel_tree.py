@@ -65,6 +65,33 @@ def find_variant_dirs(root: str) -> list[str] | None:
     return None
 
 
+NESTED_DEPTH = 4  # how deep below a folder kernel projects are looked for (kernels-community: <kernel>/build/)
+
+
+def find_nested_variant_dirs(root: str) -> list[str]:
+    """The variant folders of kernel projects below `root` (a monorepo): `*/build/<variant>/`, `*/result/<variant>/`.
+
+    Only folders up to NESTED_DEPTH levels down are looked at; hidden folders and
+    symlinks are not entered, and nothing below a kernel project's output folder.
+    """
+    found: list[str] = []
+    top = os.path.normpath(root)
+    for dirpath, dirnames, _files in os.walk(top, followlinks=False):
+        depth = 0 if dirpath == top else os.path.relpath(dirpath, top).count(os.sep) + 1
+        dirnames.sort()
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and depth < NESTED_DEPTH]
+        if dirpath != top:
+            for output in OUTPUT_FOLDERS:
+                if output in dirnames:
+                    variants = _variant_children(os.path.join(dirpath, output))
+                    if variants:
+                        found.extend(variants)
+                        break
+            dirnames[:] = [d for d in dirnames if d not in OUTPUT_FOLDERS or not _variant_children(
+                os.path.join(dirpath, d))]
+    return found
+
+
 def _metadata_backend(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as f:

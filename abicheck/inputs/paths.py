@@ -99,7 +99,8 @@ def looks_like_library(name: str) -> bool:
 
 
 def walk_directory(root: str, problems: list[InputError], skipped: list[str] | None = None,
-                   links: dict[str, str] | None = None) -> tuple[list[FoundFile], frozenset[str]]:
+                   links: dict[str, str] | None = None,
+                   exclude: frozenset[str] = frozenset()) -> tuple[list[FoundFile], frozenset[str]]:
     """Object files under `root`, and every file name present (the shipped names).
 
     A file is an object to check only when it starts with the ELF, Mach-O or
@@ -109,7 +110,7 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
     object was never fetched. FIFOs, sockets and devices are skipped without
     being opened. Symlinks are not followed; with `links`, each one inside the
     root is recorded as root-relative link -> target. A directory the walk
-    cannot read is a problem naming it.
+    cannot read is a problem naming it. Folders in `exclude` are not entered.
     """
     found: list[FoundFile] = []
     names: set[str] = set()
@@ -119,6 +120,8 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
 
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
         dirnames.sort()
+        if exclude:
+            dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in exclude]
         for name in sorted(filenames):
             names.add(name)
             path = os.path.join(dirpath, name)

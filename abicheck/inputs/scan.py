@@ -18,7 +18,7 @@ from abicheck.binary import Format
 from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.errors import InputError, NothingToCheck
 from abicheck.inputs.artifact import Artifact, Container, Origin, elf_artifact, foreign_file, foreign_member
-from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_variant_dirs, load_variant_dir
+from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_nested_variant_dirs, find_variant_dirs, load_variant_dir
 from abicheck.inputs.paths import iter_paths, object_format, walk_directory
 from abicheck.inputs.retry import keeping_missing
 from abicheck.inputs.variants import looks_like_variant
@@ -128,9 +128,13 @@ def _variant_of(path: str, problems: list[InputError],
 def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None,
                     pure: list[str] | None = None) -> Iterator[Artifact]:
     variant_paths = find_variant_dirs(root)
-    if variant_paths is None:  # a plain directory, not a kernel tree
-        yield from _scan_objects(root, None, problems, skipped)
-        return
+    if variant_paths is None:  # a plain directory, or a monorepo of kernel projects (<kernel>/build/<variant>/)
+        variant_paths = find_nested_variant_dirs(root)
+        if not variant_paths:
+            yield from _scan_objects(root, None, problems, skipped)
+            return
+        outputs = frozenset(os.path.abspath(os.path.dirname(p)) for p in variant_paths)
+        yield from _scan_objects(root, None, problems, skipped, exclude=outputs, quiet=True)
     if not variant_paths:
         problems.append(InputError("no build outputs under build/, result/: build the kernel first", root))
         return
@@ -150,9 +154,13 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
 
 
 def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],
-                  skipped: list[str] | None = None) -> Iterator[Artifact]:
+                  skipped: list[str] | None = None, exclude: frozenset[str] = frozenset(),
+                  quiet: bool = False) -> Iterator[Artifact]:
+    """The objects under `root` (not entering `exclude`); `quiet`: finding none is no problem."""
     links: dict[str, str] = {}
-    files, shipped = walk_directory(root, problems, skipped, links)
+    files, shipped = walk_directory(root, problems, skipped, links,
+                                    frozenset(os.path.join(root, os.path.relpath(e, os.path.abspath(root)))
+                                              for e in exclude))
     elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
     elf_links = {link: target for link, target in links.items() if target in elf}
     tree = Container(root, "dir", root=root, files=frozenset(elf | set(elf_links)), links=elf_links)
@@ -172,7 +180,7 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
         except InputError as exc:
             count += 1
             problems.append(exc)
-    if count == 0 and vdir is None:
+    if count == 0 and vdir is None and not quiet:
         problems.append(NothingToCheck("no ELF, Mach-O or PE objects found in this directory", root))
     elif count == 0 and vdir is not None and vdir.variant.has_binaries:
         problems.append(InputError(f"variant folder {vdir.variant.name} holds no compiled objects (.so): "

@@ -133,6 +133,7 @@ class Report:
     policy: str | None = None  # the --policy given, if any
     skipped: int = 0  # files in directories and wheels that are not ELF objects
     pure_variants: list[str] = field(default_factory=list)  # variant folders without compiled objects
+    strict: bool = False  # anything not checked fails the check (exit 1)
 
     @property
     def unverified(self) -> int:
@@ -148,11 +149,20 @@ class Report:
         return sum(1 for a in self.artifacts if a.kind in OBJECT_KINDS)
 
     @property
+    def not_checked(self) -> int:
+        """What could not be checked: objects whose torch symbols were not, imports and libraries not verified."""
+        return (sum(1 for a in self.artifacts if a.symbols and "not_checked" in a.symbols)
+                + sum(a.imports_not_checked for a in self.artifacts) + self.unverified)
+
+    @property
     def exit_code(self) -> int:
+        """1 for findings (and, with strict, for anything not checked), 2 for input errors, else 0."""
         if self.findings:
             return EXIT_FINDINGS
         if self.errors:
             return EXIT_ERROR
+        if self.strict and self.not_checked:
+            return EXIT_FINDINGS
         return EXIT_CLEAN
 
     @property

@@ -47,12 +47,15 @@ def _plural(n: int, word: str) -> str:
 
 def _variant_lines(report: Report) -> list[str]:
     """One line per kernel build variant: how many objects, clean or not, what was not checked and why."""
-    by_name: dict[str, list] = {}
+    by_folder: dict[str, list] = {}
     for artifact in report.artifacts:
         if artifact.variant is not None and artifact.kind in OBJECT_KINDS:
-            by_name.setdefault(artifact.variant["name"], []).append(artifact)
+            by_folder.setdefault(_variant_folder(artifact.path, artifact.variant["name"]), []).append(artifact)
+    names = [a[0].variant["name"] for a in by_folder.values()]
     lines = []
-    for name, artifacts in sorted(by_name.items()):
+    for folder, artifacts in sorted(by_folder.items()):
+        name = artifacts[0].variant["name"]
+        name = folder if names.count(name) > 1 else name  # a monorepo: several kernels build the same variant
         count = sum(len(a.findings) for a in artifacts)
         state = f"{_plural(count, 'finding')}" if count else "clean"
         reasons = sorted({a.symbols["not_checked"] for a in artifacts if a.symbols and "not_checked" in a.symbols})
@@ -68,18 +71,31 @@ def _variant_lines(report: Report) -> list[str]:
     return sorted(lines)
 
 
+def _variant_folder(path: str, name: str) -> str:
+    """The variant folder an object lies in (`relu/build/torch28-.../`), from its path."""
+    marker = f"/{name}/"
+    at = path.rfind(marker)
+    return path[:at + len(marker) - 1] if at >= 0 else name
+
+
 def _summary(report: Report) -> str:
     findings = report.findings
     policies = sorted({a.policy for a in report.artifacts if a.policy and a.kind == "elf"})
     against = f" against {', '.join(policies)}" if policies else ""
     head = f"Checked {_plural(report.objects_checked, 'object')}{against} (target {report.target}): "
+    unchecked = report.not_checked
+    if unchecked:
+        tail = (f"; {_plural(unchecked, 'part')} not checked (above), which --strict fails" if not report.strict
+                else f"; {_plural(unchecked, 'part')} not checked (above): exit 1 (--strict)")
+    else:
+        tail = ""
     if not findings and not report.errors:
-        return head + "no findings."
+        return head + ("no findings in what was checked" if unchecked else "no findings") + tail + "."
     bad = len({f.path for f in findings})
     parts = [f"{_plural(len(findings), 'finding')} in {_plural(bad, 'artifact')}"] if findings else []
     if report.errors:
         parts.append(_plural(len(report.errors), "input error"))
-    return head + ", ".join(parts) + "."
+    return head + ", ".join(parts) + tail + "."
 
 
 def render_sarif(report: Report) -> dict:
