@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import os
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -125,7 +126,8 @@ class WheelReader:
                 try:
                     with self._zip.open(member.info) as f:
                         return f.read(MAX_METADATA_BYTES).decode("utf-8", "replace")
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+                except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+                        RuntimeError) as exc:
                     problems.append(InputError(f"cannot read METADATA: {exc}", self.display(member)))
                     return None
         return None
