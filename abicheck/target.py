@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from abicheck.analysis.providers import providers
 from abicheck.analysis.torch import TORCH_LIBRARIES, TorchSource, indexed_torch, load_torch, release_of
 from abicheck.binary.elf import ElfReader
 from abicheck.binary.elf_model import is_musl
@@ -81,7 +82,7 @@ class Resources:
         if options.policy_files:
             self.backend_policy()  # a bad --policy-file is a usage error before any work
         self.releases = tuple(t for t in options.torch if _RELEASE.match(t) and not os.path.exists(t))
-        self.torches = tuple(load_torch(t) for t in options.torch if t not in self.releases)
+        self.torches = tuple(_known_wheel(t) or load_torch(t) for t in options.torch if t not in self.releases)
         for release in self.releases:
             if release_of(release) not in torch_index().releases():
                 raise UsageError(f"--torch {release}: abicheck's torch index has no torch {release_of(release)} "
@@ -212,6 +213,22 @@ def _python_abi(origin: Origin, options: CheckOptions) -> tuple[tuple[int, int],
         v = origin.wheel.abi3_python
         return v, f"the wheel's cp{v[0]}{v[1]}-abi3 tag"
     return DEFAULT_PYTHON_ABI, "the default; set --python-abi"
+
+
+def _known_wheel(path: str) -> TorchSource | None:
+    """A torch wheel abicheck's index was made from (same file name and size): its exports without inflating it."""
+    if not path.endswith(".whl"):
+        return None
+    name = os.path.basename(path)
+    build = next((b for b in torch_index().builds if b.file == name), None)
+    recorded = next((b.size for b in providers().builds if b.file == name), None)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return None
+    if build is None or recorded is None or size != recorded:
+        return None
+    return replace(indexed_torch(build), path=path, label=f"--torch {name}")
 
 
 def _known_releases() -> str:

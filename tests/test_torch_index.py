@@ -17,7 +17,8 @@ from conftest import BIN, bin_path, run_cli
 import abicheck
 from abicheck.analysis.torch import is_torch_symbol
 from abicheck.binary.demangle import demangle
-from abicheck.policy.torch_exports import name_key, torch_index
+from abicheck.policy.export_index import name_key
+from abicheck.policy.torch_exports import torch_index
 
 SAMPLE = Path(__file__).parent / "data" / "torch-exports-sample.txt"
 KERNEL = bin_path("x86_64/kernels/torch-kernel.so")

@@ -256,11 +256,14 @@ def test_in_a_kernel_what_import_torch_loaded_globally_is_in_scope(tmp_path):
         shutil.copy(SYMBOLS / "forgot-lib.so", folder / "_k.so")
     cpu, cuda = (str(tmp_path / "build" / v / "_k.so") for v in ("torch28-cxx11-cpu-x86_64-linux",
                                                                    "torch28-cxx11-cu128-x86_64-linux"))
-    # without a torch, the variant's release in abicheck's index is PyPI's CUDA build: its CUDA runtime, loaded
-    # globally by `import torch`, could define it: not checked, never a finding
+    # without a torch, the variant's release in abicheck's index is PyPI's CUDA build: `import torch` loads
+    # libtorch_global_deps.so globally, and with it libgomp and the CUDA runtime torch 2.8 pins; both are in
+    # abicheck's data, so the scope is known and the missing symbol is a finding
     (artifact,) = abicheck.check([cpu]).artifacts
-    assert ab312(abicheck.check([cpu])) == [] and artifact.imports["not_checked"] == 1
-    assert "torch's cuda build" in artifact.imports["unknown_libraries"]["torch's cuda runtime"]
+    assert ab312(abicheck.check([cpu])) == [("fast_checksum", None, None)] and artifact.imports["not_checked"] == 0
+    (finding,) = [f for f in artifact.findings if f.code == "AB312"]
+    assert "libcudart.so.12 (nvidia-cuda-runtime-cu12 12.8.90)" in finding.message
+    assert "libgomp.so.1 (torch)" in finding.message
     # with no release known at all, torch's libraries could define it
     loose = shutil.copy(SYMBOLS / "forgot-lib.so", tmp_path / "_loose.so")
     (artifact,) = abicheck.check([str(loose)], variant="torch26-cxx11-cpu-x86_64-linux").artifacts

@@ -50,6 +50,7 @@ def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendCon
     if build is not None and build.arch == arch:
         known: dict[str, tuple[str, str]] | None = data.build_environment(build)
         env.torch_build = torch.describe() if torch is not None else None
+        env.torch_installs = dict(build.installs)
     else:
         known = data.torch_environment(arch, backend.backend, backend.version) if arch else None
     if known is not None:

@@ -39,6 +39,7 @@ class TorchBuild:
     libraries: dict[str, str]  # file name -> path in site-packages
     installs: tuple[tuple[str, str], ...]  # (distribution, version)
     file: str
+    size: int | None = None  # of the wheel file
 
     @property
     def release(self) -> tuple[int, int]:
@@ -57,7 +58,7 @@ class Providers:
         self.generated = str(data.get("generated", "?"))
         self.builds = [
             TorchBuild(b["version"], b["arch"], b["backend"], b.get("backend_version"), dict(b["libraries"]),
-                       tuple(tuple(i.split("==", 1)) for i in b.get("installs", ())), b["file"])
+                       tuple(tuple(i.split("==", 1)) for i in b.get("installs", ())), b["file"], b.get("size"))
             for b in data["torch"]
         ]
         # (distribution, arch, version) -> {file name: path in site-packages}

@@ -121,6 +121,7 @@ class Environment:
     extras: dict[str, tuple[str, str]] = field(default_factory=dict)  # library -> (distribution, extras)
     unverified: Callable[[str], bool] | None = None  # libraries whose provider the data cannot tell
     torch_build: str | None = None  # a kernel's: the torch build whose installs `dependencies` are exactly
+    torch_installs: dict[str, str] | None = None  # and the version of each distribution it installs
 
     @property
     def loose(self) -> bool:

@@ -40,6 +40,7 @@ from abicheck.binary.elf_model import is_musl
 from abicheck.binary.exports import Exports
 from abicheck.errors import InputError
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, is_loader
+from abicheck.policy.runtime_exports import runtime_index
 from abicheck.policy.system_exports import CXX_RUNTIME, cxx_runtime_defined, glibc_defined
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from abicheck.rules.context import LoadContext
 
 SHIPPED_LIB, GLIBC, CXX, TORCH, ON_DISK, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "on disk", "unknown"
+RUNTIME = "GPU runtime"  # a library of a runtime wheel torch installs, from abicheck's index
 # What CPython itself loads on glibc before any extension: its symbols are in every extension's scope.
 PROGRAM_LIBRARIES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "libutil.so.1")
 
@@ -87,6 +89,8 @@ class Provider:
             return f"{self.library} ({self.where})"
         if self.kind == UNKNOWN:
             return f"{self.library} ({self.why})"
+        if self.kind == RUNTIME:
+            return f"{self.library} ({self.where})"
         return f"{self.library} ({self.kind})"
 
 
@@ -173,9 +177,17 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
             exports = torch.exports(r.library)
             order.append(Provider(r.library, TORCH, exports) if exports is not None
                          else Provider(r.library, UNKNOWN, why=f"not in torch {torch.version}"))
-            for lib in torch.needed_of(r.library):
-                how = DEPENDENCY if lib in torch.libraries else SYSTEM
-                queue.append(Resolved(lib, how, "torch" if how == DEPENDENCY else None))
+            deps = ctx.environment.dependencies
+            for lib in torch.needed_of(r.library):  # torch's, what torch installs (libcupti), or the system's
+                if lib in torch.libraries:
+                    queue.append(Resolved(lib, DEPENDENCY, "torch"))
+                elif lib in deps and deps[lib][0] != "torch":
+                    queue.append(Resolved(lib, DEPENDENCY, deps[lib][0]))
+                else:
+                    queue.append(Resolved(lib, SYSTEM))
+        elif r.how == DEPENDENCY and r.where != "torch" and (found := _runtime(ctx, r.library)) is not None:
+            order.append(found[0])
+            queue.extend(_runtime_needed(ctx, found[1]))
         elif r.how == DEPENDENCY:
             what = "torch" if r.where == "torch" else r.where
             order.append(Provider(r.library, UNKNOWN, why=f"installed by {what}, not at hand"
@@ -196,32 +208,76 @@ def _is_kernel(ctx: LoadContext) -> bool:
 GLOBAL_DEPS = "libtorch_global_deps.so"
 
 
+def _runtime(ctx: LoadContext, library: str) -> tuple[Provider, tuple[str, ...]] | None:
+    """A library of a runtime wheel the kernel's torch installs, at the version it pins; and its NEEDED."""
+    pins, arch = ctx.environment.torch_installs, ctx.facts.arch
+    dep = ctx.environment.dependencies.get(library)
+    if pins is None or dep is None or arch is None or dep[0] not in pins:
+        return None
+    index = runtime_index()
+    wheel = index.wheel(dep[0], pins[dep[0]], arch)
+    exports = index.exports(wheel, library) if wheel is not None else None
+    if wheel is None or exports is None:
+        return None
+    return Provider(library, RUNTIME, exports, where=f"{dep[0]} {pins[dep[0]]}"), wheel.needed_of(library)
+
+
+def _runtime_needed(ctx: LoadContext, needed: tuple[str, ...]) -> list[Resolved]:
+    deps = ctx.environment.dependencies
+    return [Resolved(lib, DEPENDENCY, deps[lib][0]) if lib in deps else Resolved(lib, SYSTEM) for lib in needed]
+
+
+GLOBAL_DEPS = "libtorch_global_deps.so"
+
+
 def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
     """What `import torch` has loaded with RTLD_GLOBAL before a kernel: in every kernel's scope.
 
-    torch loads libtorch_global_deps.so globally, and with it torch's libraries
-    and its backend's runtime (libcudart, libamdhip64, ...). A kernel may use
-    their symbols without naming them in NEEDED. With a torch at hand, its
-    libraries are known; the backend runtime's (or, without a torch, all of
-    it) are not, and what only they could define is reported as not checked.
+    torch loads libtorch_global_deps.so with RTLD_GLOBAL, and with it what it
+    needs: libgomp and, for a CUDA build, libcudart (torch/__init__.py's
+    `_load_global_deps`; its own libraries are loaded by torch._C, locally).
+    A kernel may use their symbols without naming them in NEEDED. torch's
+    libraries are known from the torch at hand or abicheck's index; the
+    runtime's from abicheck's runtime index, for a torch build whose pins the
+    data knows. What stays unknown is named, and what only it could define is
+    reported as not checked. A torch without libtorch_global_deps.so (a
+    stand-in) is taken as loading libtorch, libtorch_cpu and libc10 globally.
     """
     obj = ctx.target
     torch = obj.torch if not obj.torch_not_checked else None
-    out: list[Provider] = []
     if torch is None:
         return [Provider("torch's libraries", UNKNOWN,
                          why="loaded by `import torch` before a kernel; no torch at hand (--torch)")]
+    out: list[Provider] = []
     roots = (GLOBAL_DEPS,) if GLOBAL_DEPS in torch.libraries else ("libtorch.so", "libtorch_cpu.so", "libc10.so")
-    for lib in torch.scope(roots):
-        if lib not in seen and lib != GLOBAL_DEPS:
-            seen.add(lib)
+    queue: deque[Resolved] = deque(Resolved(lib, DEPENDENCY, "torch") for lib in roots)
+    runtime_missing = False
+    musl = is_musl(ctx.facts)
+    while queue:
+        r = queue.popleft()
+        lib = r.library
+        if lib in seen:
+            continue
+        seen.add(lib)
+        if lib in torch.libraries:
             exports = torch.exports(lib)
-            if exports is not None:
+            if exports is not None and lib != GLOBAL_DEPS:
                 out.append(Provider(lib, TORCH, exports))
+            queue.extend(Resolved(n, DEPENDENCY, "torch") for n in torch.needed_of(lib))
+        elif (found := _runtime(ctx, lib)) is not None:
+            out.append(found[0])
+            queue.extend(_runtime_needed(ctx, found[1]))
+        elif lib in ctx.environment.dependencies:
+            runtime_missing = True
+        else:
+            system = _system(lib, musl)
+            if system.kind == UNKNOWN:
+                out.append(Provider(lib, UNKNOWN, why="loaded by `import torch`; a system library abicheck has "
+                                                      "no export data for"))
     # A CUDA build of torch loads its runtime globally for every kernel, a CPU kernel included.
     backend = obj.backend.backend if obj.backend is not None else None
     backend = backend if backend not in (None, "cpu") else torch.backend
-    if backend != "cpu":
+    if backend != "cpu" and (ctx.environment.torch_installs is None or runtime_missing):
         out.append(Provider(f"torch's {backend} runtime", UNKNOWN,
                             why=f"loaded by `import torch` with torch's {backend} build; its exports are not at hand"))
     return out

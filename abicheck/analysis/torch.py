@@ -24,7 +24,8 @@ from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.binary.exports import Exports
 from abicheck.errors import InputError, UsageError
 from abicheck.inputs.wheel import WheelReader
-from abicheck.policy.torch_exports import IndexedBuild, TorchExportIndex, torch_index
+from abicheck.policy.export_index import IndexedLibrary
+from abicheck.policy.torch_exports import IndexedBuild, torch_index
 
 # Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables, typeinfo and
 # guard variables, the local statics of their functions (Z), the typeinfo of function types returning one of
@@ -69,20 +70,7 @@ class DumpedExports:
         return names & self.names
 
 
-class IndexedExports:
-    """The exports of one library of one torch build, from abicheck's torch index (name lookups only)."""
-
-    def __init__(self, index: TorchExportIndex, build: IndexedBuild, library: str) -> None:
-        self.index, self.build, self.library = index, build, library
-
-    def defines(self, name: str, version: str | None = None) -> bool:
-        return self.index.defines(self.build, self.library, name)
-
-    def defined(self, names: set[str], version: str | None = None) -> set[str]:
-        return {name for name in names if self.defines(name)}
-
-
-LibraryExports = Exports | DumpedExports | IndexedExports
+LibraryExports = Exports | DumpedExports | IndexedLibrary
 
 
 @dataclass
@@ -117,6 +105,8 @@ class TorchSource:
                                       ("libc10_xpu.so", "xpu")) if lib in self.libraries), "cpu")
 
     def describe(self) -> str:
+        if self.indexed is not None and self.label.startswith("--torch"):
+            return f"{self.indexed.describe()} from {self.label} (its exports read from abicheck's torch index)"
         if self.indexed is not None:
             return f"{self.indexed.describe()} from abicheck's torch index"
         return f"torch {self.version} from {self.label}"
@@ -129,7 +119,7 @@ class TorchSource:
             return None
         if library not in self._open:
             if self.indexed is not None:
-                self._open[library] = IndexedExports(torch_index(), self.indexed, library)
+                self._open[library] = IndexedLibrary(torch_index().index, self.indexed.bit, library)
             else:
                 self._open[library] = Exports(self._reader(library))
         return self._open[library]

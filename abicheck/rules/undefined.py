@@ -15,6 +15,7 @@ from abicheck.analysis.symbols import (
     CXX,
     GLIBC,
     ON_DISK,
+    RUNTIME,
     SHIPPED_LIB,
     TORCH,
     Provider,
@@ -97,7 +98,7 @@ def _hint(name: str, library: str | None, providers: list[Provider]) -> str:
 
 def _searched(providers: list[Provider]) -> str:
     """`libshape.so.1 (shipped: pkg/libshape.so.1) or the C library`: what was searched, briefly."""
-    named = [p.describe() for p in providers if p.kind in (SHIPPED_LIB, CXX, TORCH, ON_DISK)]
+    named = [p.describe() for p in providers if p.kind in (SHIPPED_LIB, CXX, TORCH, ON_DISK, RUNTIME)]
     if any(p.kind == GLIBC for p in providers):
         named.append("the C library")
     return " or ".join(named) if named else "any library it loads"
