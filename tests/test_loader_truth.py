@@ -110,3 +110,92 @@ def test_the_ref_qualified_imports_are_torchs_in_the_summary(releases):
     # _def(int) &, toList() const & and take() &&: all three checked against torch, none left to AB312
     assert artifact["symbols"] == {"checked": 3, "missing": 0, "torch": "2.8.0+cpu"}, textwrap.shorten(
         done.stdout, 400)
+
+
+# A CUDA build of torch, installed the way pip installs it: torch/lib beside the runtime wheel's
+# nvidia/cuda_runtime/lib, and `import torch` loading libtorch_global_deps.so (which needs libcudart)
+# with RTLD_GLOBAL before a kernel, as torch/__init__.py's _load_global_deps does.
+CUDART = 'extern "C" int cudaStandIn(int x) { return x + %d; }\n'
+CALLS = 'extern "C" int %s(int); extern "C" int kernel_entry() { torch::Library lib{1}; return lib._def(2) + %s(1); }\n'
+USES_RUNTIME = CALLS % ("cudaStandIn", "cudaStandIn")
+USES_MISSING = CALLS % ("cudaNobodyHas", "cudaNobodyHas")
+
+
+def absent_cuda_major() -> int:
+    """A CUDA major whose runtime this machine's loader cannot find (a CUDA toolkit may provide one)."""
+    known = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
+    return next(m for m in (11, 10, 9, 8) if f"libcudart.so.{m} " not in known)
+
+
+@pytest.fixture(scope="module")
+def cuda_site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("cuda-site")
+    torch = site / "torch"
+    lib = torch / "lib"
+    lib.mkdir(parents=True)
+    (torch / "version.py").write_text("__version__ = '2.8.0+cu128'\n")
+    runtime = site / "nvidia" / "cuda_runtime" / "lib"
+    runtime.mkdir(parents=True)
+    compile_shared(CUDART % 12, runtime / "libcudart.so.12", "-Wl,-soname,libcudart.so.12")
+    major = absent_cuda_major()  # the runtime the third kernel was linked against: not installed
+    other = site / "elsewhere"
+    other.mkdir()
+    compile_shared(CUDART % major, other / f"libcudart.so.{major}", f"-Wl,-soname,libcudart.so.{major}")
+    compile_shared(HEADER % "int" + RELEASE % "int", lib / "libtorch_cpu.so", "-Wl,-soname,libtorch_cpu.so")
+    compile_shared("int c10_cuda_marker() { return 0; }\n", lib / "libc10_cuda.so", "-Wl,-soname,libc10_cuda.so")
+    compile_shared("int global_deps_marker() { return 0; }\n", lib / "libtorch_global_deps.so",
+                   "-Wl,-soname,libtorch_global_deps.so", f"-L{runtime}", "-Wl,--no-as-needed", "-l:libcudart.so.12",
+                   "-Wl,-rpath,$ORIGIN/../../nvidia/cuda_runtime/lib")
+    kernels = {}
+    for name, source, runtime_lib in (("uses-runtime", USES_RUNTIME, "libcudart.so.12"),
+                                      ("uses-missing", USES_MISSING, None),
+                                      ("other-major", USES_RUNTIME, f"libcudart.so.{major}")):
+        link = [f"-L{lib}", "-ltorch_cpu"]
+        if runtime_lib is not None:
+            where = runtime if runtime_lib.endswith("12") else other
+            link += [f"-L{where}", f"-l:{runtime_lib}"]
+        kernels[name] = site / f"{name}.so"
+        compile_shared(HEADER % "int" + source, kernels[name], *link)
+    return torch, runtime, kernels, major
+
+
+def import_torch_then_load(kernel: Path, torch: Path, runtime: Path) -> str | None:
+    """`import torch` (its global deps loaded with RTLD_GLOBAL), then the kernel with RTLD_NOW, in a child."""
+    code = (f"import ctypes, os; ctypes.CDLL({str(torch / 'lib' / 'libtorch_global_deps.so')!r}, "
+            f"mode=os.RTLD_GLOBAL | os.RTLD_NOW); ctypes.CDLL({str(kernel)!r}, mode=os.RTLD_NOW)")
+    env = {**os.environ, "LD_LIBRARY_PATH": f"{torch / 'lib'}:{runtime}"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    return None if done.returncode == 0 else done.stderr.strip().splitlines()[-1]
+
+
+def abicheck_report(kernel: Path, torch: Path) -> dict:
+    done = run_cli("check", str(kernel), "--torch", str(torch), "--format", "json")
+    (artifact,) = json.loads(done.stdout)["artifacts"]
+    return artifact
+
+
+def test_a_symbol_only_the_installed_runtime_defines_is_checked_and_found(cuda_site):
+    torch, runtime, kernels, _major = cuda_site
+    assert import_torch_then_load(kernels["uses-runtime"], torch, runtime) is None
+    artifact = abicheck_report(kernels["uses-runtime"], torch)
+    assert artifact["findings"] == [] and artifact["imports"]["not_checked"] == 0
+
+
+def test_a_symbol_neither_torch_nor_its_runtime_defines_is_what_the_loader_refuses(cuda_site):
+    torch, runtime, kernels, _major = cuda_site
+    refused = import_torch_then_load(kernels["uses-missing"], torch, runtime)
+    assert refused is not None and "undefined symbol: cudaNobodyHas" in refused
+    artifact = abicheck_report(kernels["uses-missing"], torch)
+    assert [(f["code"], f["symbol"]) for f in artifact["findings"]] == [("AB312", "cudaNobodyHas")]
+    assert "libcudart.so.12" in artifact["findings"][0]["message"]  # the runtime was searched, not skipped
+
+
+def test_a_runtime_of_the_other_cuda_major_is_what_the_loader_cannot_find(cuda_site):
+    torch, runtime, kernels, major = cuda_site
+    refused = import_torch_then_load(kernels["other-major"], torch, runtime)
+    assert refused is not None and f"libcudart.so.{major}: cannot open shared object file" in refused
+    artifact = abicheck_report(kernels["other-major"], torch)
+    (finding,) = [f for f in artifact["findings"] if f["library"] == f"libcudart.so.{major}"]
+    assert finding["code"] == "AB303"
+    assert (f"needs libcudart.so.{major}, but torch 2.8.0+cu128 from --torch installs libcudart.so.12"
+            in finding["message"])

@@ -43,6 +43,16 @@ def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendCon
     """
 
     data = providers()
+    if torch is not None and torch.runtime is not None and (torch.runtime or torch.backend == "cpu"):
+        # An installed torch: what is installed beside it is exactly what the loader will find.
+        for lib, path in torch.libraries.items():
+            env.dependencies[lib] = ("torch", path)
+        for lib, path in torch.runtime.items():
+            shipping = data.distributions_shipping(lib, arch)
+            env.dependencies.setdefault(lib, (shipping[0] if shipping else "nvidia", path))
+        env.torch_build = torch.describe()
+        env.dependency_names = sorted({*env.dependency_names, "torch"})
+        return
     build = data.build_of(torch.file, torch.version, arch, torch.backend) if torch is not None else None
     if build is not None and torch is not None and torch.indexed is not None and backend.version is not None and (
             build.backend != backend.backend or str(build.backend_major) != backend.version.split(".")[0]):

@@ -209,7 +209,17 @@ GLOBAL_DEPS = "libtorch_global_deps.so"
 
 
 def _runtime(ctx: LoadContext, library: str) -> tuple[Provider, tuple[str, ...]] | None:
-    """A library of a runtime wheel the kernel's torch installs, at the version it pins; and its NEEDED."""
+    """A library of a runtime wheel the kernel's torch installs, at the version it pins; and its NEEDED.
+
+    For an installed torch, the library installed beside it, read where it is.
+    """
+    torch = ctx.target.torch
+    if torch is not None and torch.runtime and library in torch.runtime:
+        found = on_disk(torch.runtime[library])
+        if found is None:
+            return None
+        exports, _runpath = found
+        return Provider(library, ON_DISK, exports, where=torch.runtime[library]), exports.needed
     pins, arch = ctx.environment.torch_installs, ctx.facts.arch
     dep = ctx.environment.dependencies.get(library)
     if pins is None or dep is None or arch is None or dep[0] not in pins:
@@ -250,7 +260,7 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
                          why="loaded by `import torch` before a kernel; no torch at hand (--torch)")]
     out: list[Provider] = []
     roots = (GLOBAL_DEPS,) if GLOBAL_DEPS in torch.libraries else ("libtorch.so", "libtorch_cpu.so", "libc10.so")
-    queue: deque[Resolved] = deque(Resolved(lib, DEPENDENCY, "torch") for lib in roots)
+    queue: deque[Resolved] = deque(Resolved(lib, DEPENDENCY, "torch") for lib in roots if lib in torch.libraries)
     runtime_missing = False
     musl = is_musl(ctx.facts)
     while queue:
@@ -277,7 +287,8 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
     # A CUDA build of torch loads its runtime globally for every kernel, a CPU kernel included.
     backend = obj.backend.backend if obj.backend is not None else None
     backend = backend if backend not in (None, "cpu") else torch.backend
-    if backend != "cpu" and (ctx.environment.torch_installs is None or runtime_missing):
+    known = ctx.environment.torch_installs is not None or bool(torch.runtime)
+    if backend != "cpu" and (not known or runtime_missing):
         out.append(Provider(f"torch's {backend} runtime", UNKNOWN,
                             why=f"loaded by `import torch` with torch's {backend} build; its exports are not at hand"))
     return out

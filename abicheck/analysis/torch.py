@@ -34,6 +34,7 @@ from abicheck.policy.torch_exports import IndexedBuild, torch_index
 TORCH_SYMBOL = re.compile(r"^(_Z(T[VIST]|GV)?(Z+|P?F[ROK]*)?N?[KVrLRO]*(3c10|2at|5torch|6caffe2)|aoti_torch_|torch_)")
 CXX11_MARKERS = ("St7__cxx11", "B5cxx11")
 TORCH_LIBRARIES = ("libc10", "libtorch", "libcaffe2")  # the name prefixes of torch's own libraries
+_LIBRARY = re.compile(r"lib[^/]*\.so(\.[0-9]+)*")
 _VERSION = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.M)
 
 
@@ -84,6 +85,7 @@ class TorchSource:
     dumped: dict[str, DumpedExports] | None = None  # from a saved ABI dump: no library to open
     indexed: IndexedBuild | None = None  # from abicheck's index: the build whose exports it holds
     label: str = "--torch"  # where it came from, as messages say it
+    runtime: dict[str, str] | None = None  # an installed torch: the runtime libraries installed beside it
     _open: dict[str, LibraryExports] = field(default_factory=dict, repr=False)
     _stack: ExitStack = field(default_factory=ExitStack, repr=False)
 
@@ -201,8 +203,28 @@ def load_torch(path: str) -> TorchSource:
             if m is None:
                 raise UsageError(f"--torch {path}: no __version__ in {folder}/version.py")
             libraries = {n: os.path.join(lib, n) for n in sorted(os.listdir(lib)) if ".so" in n}
-            return TorchSource(folder, m.group(1), libraries)
+            return TorchSource(folder, m.group(1), libraries, runtime=_installed_runtime(os.path.dirname(folder)))
     raise UsageError(f"--torch {path}: not an installed torch (a folder with lib/ and version.py) or a torch wheel")
+
+
+def _installed_runtime(site: str) -> dict[str, str]:
+    """The GPU runtime libraries pip installed beside torch (site-packages/nvidia/*/lib/), by file name."""
+    found: dict[str, str] = {}
+    nvidia = os.path.join(site, "nvidia")
+    try:
+        packages = sorted(os.listdir(nvidia))
+    except OSError:
+        return found
+    for package in packages:
+        lib = os.path.join(nvidia, package, "lib")
+        try:
+            names = sorted(os.listdir(lib))
+        except OSError:
+            continue
+        for name in names:
+            if _LIBRARY.fullmatch(name) and os.path.isfile(os.path.join(lib, name)):
+                found.setdefault(name, os.path.join(lib, name))
+    return found
 
 
 def _from_wheel(path: str) -> TorchSource:
