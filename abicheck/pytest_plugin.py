@@ -83,6 +83,7 @@ class _Settings:
         project.pop("format", None)
         self.paths = [p for given in opt("--abicheck-paths") or () for p in _split(given)] or list(
             config.getini("abicheck_paths"))
+        self.default_paths = not opt("--abicheck-paths") and self.paths == ["build", "result"]
         ini = {"policy": config.getini("abicheck_policy") or None, "target": config.getini("abicheck_target") or None,
                "select": list(config.getini("abicheck_select")), "ignore": list(config.getini("abicheck_ignore")),
                "torch": list(config.getini("abicheck_torch")) or None}
@@ -115,9 +116,13 @@ class _Settings:
         `abicheck check .` takes the variants under result/, else build/; when both
         are configured and both hold variants, only that one is collected.
         """
-        from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_variant_dirs
+        from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_nested_variant_dirs, find_variant_dirs
 
         existing = [p for p in self.paths if (self.root / p).exists()]
+        if not existing and self.default_paths:
+            # A monorepo of kernels (<kernel>/build/<variant>/): each kernel's output folder.
+            nested = find_nested_variant_dirs(str(self.root))
+            return sorted({os.path.dirname(v) for v in nested})
         outputs = [p for p in existing if p.strip("/") in OUTPUT_FOLDERS]
         if len(outputs) > 1:
             chosen = find_variant_dirs(str(self.root)) or []

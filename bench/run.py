@@ -316,6 +316,29 @@ def kernel_tree(count: int = 200) -> Path:
 
 # --- the run ---------------------------------------------------------------------
 
+REPO_VARIANTS = ("torch29-cxx11-cu128-x86_64-linux", "torch211-cxx11-cu130-x86_64-linux",
+                 "torch212-cxx11-cu130-x86_64-linux", "torch213-cxx11-cpu-x86_64-linux",
+                 "torch215-cxx11-cu130-x86_64-linux")
+
+
+def kernel_repo(kernel: Path, indexed: bool) -> Path:
+    """A kernel repo of 5 variants, each holding `kernel` (2,000 torch imports).
+
+    With `indexed`, the variants name releases abicheck's torch index has, so
+    every variant's torch symbols are checked against it; without, the same
+    objects lie in variant folders of torch 2.6, which the index lacks: the
+    same check but the torch symbol stage, whose cost is the difference.
+    """
+    root = CACHE / ("kernel-repo-indexed" if indexed else "kernel-repo-unindexed")
+    if not root.exists():
+        for variant in REPO_VARIANTS:
+            name = variant if indexed else "torch26" + variant[variant.index("-"):]
+            folder = root / "build" / name / "k"
+            folder.mkdir(parents=True)
+            shutil.copy(kernel, folder / "_k_ab12.abi3.so")
+    return root
+
+
 def fmt_row(name: str, tool: str, r: dict | None, base: float | None, note: str = "") -> str:
     if r is None:
         return f"| {name} | {tool} | n/a | | | | {note} |"
@@ -449,6 +472,16 @@ def main() -> None:
         ("abicheck check --torch (ratio: the cost of the symbol stage)",
          [abicheck, "check", "--select", "AB308", "--torch", str(installed), str(imports)], runs, ""),
     ])
+    indexed, unindexed = kernel_repo(imports, True), kernel_repo(imports, False)
+    compare("kernel repo: 5 variants, each checked against its release in abicheck's torch index",
+            [abicheck, "check", str(indexed)], [
+                ("the same objects in variants of a release the index lacks (ratio: the index stage's cost)",
+                 [abicheck, "check", str(unindexed)], runs, "torch symbols not checked"),
+                ("the indexed repo with --torch WHEEL (the index's own wheel: not inflated)",
+                 [abicheck, "check", "--torch", str(wheel), str(indexed)], runs, ""),
+                ("the indexed repo with --torch of the installed folder (torch 2.13's libraries read)",
+                 [abicheck, "check", "--torch", str(installed), str(indexed)], runs, ""),
+            ])
     compare("single-so", [abicheck, "check", str(single)], [
         ("kernel-abi-check", [*kac, str(single)], runs, ""),
         ("python -c pass (interpreter start-up)", [py, "-c", "pass"], runs, ""),

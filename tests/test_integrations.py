@@ -60,8 +60,19 @@ def test_pre_commit_hooks_run_as_pre_commit_runs_them(tmp_path):
     # pre-commit appends the staged file names to the entry.
     done = subprocess.run([*files["entry"].split(), HOST], capture_output=True, text=True)
     assert done.returncode == 1 and "AB101" in done.stdout
+    # The build outputs are ignored by git, so the repo hook runs on every commit, over the whole repo
+    # (monorepos included), and passes when nothing is built yet.
     tree = hooks["abicheck-build"]
-    assert tree["pass_filenames"] is False and tree["entry"].split()[-1] == "build"
+    assert tree["pass_filenames"] is False and tree["always_run"] is True and "files" not in tree
+    repo = tmp_path / "repo"
+    (repo / "relu" / "src").mkdir(parents=True)
+    (repo / ".gitignore").write_text("build\nresult\n*.so\n")
+    assert subprocess.run(tree["entry"].split(), cwd=repo, capture_output=True, text=True).returncode == 0
+    variant = repo / "relu" / "build" / "torch29-cxx11-cpu-x86_64-linux"
+    variant.mkdir(parents=True)
+    shutil.copy(HOST, variant / "_relu_cpu_ab12.abi3.so")
+    done = subprocess.run(tree["entry"].split(), cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 1 and "torch29-cxx11-cpu-x86_64-linux" in done.stdout and "AB101" in done.stdout
 
 
 def test_the_built_wheel_installs_and_runs_outside_the_checkout(tmp_path):
@@ -75,7 +86,8 @@ def test_the_built_wheel_installs_and_runs_outside_the_checkout(tmp_path):
                    capture_output=True)
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
-    for data in ("providers.json", "glibc-symbols.json", "stable-abi.json", "backends.json", "paths.json"):
+    for data in ("providers.json", "glibc-symbols.json", "stable-abi.json", "backends.json", "paths.json",
+                 "torch-exports.json", "torch-exports.bin", "runtime-exports.json", "runtime-exports.bin"):
         assert f"abicheck/policies/{data}" in names
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

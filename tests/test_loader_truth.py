@@ -199,3 +199,65 @@ def test_a_runtime_of_the_other_cuda_major_is_what_the_loader_cannot_find(cuda_s
     assert finding["code"] == "AB303"
     assert (f"needs libcudart.so.{major}, but torch 2.8.0+cu128 from --torch installs libcudart.so.12"
             in finding["message"])
+
+
+# The cxx98/cxx11 split, and a stable-ABI op, against the same two stand-in releases.
+WARN_RELEASE = '#include <string>\nnamespace c10 { int warn(const std::string& s) { return (int)s.size(); } }\n'
+WARN_KERNEL = ('#include <string>\nnamespace c10 { int warn(const std::string& s); }\n'
+               'extern "C" int kernel_entry() { return c10::warn("x"); }\n')
+SHIM_RELEASE = 'extern "C" int aoti_torch_stand_in(int x) { return x; }\n'
+SHIM_ADDED = 'extern "C" int aoti_torch_added_later(int x) { return x + 1; }\n'
+SHIM_KERNEL = 'extern "C" int %s(int); extern "C" int kernel_entry() { return %s(1); }\n'
+
+
+@pytest.fixture(scope="module")
+def abi_site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("abi-split")
+    releases = {}
+    for version, extra in (("2.8.0", ""), ("2.9.0", SHIM_ADDED)):
+        folder = root / version / "torch"
+        (folder / "lib").mkdir(parents=True)
+        (folder / "version.py").write_text(f"__version__ = '{version}+cpu'\n")
+        compile_shared(WARN_RELEASE + SHIM_RELEASE + extra, folder / "lib" / "libtorch_cpu.so",
+                       "-Wl,-soname,libtorch_cpu.so", "-D_GLIBCXX_USE_CXX11_ABI=1")
+        releases[version] = folder
+    link = [f"-L{releases['2.9.0'] / 'lib'}", "-Wl,--no-as-needed", "-ltorch_cpu"]
+    kernels = {}
+    for name, source, flags in (("cxx11", WARN_KERNEL, ["-D_GLIBCXX_USE_CXX11_ABI=1"]),
+                                ("cxx98", WARN_KERNEL, ["-D_GLIBCXX_USE_CXX11_ABI=0"]),
+                                ("stable", SHIM_KERNEL % (("aoti_torch_stand_in",) * 2), []),
+                                ("stable-new", SHIM_KERNEL % (("aoti_torch_added_later",) * 2), [])):
+        kernels[name] = root / f"{name}.so"
+        compile_shared(source, kernels[name], *flags, *link)
+    return releases, kernels
+
+
+def abicheck_torch_findings(kernel: Path, torch: Path, *options: str) -> set[str]:
+    done = run_cli("check", str(kernel), "--torch", str(torch), "--format", "json", "--select", "AB308", *options)
+    return {f["symbol"] for a in json.loads(done.stdout)["artifacts"] for f in a["findings"]}
+
+
+@pytest.mark.parametrize("abi", ["cxx11", "cxx98"])
+def test_the_cxx_abi_split_is_what_the_loader_says(abi_site, abi):
+    releases, kernels = abi_site
+    torch = releases["2.8.0"]
+    truth = loader_undefined(kernels[abi], torch)
+    assert (dlopen_now(kernels[abi], torch) is None) == (truth == set())
+    assert truth == (set() if abi == "cxx11" else {"_ZN3c104warnERKSs"})  # std::string, the old ABI
+    assert abicheck_torch_findings(kernels[abi], torch) == truth
+
+
+def test_a_stable_abi_op_loads_in_its_release_and_every_later_one(abi_site, tmp_path):
+    releases, kernels = abi_site
+    variant = tmp_path / "build" / "torch-stable-abi28-cpu-x86_64-linux"
+    variant.mkdir(parents=True)
+    for name in ("stable", "stable-new"):
+        (variant / f"{name}.so").write_bytes(kernels[name].read_bytes())
+    for version, torch in releases.items():
+        for name in ("stable", "stable-new"):
+            truth = loader_undefined(kernels[name], torch)
+            assert (dlopen_now(kernels[name], torch) is None) == (truth == set())
+            # a later torch is no mismatch for a stable-ABI variant: checked against it, as given
+            assert abicheck_torch_findings(variant / f"{name}.so", torch) == truth, (version, name)
+    # the function added in 2.9 is missing from 2.8, the release the variant promises
+    assert loader_undefined(kernels["stable-new"], releases["2.8.0"]) == {"aoti_torch_added_later"}

@@ -235,3 +235,15 @@ def test_folder_errors_without_objects_fail_an_item_of_their_own(pytester):
         "FAILED abicheck::build/torch212-cxx11-cu130-x86_64-linux/_k.so*",
         "FAILED abicheck::build/*",
     ])
+
+
+def test_a_monorepo_of_kernels_is_collected_from_its_root(pytester):
+    """kernels-community's layout: <kernel>/build/<variant>/, no build/ at the root."""
+    for kernel, source in (("relu", "x86_64/portable-glibc228.so"), ("gelu", "x86_64/newglibc.so")):
+        folder = pytester.path / kernel / "build" / "torch29-cxx11-cpu-x86_64-linux"
+        folder.mkdir(parents=True)
+        shutil.copy(bin_path(source), folder / f"_{kernel}_cpu_ab12.abi3.so")
+    result = pytester.runpytest("--abicheck", "-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3, failed=1)  # two objects, two output folders; gelu's needs glibc 2.34
+    result.stdout.fnmatch_lines(["*abicheck::gelu/build/torch29-cxx11-cpu-x86_64-linux/_gelu_cpu_ab12.abi3.so FAILED*",
+                                 "*abicheck::relu/build/torch29-cxx11-cpu-x86_64-linux/_relu_cpu_ab12.abi3.so PASSED*"])

@@ -100,7 +100,8 @@ def looks_like_library(name: str) -> bool:
 
 def walk_directory(root: str, problems: list[InputError], skipped: list[str] | None = None,
                    links: dict[str, str] | None = None,
-                   exclude: frozenset[str] = frozenset()) -> tuple[list[FoundFile], frozenset[str]]:
+                   exclude: frozenset[str] = frozenset(),
+                   skip_hidden: bool = False) -> tuple[list[FoundFile], frozenset[str]]:
     """Object files under `root`, and every file name present (the shipped names).
 
     A file is an object to check only when it starts with the ELF, Mach-O or
@@ -110,7 +111,8 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
     object was never fetched. FIFOs, sockets and devices are skipped without
     being opened. Symlinks are not followed; with `links`, each one inside the
     root is recorded as root-relative link -> target. A directory the walk
-    cannot read is a problem naming it. Folders in `exclude` are not entered.
+    cannot read is a problem naming it. Folders in `exclude` are not entered, nor
+    with `skip_hidden` those whose names start with a dot (.venv, .git).
     """
     found: list[FoundFile] = []
     names: set[str] = set()
@@ -120,8 +122,9 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
 
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
         dirnames.sort()
-        if exclude:
-            dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in exclude]
+        if exclude or skip_hidden:
+            dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in exclude
+                           and not (skip_hidden and d.startswith("."))]
         for name in sorted(filenames):
             names.add(name)
             path = os.path.join(dirpath, name)

@@ -136,7 +136,7 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
         outputs = frozenset(os.path.abspath(os.path.dirname(p)) for p in variant_paths)
         yield from _scan_objects(root, None, problems, skipped, exclude=outputs, quiet=True)
     if not variant_paths:
-        problems.append(InputError("no build outputs under build/, result/: build the kernel first", root))
+        problems.append(NothingToCheck("no build outputs under build/, result/: build the kernel first", root))
         return
     for path in variant_paths:
         try:
@@ -156,11 +156,15 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
 def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],
                   skipped: list[str] | None = None, exclude: frozenset[str] = frozenset(),
                   quiet: bool = False) -> Iterator[Artifact]:
-    """The objects under `root` (not entering `exclude`); `quiet`: finding none is no problem."""
+    """The objects under `root`; `quiet`: the rest of a monorepo, where finding none is no problem.
+
+    The rest of a monorepo is walked without entering the kernels' output folders
+    (`exclude`) and hidden folders (a .venv holding torch is not the repo's).
+    """
     links: dict[str, str] = {}
     files, shipped = walk_directory(root, problems, skipped, links,
                                     frozenset(os.path.join(root, os.path.relpath(e, os.path.abspath(root)))
-                                              for e in exclude))
+                                              for e in exclude), skip_hidden=quiet)
     elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
     elf_links = {link: target for link, target in links.items() if target in elf}
     tree = Container(root, "dir", root=root, files=frozenset(elf | set(elf_links)), links=elf_links)
