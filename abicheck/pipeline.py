@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from abicheck.analysis.load import load_contexts
-from abicheck.analysis.objects import TableBudget, foreign_imports, torch_imports
+from abicheck.analysis.objects import TableBudget, foreign_imports, python_imports, torch_imports
 from abicheck.binary.elf import ElfReader
 from abicheck.binary.macho import MachOFile
 from abicheck.errors import InputError, NothingToCheck
@@ -121,7 +121,8 @@ class Run:
         except InputError:  # its symbol table is malformed: still loaded by others, and resolved for them
             self.records.append(ObjectRecord(artifact.origin, binary.facts, target, defined, None))
             raise
-        record = ObjectRecord(artifact.origin, binary.facts, target, defined, tables)
+        record = ObjectRecord(artifact.origin, binary.facts, target, defined, tables,
+                              python_imports(binary) if target.abi3 else ())
         self.records.append(record)
         return Examined(artifact.origin.position, value, record)
 

@@ -326,13 +326,13 @@ def kernel_repo(kernel: Path, indexed: bool) -> Path:
 
     With `indexed`, the variants name releases abicheck's torch index has, so
     every variant's torch symbols are checked against it; without, the same
-    objects lie in variant folders of torch 2.6, which the index lacks: the
-    same check but the torch symbol stage, whose cost is the difference.
+    objects lie in variant folders of torch 2.2 to 2.6, which the index lacks:
+    the same check but the torch symbol stage, whose cost is the difference.
     """
     root = CACHE / ("kernel-repo-indexed" if indexed else "kernel-repo-unindexed")
     if not root.exists():
-        for variant in REPO_VARIANTS:
-            name = variant if indexed else "torch26" + variant[variant.index("-"):]
+        for n, variant in enumerate(REPO_VARIANTS):
+            name = variant if indexed else f"torch2{n + 2}" + variant[variant.index("-"):]
             folder = root / "build" / name / "k"
             folder.mkdir(parents=True)
             shutil.copy(kernel, folder / "_k_ab12.abi3.so")

@@ -19,7 +19,7 @@ from abicheck.binary.elf import ElfReader
 from abicheck.binary.exports import Exports
 from abicheck.binary.macho import MachOFile
 from abicheck.binary.pe import PEFile
-from abicheck.policy.stable_abi import PYTHON_DLL
+from abicheck.policy.stable_abi import PYTHON_DLL, is_python_api
 from abicheck.target import Target
 
 TABLES_BUDGET = 512 << 20  # bytes of shipped libraries' export tables kept for the symbol resolution stage
@@ -62,6 +62,11 @@ def torch_imports(reader: ElfReader, target: Target) -> TorchImports | None:
                             not_checked=f"{len(missing)} may come from {', '.join(absent)}, which "
                                         f"{torch.describe()} does not have")
     return TorchImports(tuple(scope), len(imports), missing, torch.version)
+
+
+def python_imports(reader: ElfReader) -> tuple[str, ...]:
+    """The object's imports named like the CPython API: the interpreter's, or a library's of the same prefix."""
+    return tuple(sorted({s.name for s in reader.imports() if is_python_api(s.name)}))
 
 
 def foreign_imports(binary: MachOFile | PEFile) -> dict[str, Any]:

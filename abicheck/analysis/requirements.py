@@ -40,23 +40,15 @@ def _environments(arch: str | None, pythons: tuple[str, ...]) -> list[dict[str, 
 def headers(metadata: str, names: tuple[str, ...]) -> dict[str, list[str]]:
     """The values of the given METADATA headers (case-insensitive), continuation lines joined.
 
-    METADATA is an RFC 822 header block followed by the description; only the
-    block is read.
+    METADATA is an RFC 822 header block followed by the description. It is
+    read with Python's email parser, as pip reads it: a line of only spaces is
+    a continuation of the header above it (a multi-line `License:`), not the
+    end of the block.
     """
-    wanted = {n.lower(): n for n in names}
-    out: dict[str, list[str]] = {n: [] for n in names}
-    current: list[str] | None = None
-    for line in metadata.splitlines():
-        if not line.strip():
-            break  # the description starts after the first empty line
-        if line[:1] in (" ", "\t") and current is not None:
-            current[-1] += " " + line.strip()
-            continue
-        key, sep, value = line.partition(":")
-        current = out[wanted[key.strip().lower()]] if sep and key.strip().lower() in wanted else None
-        if current is not None:
-            current.append(value.strip())
-    return out
+    from email.parser import HeaderParser  # noqa: PLC0415 - the email package costs ~5 ms: only for wheels
+
+    message = HeaderParser().parsestr(metadata)
+    return {n: [" ".join(str(v).split()) for v in message.get_all(n) or ()] for n in names}
 
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")

@@ -49,8 +49,9 @@ if TYPE_CHECKING:
 
 SHIPPED_LIB, GLIBC, CXX, TORCH, ON_DISK, UNKNOWN = "shipped", "glibc", "C++ runtime", "torch", "on disk", "unknown"
 RUNTIME = "GPU runtime"  # a library of a runtime wheel torch installs, from abicheck's index
-# What CPython itself loads on glibc before any extension: its symbols are in every extension's scope.
-PROGRAM_LIBRARIES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "libutil.so.1")
+# What CPython itself loads on glibc before any extension: its symbols are in every extension's scope. The
+# loader (`ld.so`, whatever its soname on the architecture) is in every process, and defines __tls_get_addr.
+PROGRAM_LIBRARIES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "libutil.so.1", "ld.so")
 
 Import = tuple[str, "str | None", "str | None"]  # (name, version, the library its version need names)
 
@@ -101,6 +102,7 @@ class ImportResult:
     checked: int = 0
     missing: list[tuple[str, str | None, str | None, list[Provider]]] = field(default_factory=list)
     unknown: dict[str, tuple[int, str]] = field(default_factory=dict)  # library -> (imports, why)
+    python_defined: frozenset[str] = frozenset()  # Py*-named imports a library in the scope defines (not CPython)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"checked": self.checked, "missing": len(self.missing),
@@ -128,7 +130,7 @@ def on_disk(path: str) -> tuple[Any, tuple[str, ...]] | None:
 def _system(library: str, musl: bool) -> Provider:
     if musl:
         return Provider(library, UNKNOWN, why="musl's exports are not in abicheck's data")
-    if library in GLIBC_LIBRARIES or is_loader(library):
+    if library in GLIBC_LIBRARIES or is_loader(library) or library == "ld.so":
         return Provider(library, GLIBC)
     if library in CXX_RUNTIME:
         return Provider(library, CXX)
@@ -315,7 +317,19 @@ def resolve_object_imports(ctx: LoadContext) -> ImportResult | None:
             return True
         return not inside_torch and is_torch_symbol(name)
 
-    return resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
+    result = resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
+    if ctx.object.python_imports and not executable:
+        result.python_defined = _defined_by_libraries(set(ctx.object.python_imports), scope, ctx.facts.arch)
+    return result
+
+
+def _defined_by_libraries(names: set[str], scope: list[Provider], arch: str | None) -> frozenset[str]:
+    """Which of `names` a library of the scope other than the C library defines (PySide's PySideProperty_*)."""
+    found: set[str] = set()
+    for provider in scope:
+        if provider.kind in (SHIPPED_LIB, ON_DISK, TORCH, RUNTIME) and names - found:
+            found |= provider.defined(arch, names - found, None) or set()
+    return frozenset(found)
 
 
 def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str | None,
@@ -337,7 +351,7 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
         else:
             unversioned.add(name)
     for (library, version), names in versioned.items():
-        provider = by_name.get(library)
+        provider = by_name.get(library) or (by_name.get("ld.so") if is_loader(library) else None)
         if provider is not None and provider.kind in (SHIPPED_LIB, ON_DISK) and not provider.exports.has_version(
                 version):
             result.checked += len(names)  # the library lacks the whole version: AB311 names it once

@@ -235,6 +235,8 @@ class ElfReader:
             if off + size > self._size:
                 raise self._fail("truncated ELF: PT_INTERP runs past the end of the file")
             interpreter = bytes(self._buf[off:off + size]).split(b"\0", 1)[0].decode("utf-8", "replace")
+            if not interpreter and self.type == "DYN":
+                interpreter = None  # an empty PT_INTERP of a shared library: dlopen ignores it, as abicheck does
         soname = self._string(self._dyn[DT_SONAME]) if DT_SONAME in self._dyn else None
         return ElfFacts(
             elf_class=self.elf_class,

@@ -15,7 +15,6 @@ import sys
 from array import array
 from bisect import bisect_left
 from functools import cache
-from hashlib import blake2b
 from importlib.resources import files
 
 from abicheck.policy.data import load_json
@@ -23,6 +22,8 @@ from abicheck.policy.data import load_json
 
 def name_key(name: str) -> int:
     """The 48-bit key of a symbol name (tools/export_index.py writes the same)."""
+    from hashlib import blake2b  # noqa: PLC0415 - hashlib (OpenSSL) costs 2-3 ms at import: only when a kernel is met
+
     return int.from_bytes(blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "little") >> 16
 
 

@@ -38,10 +38,11 @@ class Check:
     function: Callable[[Any], Iterable[Finding]]
     rules: tuple[Rule, ...]
     formats: frozenset[Format] = ELF_ONLY
+    judged_at: Scope | None = None  # where the check runs, when not where its rules are (an ELF object's AB501)
 
     @property
     def scope(self) -> Scope:
-        return self.rules[0].scope
+        return self.judged_at or self.rules[0].scope
 
     @property
     def codes(self) -> frozenset[str]:
@@ -49,7 +50,7 @@ class Check:
 
 
 def check(function: Callable[[Any], Iterable[Finding]], *rules: Rule,
-          formats: frozenset[Format] = ELF_ONLY) -> Check:
+          formats: frozenset[Format] = ELF_ONLY, judged_at: Scope | None = None) -> Check:
     found = {r.scope for r in rules}
     assert len(found) == 1, f"{function.__name__} reports rules of several scopes"
-    return Check(function, rules, formats)
+    return Check(function, rules, formats, judged_at)

@@ -113,6 +113,7 @@ class ObjectRecord:
     target: Target
     defined_versions: frozenset[str]  # its own .gnu.version_d names, for those that load it
     tables: KeptTables | None  # None: its symbol table could not be read
+    python_imports: tuple[str, ...] = ()  # its imports named like the CPython API (Py*, _Py*), weak ones too
 
     @property
     def path(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from abicheck.policy.stable_abi import PYTHON_DLL, is_python_api, stable_symbols
 from abicheck.report.model import Finding
 from abicheck.rules.base import MACOS_AND_WINDOWS, Rule, check
-from abicheck.rules.context import ObjectContext
+from abicheck.rules.context import LoadContext, ObjectContext
 
 AB501 = Rule(
     code="AB501",
@@ -48,16 +48,15 @@ def _version(v: tuple[int, int]) -> str:
     return f"{v[0]}.{v[1]}"
 
 
-def check_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
+def check_stable_abi(ctx: LoadContext) -> Iterator[Finding]:
+    """An ELF object's Py* imports, once its load scope is known: a library's own Py* names are not CPython's."""
     if not ctx.target.abi3:
         return
     table = stable_symbols()
-    seen: set[str] = set()
-    for sym in sorted(ctx.reader.imports(), key=lambda s: s.name):
-        name = sym.name
-        if not is_python_api(name) or name in seen:
-            continue
-        seen.add(name)
+    theirs = ctx.imports.python_defined if ctx.imports is not None else frozenset()
+    for name in ctx.object.python_imports:
+        if name in theirs:
+            continue  # defined by a library the object loads (shiboken6's PyEnumMeta_Check): not the C API
         added = table.get(name)
         if added is None:
             yield ctx.finding(
@@ -117,5 +116,5 @@ def check_foreign_stable_abi(ctx: ObjectContext) -> Iterator[Finding]:
 
 
 RULES = [AB501, AB502]
-CHECKS = [check(check_stable_abi, AB501, AB502),
+CHECKS = [check(check_stable_abi, AB501, AB502, judged_at="load"),
           check(check_foreign_stable_abi, AB501, AB502, formats=MACOS_AND_WINDOWS)]
