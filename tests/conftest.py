@@ -45,6 +45,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(*tools): system tools the test runs (see tests/conftest.py)")
 
 
+def zig_cc() -> list[str]:
+    """`zig cc` from the ziglang package (a test extra): skipped without it, failed under CI."""
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("ziglang is missing under CI; pip install -e '.[test]' installs it", pytrace=False)
+        pytest.skip("needs ziglang (pip install -e '.[test]')")
+    return [sys.executable, "-m", "ziglang", "cc"]
+
+
 def missing_tools(tools: tuple[str, ...]) -> list[str]:
     return [tool for tool in tools if shutil.which(tool) is None]
 

@@ -72,6 +72,7 @@ from abicheck.binary.elf_model import (  # noqa: F401 - the reader's constants a
 from abicheck.binary.file_buffer import WHOLE_BELOW, FileBuffer
 from abicheck.errors import ElfError
 
+EM_S390 = 22
 MAX_CHAIN = 1 << 20  # GNU hash chain entries walked before a file is called malformed
 
 
@@ -331,7 +332,8 @@ class ElfReader:
         if DT_SYMTAB not in self._dyn:
             return 0
         if DT_HASH in self._dyn:
-            _nbucket, nchain = self._unpack("II", self._offset_of(self._dyn[DT_HASH], "DT_HASH"))
+            words = "QQ" if self.hash_word == 8 else "II"
+            _nbucket, nchain = self._unpack(words, self._offset_of(self._dyn[DT_HASH], "DT_HASH"))
             return self._checked_count(nchain)
         if DT_GNU_HASH in self._dyn:
             return self._checked_count(self._count_gnu_hash())
@@ -344,6 +346,20 @@ class ElfReader:
                 f"malformed ELF: {count} dynamic symbols would run past the end of the file"
             )
         return count
+
+    @property
+    def hash_word(self) -> int:
+        """The size of a DT_HASH entry: 8 bytes on 64-bit s390x, as glibc and GNU ld have it, else 4.
+
+        LLD writes 4-byte entries for s390x too; a table that does not fit as
+        8-byte entries is read as 4-byte ones.
+        """
+        if self.machine != EM_S390 or self.elf_class != 64 or DT_HASH not in self._dyn:
+            return 4
+        base = self._offset_of(self._dyn[DT_HASH], "DT_HASH")
+        nbucket, nchain = self._unpack("QQ", base)
+        fits = nchain <= MAX_SYMBOLS and nbucket <= MAX_SYMBOLS and base + 8 * (2 + nbucket + nchain) <= self._size
+        return 8 if fits else 4
 
     @property
     def _syment(self) -> int:

@@ -116,9 +116,11 @@ class Exports:
             self._kind = "gnu"
         elif count and DT_HASH in dyn:
             base = reader._offset_of(dyn[DT_HASH], "DT_HASH")
-            nbucket, nchain = reader._unpack("II", base)
-            size = 8 + 4 * (nbucket + nchain)
-            self._sysv = (nbucket, nchain, self._array("I", self._copy(reader, base, size, "the hash table")[8:]))
+            word = reader.hash_word  # 8 on 64-bit s390x
+            nbucket, nchain = reader._unpack("QQ" if word == 8 else "II", base)
+            size = word * (2 + nbucket + nchain)
+            table = self._copy(reader, base, size, "the hash table")[2 * word:]
+            self._sysv = (nbucket, nchain, self._array("Q" if word == 8 else "I", table))
             self._kind = "sysv"
         self.size = len(self._symtab) + len(self.strings) + size + 2 * count
 

@@ -81,6 +81,7 @@ class Artifact:
     _member: tuple[WheelReader, Member] | None = None  # a Mach-O or PE wheel member
     # a streamed ELF member: read again keeping these extra byte ranges too
     _reload: Callable[[list[tuple[int, int]]], ElfReader] | None = None
+    _whole: Callable[[], ElfReader] | None = None  # the member read whole, after too many re-reads
 
     @property
     def display(self) -> str:
@@ -104,7 +105,7 @@ class Artifact:
         assert self._binary is not None
         if self._reload is None:
             return use(self._binary)
-        reload = self._reload
+        reload, whole = self._reload, self._whole
 
         def attempt(extra: list[tuple[int, int]]) -> T:
             if extra:
@@ -112,7 +113,12 @@ class Artifact:
             assert self._binary is not None
             return use(self._binary)
 
-        return keeping_missing(attempt, self.display)
+        def read_whole() -> T:
+            assert whole is not None
+            self._binary = whole()
+            return use(self._binary)
+
+        return keeping_missing(attempt, self.display, whole=read_whole if whole is not None else None)
 
     def _parse(self, buf: object) -> MachOFile | PEFile:
         if self.format == "macho":
@@ -140,8 +146,9 @@ class Artifact:
 
 
 def elf_artifact(origin: Origin, reader: ElfReader,
-                 reload: Callable[[list[tuple[int, int]]], ElfReader] | None = None) -> Artifact:
-    return Artifact(origin, "elf", _binary=reader, _reload=reload)
+                 reload: Callable[[list[tuple[int, int]]], ElfReader] | None = None,
+                 whole: Callable[[], ElfReader] | None = None) -> Artifact:
+    return Artifact(origin, "elf", _binary=reader, _reload=reload, _whole=whole)
 
 
 def foreign_file(origin: Origin, fmt: Format, path: str) -> Artifact:

@@ -12,17 +12,21 @@ MAX_REREADS = 4  # extra passes over one streamed member for tables outside its 
 
 
 def keeping_missing(attempt: Callable[[list[tuple[int, int]]], T], label: str,
-                    extra: list[tuple[int, int]] | None = None) -> T:
+                    extra: list[tuple[int, int]] | None = None, whole: Callable[[], T] | None = None) -> T:
     """`attempt(extra)` until no read misses; each miss adds its range (at least 1 MiB) to `extra`.
 
     The one retry rule for streamed members: at most MAX_REREADS more passes,
-    then the object is malformed.
+    then `whole()` (the member read whole, when it is small enough to hold: a
+    patchelf'd object's tables may lie in a dozen LOAD segments), else the
+    object is malformed.
     """
     extra = [] if extra is None else extra
     while True:
         try:
             return attempt(extra)
         except MissingBytes as missing:
+            if len(extra) >= MAX_REREADS and whole is not None:
+                return whole()
             if len(extra) >= MAX_REREADS:
                 raise InputError(f"malformed ELF: tables scattered over more than {MAX_REREADS} ranges outside "
                                  "the file's head", label) from None

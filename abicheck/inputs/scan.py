@@ -10,7 +10,7 @@ is. The input problems met on the way are collected as they are found.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -223,7 +223,17 @@ def _open_member(wheel: WheelReader, member: object, display: str,
         source = data if not ranges else wheel.read_ranges(member, ranges)  # type: ignore[arg-type]
         return ElfReader(source, display)  # type: ignore[arg-type]
 
-    return keeping_missing(attempt, display, extra), extra
+    return keeping_missing(attempt, display, extra, _whole_reader(wheel, member, display)), extra
+
+
+WHOLE_BYTES = 1 << 30  # a member with tables in many places is read whole up to this size
+
+
+def _whole_reader(wheel: WheelReader, member: object, display: str) -> Callable[[], ElfReader] | None:
+    """Reading the member whole, for one whose tables lie in more places than re-reads cover (patchelf)."""
+    if getattr(member, "size", WHOLE_BYTES + 1) > WHOLE_BYTES:
+        return None
+    return lambda: ElfReader(wheel.read_all(member), display)  # type: ignore[arg-type]
 
 
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
@@ -253,7 +263,7 @@ def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs
 
             origin = Origin(display, archive, member.name, wheel=wheel.tags, shipped=wheel.shipped,
                             position=(0, member.index))
-            yield elf_artifact(origin, reader, again)
+            yield elf_artifact(origin, reader, again, _whole_reader(wheel, member, display))
         for member, fmt in wheel.foreign_members:
             counter[0] += 1
             origin = Origin(wheel.display(member), archive, member.name, wheel=wheel.tags, shipped=wheel.shipped,

@@ -42,7 +42,6 @@ from abicheck.binary.file_buffer import slice_bounds
 from abicheck.errors import ElfError, InputError, MissingBytes
 
 HEAD_BYTES = 32 << 20
-MAX_RANGE_BYTES = 64 << 20  # one table kept beyond the head (no real .dynstr comes near it)
 MAX_RATIO = 1000  # inflated bytes per compressed byte, checked as the data comes
 CHUNK = 256 << 10  # compressed bytes read at a time
 OUT_STEP = 1 << 20  # inflated bytes produced at a time (bounds zip bombs and per-thread memory too)
@@ -225,10 +224,13 @@ class MemberStream:
         """
         size = self.info.file_size
         stops = {0: min(size, head_bytes)}  # kept range start -> stop; the head starts at 0
+        # A table may be as large as the member (TensorFlow's .dynstr is 82 MB), but never larger than what
+        # its compressed bytes can inflate to: a lying header buys no memory.
+        most = min(size, max(self.info.compress_size, 1) * MAX_RATIO)
         for start, stop in extra:
-            if stop - start > MAX_RANGE_BYTES:
-                raise InputError(f"malformed ELF: a table of {stop - start} bytes is over the "
-                                 f"{MAX_RANGE_BYTES >> 20} MiB abicheck reads", self.label)
+            if stop - start > most:
+                raise InputError(f"malformed ELF: a table of {stop - start} bytes is larger than the member can "
+                                 "hold", self.label)
             if start <= stops[0]:
                 stops[0] = max(stops[0], min(stop, size))  # it starts in the head: the head grows
             elif start < size:

@@ -1,0 +1,158 @@
+"""Objects resolved exactly as ld.so and pip would: each class built here, the verdict checked against the loader.
+
+Each test builds the layout it is about (gcc, zig, patchelf), asks the real
+loader (`dlopen` with RTLD_NOW in a child process, as CPython loads an
+extension) where a load can be tried here, and asserts that abicheck says the
+same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_wheel, run_cli, zig_cc
+
+import abicheck
+from abicheck.analysis.requirements import headers
+
+
+def build(source: str, output: Path, *flags: str, cc: tuple[str, ...] = ("gcc",), suffix: str = ".c") -> Path:
+    src = output.with_name(output.name + suffix)
+    src.write_text(source)
+    subprocess.run([*cc, "-shared", "-fPIC", "-o", str(output), str(src), *flags], check=True,
+                   capture_output=True)
+    return output
+
+
+def loads(path: Path, *preload: Path, env: dict[str, str] | None = None) -> str | None:
+    """None when the object loads with RTLD_NOW in a child process (after `preload`, RTLD_GLOBAL); else why not."""
+    code = "import ctypes, os, sys\n" + "".join(
+        f"ctypes.CDLL({str(p)!r}, mode=os.RTLD_NOW | os.RTLD_GLOBAL)\n" for p in preload) + (
+        f"ctypes.CDLL({str(path)!r}, mode=os.RTLD_NOW)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    return None if done.returncode == 0 else done.stderr.strip().splitlines()[-1]
+
+
+def codes(report: abicheck.Report) -> list[tuple[str, str | None]]:
+    return sorted((f.code, f.symbol or f.library) for f in report.findings)
+
+
+@pytest.mark.requires("gcc", "patchelf")
+def test_tls_get_addr_binds_to_the_loader_that_every_process_has(tmp_path):
+    """An object that imports __tls_get_addr without naming ld.so in NEEDED: the loader defines it."""
+    so = build("__thread int counter; int bump(void) { return ++counter; }\n", tmp_path / "tls.so")
+    subprocess.run(["patchelf", "--remove-needed", "ld-linux-x86-64.so.2", str(so)], check=True)
+    assert loads(so) is None
+    report = abicheck.check([str(so)])
+    assert codes(report) == [] and report.artifacts[0].imports["not_checked"] == 0
+
+
+@pytest.mark.requires("gcc")
+def test_an_empty_interpreter_of_a_shared_library_is_ignored_as_dlopen_does(tmp_path):
+    so = build('const char interp[] __attribute__((section(".interp"))) = "";\nint f(void) { return 1; }\n',
+               tmp_path / "empty-interp.so")
+    assert loads(so) is None
+    assert codes(abicheck.check([str(so)])) == []
+
+
+@pytest.mark.requires("gcc")
+def test_py_named_exports_of_a_library_the_object_loads_are_not_cpythons(tmp_path):
+    """PySide's PySideProperty_*, shiboken's PyEnumMeta_Check: defined by a shipped library, not the C API."""
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    lib = build("int PyFake_Check(void *o) { return o != 0; }\n", folder / "libfake.so", "-Wl,-soname,libfake.so")
+    ext = build("int PyFake_Check(void *); int PyLong_Unstable(void *);\n"
+                "int use(void *o) { return PyFake_Check(o) + PyLong_Unstable(o); }\n", folder / "ext.abi3.so",
+                f"-L{folder}", "-lfake", "-Wl,-rpath,$ORIGIN", "-Wl,--allow-shlib-undefined")
+    # the loader binds PyFake_Check to libfake; PyLong_Unstable would come from the interpreter
+    refused = loads(ext)
+    assert refused is not None and "PyLong_Unstable" in refused and "PyFake_Check" not in refused
+    report = abicheck.check([str(folder)], select=["AB501"])
+    assert codes(report) == [("AB501", "PyLong_Unstable")]
+    assert lib.exists()
+
+
+def test_metadata_is_read_as_pips_email_parser_reads_it():
+    """A line of spaces continues a header (faiss-gpu-cu12's License); it does not end the header block."""
+    metadata = ("Metadata-Version: 2.1\nName: demo\nLicense: MIT\n  \n  More license text\n"
+                "Requires-Dist: nvidia-cublas-cu12>=12\nRequires-Dist: numpy ;\n  python_version >= '3.9'\n"
+                "\nDescription\nRequires-Dist: not-a-header\n")
+    found = headers(metadata, ("Requires-Dist", "License"))
+    assert found == {"Requires-Dist": ["nvidia-cublas-cu12>=12", "numpy ; python_version >= '3.9'"],
+                     "License": ["MIT More license text"]}
+
+
+@pytest.mark.requires("gcc", "patchelf")
+def test_a_dependency_after_a_blank_continuation_line_provides_its_library(tmp_path):
+    so = build("int cublasCreate_v2(void *); int go(void) { return cublasCreate_v2(0); }\n", tmp_path / "ext.so",
+               "-Wl,--allow-shlib-undefined")
+    subprocess.run(["patchelf", "--add-needed", "libcublas.so.12", "--set-rpath",
+                    "$ORIGIN/../nvidia/cublas/lib", str(so)], check=True)
+    metadata = "License: MIT\n  \n  more\nRequires-Dist: nvidia-cublas-cu12\n"
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/ext.so": str(so)},
+                       metadata=metadata)
+    report = abicheck.check([wheel], select=["AB301"])
+    assert codes(report) == []
+    (artifact,) = [a for a in report.artifacts if a.kind == "elf"]
+    assert {"library": "libcublas.so.12", "how": "dependency", "where": "nvidia-cublas-cu12"} in artifact.needed
+
+
+def _wheel_of(tmp_path: Path, so: Path, name: str) -> str:
+    return make_wheel(tmp_path, f"{name}-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {f"{name}/{so.name}": str(so)})
+
+
+@pytest.mark.requires("gcc", "patchelf")
+def test_tables_in_many_load_segments_are_read_in_a_wheel_as_on_disk(tmp_path):
+    """patchelf moves the tables to a new LOAD segment each time; past the streamed head they are read whole."""
+    so = build("#include <pthread.h>\nint f(pthread_t t) { return pthread_join(t, 0); }\n", tmp_path / "many.so")
+    subprocess.run(["objcopy", "--add-section", f".blob={_random_file(tmp_path, 40 << 20)}", str(so)], check=True)
+    for i in range(1, 9):
+        subprocess.run(["patchelf", "--add-needed", f"libdummy{i}.so." + "x" * (3000 * i), str(so)], check=True)
+    loose = abicheck.check([str(so)])
+    packed = abicheck.check([_wheel_of(tmp_path, so, "many")])
+    assert packed.errors == [] and codes(loose)
+    assert [c for c in codes(packed) if c[0] != "AB402"] == codes(loose)
+
+
+@pytest.mark.requires("gcc")
+def test_a_string_table_over_64_mib_is_read_in_a_wheel(tmp_path):
+    """TensorFlow's libtensorflow_cc.so.2 has an 82 MB .dynstr; the bound follows the member, not a constant."""
+    asm = tmp_path / "names.s"
+    with asm.open("w") as f:
+        f.write(".text\n")
+        for _ in range(6800):
+            name = "f" + os.urandom(5000).hex()
+            f.write(f".globl {name}\n.type {name},@function\n{name}:\n ret\n")
+    code = build("#include <pthread.h>\nint g(pthread_t t) { return pthread_join(t, 0); }\n", tmp_path / "pj.so")
+    so = tmp_path / "bigstr.so"
+    subprocess.run(["gcc", "-shared", "-o", str(so), str(asm), str(code.with_name("pj.so.c")), "-Wl,-s",
+                    "-Wa,--noexecstack"], check=True, capture_output=True)
+    wheel = _wheel_of(tmp_path, so, "bigstr")
+    report = abicheck.check([wheel])
+    assert report.errors == [] and ("AB101", "pthread_join") in codes(report)
+    assert [c for c in codes(report) if c[0] != "AB402"] == codes(abicheck.check([str(so)]))
+
+
+def _random_file(tmp_path: Path, size: int) -> Path:
+    path = tmp_path / "random.bin"
+    path.write_bytes(os.urandom(size))
+    return path
+
+
+def test_s390x_objects_with_64_bit_hash_words_are_read(tmp_path):
+    """64-bit s390x has 8-byte DT_HASH entries as GNU ld writes them (pydantic-core 2.27.1's s390x wheel, checked
+    by hand); LLD, which zig uses, writes 4-byte ones. This object is LLD's: both layouts must read."""
+    so = build("#include <pthread.h>\nint exported_one(pthread_t t) { return pthread_join(t, 0); }\n"
+               "int exported_two(void) { return 2; }\n", tmp_path / "s390x.so",
+               "-target", "s390x-linux-gnu.2.28", "-Wl,--hash-style=sysv", cc=tuple(zig_cc()))
+    report = abicheck.check([str(so)])
+    assert report.errors == []
+    done = run_cli("abi", "dump", "--format", "json", str(so))
+    exported = {s["name"] for s in json.loads(done.stdout)["symbols"]}
+    assert {"exported_one", "exported_two"} <= exported
