@@ -192,7 +192,7 @@ def _backend(origin: Origin, options: CheckOptions) -> BackendContext | None:
         return BackendContext(variant.backend, variant.backend_version, f"--variant {variant.name}", variant.name)
     if options.backend is not None:
         return options.backend
-    named = backend_from_filename(origin.display)
+    named = backend_from_filename(origin.display, in_wheel=origin.wheel is not None)
     return BackendContext(named, None, "its file name") if named else None
 
 

@@ -238,6 +238,11 @@ def test_a_dirty_build_name_is_still_a_kernel_name(tmp_path):
     assert backend_from_filename("_name_cuda_7645816_dirty.abi3.so") == "cuda"
     assert backend_from_filename("_relu_rocm_ab12cd3.abi3.so") == "rocm"
     assert backend_from_filename("libfoo_cuda.so") is None
+    # not kernels: a plugin and one of torch's own libraries (jax's and torch's wheels hold them)
+    assert backend_from_filename("xla_rocm_plugin.so") is None
+    assert backend_from_filename("libtorch_cuda_linalg.so") is None
+    assert backend_from_filename("_relu_cuda_ab12.so") == "cuda"
+    assert backend_from_filename("_relu_cuda_ab12.so", in_wheel=True) is None  # a wheel's kernels are abi3
 
 
 def test_kernel_hints_fit_kernel_builder(tmp_path):

@@ -156,3 +156,22 @@ def test_s390x_objects_with_64_bit_hash_words_are_read(tmp_path):
     done = run_cli("abi", "dump", "--format", "json", str(so))
     exported = {s["name"] for s in json.loads(done.stdout)["symbols"]}
     assert {"exported_one", "exported_two"} <= exported
+
+
+@pytest.mark.requires("gcc", "readelf")
+@pytest.mark.parametrize("level", [2, 3, 4])
+def test_an_x86_isa_level_above_the_baseline_is_named_as_readelf_reads_it(tmp_path, level):
+    """glibc 2.33+ checks GNU_PROPERTY_X86_ISA_1_NEEDED against the CPU: a v2+ object fails on baseline CPUs.
+
+    This machine's CPU may have every level (ld.so --help lists them), so the refusal cannot be shown here;
+    the note abicheck reads is checked against readelf's reading of it.
+    """
+    so = build("int f(void) { return 1; }\n", tmp_path / f"v{level}.so", f"-Wl,-z,x86-64-v{level}")
+    note = subprocess.run(["readelf", "-n", str(so)], capture_output=True, text=True).stdout
+    assert f"x86 ISA needed: x86-64-v{level}" in note
+    report = abicheck.check([str(so)])
+    (finding,) = report.findings
+    assert finding.code == "AB405" and finding.details["isa_needed"] == f"x86-64-v{level}"
+    plain = build("int f(void) { return 1; }\n", tmp_path / "plain.so")  # no ISA note: any x86-64 CPU
+    assert "ISA needed" not in subprocess.run(["readelf", "-n", str(plain)], capture_output=True, text=True).stdout
+    assert codes(abicheck.check([str(plain)])) == []

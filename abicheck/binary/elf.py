@@ -47,13 +47,17 @@ from abicheck.binary.elf_model import (  # noqa: F401 - the reader's constants a
     DT_VERSYM,
     ELF_MAGIC,
     ELF_TYPES,
+    GNU_PROPERTY_X86_ISA_1_NEEDED,
     MAX_DYNAMIC_ENTRIES,
     MAX_SYMBOLS,
     MAX_VERSION_ENTRIES,
+    NT_GNU_PROPERTY_TYPE_0,
     PN_XNUM,
     PT_DYNAMIC,
+    PT_GNU_PROPERTY,
     PT_INTERP,
     PT_LOAD,
+    PT_NOTE,
     SHN_UNDEF,
     SYMBOL_BINDINGS,
     SYMBOL_KINDS,
@@ -73,6 +77,8 @@ from abicheck.binary.file_buffer import WHOLE_BELOW, FileBuffer
 from abicheck.errors import ElfError
 
 EM_S390 = 22
+MAX_NOTES = 16  # PT_NOTE segments looked into for GNU properties
+MAX_NOTE_BYTES = 1 << 16
 MAX_CHAIN = 1 << 20  # GNU hash chain entries walked before a file is called malformed
 
 
@@ -186,6 +192,8 @@ class ElfReader:
         self._loads: list[tuple[int, int, int]] = []
         self._dynamic: tuple[int, int] | None = None
         self._interp: tuple[int, int] | None = None
+        self._notes: list[tuple[int, int]] = []  # PT_NOTE ranges
+        self._property: tuple[int, int] | None = None  # PT_GNU_PROPERTY
         for i in range(self._phnum):
             ph = dict(zip(names, self._unpack(fmt, self._phoff + i * self._phentsize), strict=True))
             if ph["type"] == PT_LOAD:
@@ -194,6 +202,10 @@ class ElfReader:
                 self._dynamic = (ph["offset"], ph["filesz"])
             elif ph["type"] == PT_INTERP:
                 self._interp = (ph["offset"], ph["filesz"])
+            elif ph["type"] == PT_NOTE and len(self._notes) < MAX_NOTES:
+                self._notes.append((ph["offset"], ph["filesz"]))
+            elif ph["type"] == PT_GNU_PROPERTY:
+                self._property = (ph["offset"], ph["filesz"])
 
     def _parse_dynamic(self) -> None:
         self._dyn: dict[int, int] = {}
@@ -596,6 +608,43 @@ class ElfReader:
             if 0 <= st_name < len(strings) and strings[st_name:end if end >= 0 else len(strings)] in wanted:
                 picks.append(index)
         return [s for s in self._symbols(iter(picks)) if s.name]
+
+    def x86_isa_needed(self) -> int:
+        """The x86 ISA level bit mask of GNU_PROPERTY_X86_ISA_1_NEEDED (0 when none): what glibc 2.33+ checks.
+
+        As the loader reads it: the PT_GNU_PROPERTY segment, else the GNU
+        property notes of the PT_NOTE segments.
+        """
+        ranges = [self._property] if self._property is not None else self._notes
+        for offset, size in ranges:
+            size = min(size, MAX_NOTE_BYTES)
+            if offset + size > self._size:
+                continue
+            found = self._gnu_isa(bytes(self._buf[offset:offset + size]))
+            if found:
+                return found
+        return 0
+
+    def _gnu_isa(self, data: bytes) -> int:
+        """GNU_PROPERTY_X86_ISA_1_NEEDED in one note segment's bytes; 0 when absent."""
+        align = 8 if self.elf_class == 64 else 4  # of a property note's descriptor and its properties
+        pos = 0
+        while pos + 12 <= len(data):
+            namesz, descsz, kind = struct.unpack_from(self._e + "III", data, pos)
+            desc = pos + 12 + ((namesz + 3) & -4)
+            gnu = kind == NT_GNU_PROPERTY_TYPE_0 and data[pos + 12:pos + 12 + namesz].rstrip(b"\0") == b"GNU"
+            if gnu:
+                at, end = desc, min(desc + descsz, len(data))
+                while at + 8 <= end:
+                    pr_type, pr_size = struct.unpack_from(self._e + "II", data, at)
+                    if pr_type == GNU_PROPERTY_X86_ISA_1_NEEDED and pr_size >= 4 and at + 12 <= end:
+                        return int(struct.unpack_from(self._e + "I", data, at + 8)[0])
+                    at += 8 + ((pr_size + align - 1) & -align)
+            following = desc + ((descsz + (align if gnu else 4) - 1) & -(align if gnu else 4))
+            if following <= pos:
+                break
+            pos = following
+        return 0
 
     def exports(self) -> list[Symbol]:
         """Defined global and weak dynamic symbols."""

@@ -34,14 +34,19 @@ class FoundFile:
 
 
 # `_relu_cuda_ab12cd3.abi3.so`, `_name_cuda_7645816_dirty.abi3.so` (a build from a modified tree),
-# `_relu_cuda_ab12cd3.pyd` on Windows: kernel builders name their ops libraries so.
-_KERNEL_FILE = re.compile(r"_(?P<backend>[a-z]+)_[0-9a-z]+(_dirty)?((\.abi3)?\.so|\.pyd)$")
+# `_relu_cuda_ab12cd3.pyd` on Windows: kernel builders name their ops libraries so, the whole name: an
+# underscore, the kernel, the backend, a hexadecimal revision. `xla_rocm_plugin.so` and
+# `libtorch_cuda_linalg.so` are not kernels.
+_KERNEL_FILE = re.compile(r"_[A-Za-z0-9_]+?_(?P<backend>[a-z]+)_[0-9a-f]+(_dirty)?(?P<ext>(\.abi3)?\.so|\.pyd)")
 
 
-def backend_from_filename(name: str) -> str | None:
-    """The backend a kernel builder's file name states (`_relu_cuda_ab12.abi3.so` -> cuda)."""
-    m = _KERNEL_FILE.search(os.path.basename(name))
-    if m is None:
+def backend_from_filename(name: str, in_wheel: bool = False) -> str | None:
+    """The backend a kernel builder's file name states (`_relu_cuda_ab12.abi3.so` -> cuda).
+
+    In a wheel, only a stable-ABI extension (`.abi3.so`, `.pyd`) can be a kernel's ops library.
+    """
+    m = _KERNEL_FILE.fullmatch(os.path.basename(name))
+    if m is None or (in_wheel and m.group("ext") == ".so"):
         return None
 
     return m.group("backend") if m.group("backend") in backends() else None

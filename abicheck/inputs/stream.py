@@ -226,8 +226,9 @@ class MemberStream:
         stops = {0: min(size, head_bytes)}  # kept range start -> stop; the head starts at 0
         # A table may be as large as the member (TensorFlow's .dynstr is 82 MB), but never larger than what
         # its compressed bytes can inflate to: a lying header buys no memory.
-        most = min(size, max(self.info.compress_size, 1) * MAX_RATIO)
+        most = max(self.info.compress_size, 1) * MAX_RATIO
         for start, stop in extra:
+            stop = min(stop, size)
             if stop - start > most:
                 raise InputError(f"malformed ELF: a table of {stop - start} bytes is larger than the member can "
                                  "hold", self.label)

@@ -41,7 +41,7 @@ __all__ = ["Rule", "all_rules", "expand_codes", "get_rule", "registry", "rule_co
 _MODULES = (symbols, paths, linkage, libraries, undefined, torch_abi, arch, tags, macos, python_abi)
 # The one table of codes, in the order explain, the SARIF rule list and messages have always listed them.
 TABLE = ("AB101", "AB102", "AB201", "AB202", "AB301", "AB302", "AB303", "AB304", "AB305", "AB306", "AB307",
-         "AB311", "AB312", "AB308", "AB309", "AB310", "AB401", "AB402", "AB403", "AB404", "AB501", "AB502",
+         "AB311", "AB312", "AB308", "AB309", "AB310", "AB401", "AB402", "AB403", "AB404", "AB405", "AB501", "AB502",
          "AB601", "AB602", "AB603")
 _DEFINED = {rule.code: rule for module in _MODULES for rule in module.RULES}
 assert set(_DEFINED) == set(TABLE), "every rule is in the table, once"

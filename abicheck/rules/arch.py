@@ -122,5 +122,49 @@ def check_foreign_machine(ctx: ObjectContext) -> Iterator[Finding]:
                 details={"expected": wanted, "found": arches})
 
 
-RULES = [AB401]
-CHECKS = [check(check_machine, AB401), check(check_foreign_machine, AB401, formats=MACOS_AND_WINDOWS)]
+AB405 = Rule(
+    code="AB405",
+    name="x86-isa-level-too-high",
+    summary="The object needs a newer x86-64 ISA level (v2, v3, v4) than the baseline CPUs its policy covers.",
+    explanation="""\
+An x86-64 object may record the micro-architecture level it was built for in
+its GNU property note (GNU_PROPERTY_X86_ISA_1_NEEDED: x86-64-v2 adds SSE4.2
+and POPCNT, v3 AVX2, v4 AVX-512), as `gcc -march=x86-64-v3` with
+-Wa,-mx86-used-note=yes or `-Wl,-z,x86-64-v3` do. manylinux and musllinux
+x86_64 cover every x86-64 CPU, the baseline. On a CPU without the recorded
+level, glibc 2.33 and later refuse to load the object:
+
+    .../ext.so: CPU ISA level is lower than required
+
+and older glibc loads it, to die at the first newer instruction (SIGILL).
+readelf -n shows the note ("x86 ISA needed: x86-64-v3").
+
+Fix: build for the baseline (-march=x86-64, no -z x86-64-vN), and choose
+the faster code at run time (function multiversioning, or a dispatch on
+__builtin_cpu_supports); or publish the object only where every CPU has the
+level.""",
+)
+
+_ISA_LEVELS = ("baseline", "x86-64-v2", "x86-64-v3", "x86-64-v4")
+
+
+def check_isa_level(ctx: ObjectContext) -> Iterator[Finding]:
+    if ctx.facts.arch != "x86_64":
+        return
+    needed = ctx.reader.x86_isa_needed()
+    level = needed.bit_length()  # bit 0 the baseline, bit 1 v2, bit 2 v3, bit 3 v4
+    if level <= 1:
+        return
+    name = _ISA_LEVELS[level - 1] if level <= len(_ISA_LEVELS) else f"an x86 ISA level above v4 (bits {needed:#x})"
+    yield ctx.finding(
+        AB405,
+        f"needs {name} (its GNU property note), but {ctx.policy.name} covers baseline x86-64 CPUs: on one "
+        "without it, glibc 2.33+ refuses to load it ('CPU ISA level is lower than required')",
+        "build for the baseline (-march=x86-64, no -z x86-64-vN) and pick faster code at run time "
+        "(function multiversioning, __builtin_cpu_supports)",
+        details={"isa_needed": name, "policy": ctx.policy.name})
+
+
+RULES = [AB401, AB405]
+CHECKS = [check(check_machine, AB401), check(check_foreign_machine, AB401, formats=MACOS_AND_WINDOWS),
+          check(check_isa_level, AB405)]
