@@ -175,3 +175,70 @@ def test_an_x86_isa_level_above_the_baseline_is_named_as_readelf_reads_it(tmp_pa
     plain = build("int f(void) { return 1; }\n", tmp_path / "plain.so")  # no ISA note: any x86-64 CPU
     assert "ISA needed" not in subprocess.run(["readelf", "-n", str(plain)], capture_output=True, text=True).stdout
     assert codes(abicheck.check([str(plain)])) == []
+
+
+@pytest.mark.requires("gcc")
+@pytest.mark.parametrize("dtag", ["RPATH", "RUNPATH"])
+def test_a_bundled_library_finds_its_sibling_through_the_rpath_of_its_loader(tmp_path, dtag):
+    """faiss-cpu's layout: libopenblas (no RPATH) needs libgfortran; only the extension's DT_RPATH reaches it.
+
+    glibc searches the DT_RPATH of the loader chain for an object without DT_RUNPATH; a DT_RUNPATH of the
+    extension is its own only.
+    """
+    root = tmp_path / dtag
+    libs = root / "pkg.libs"
+    pkg = root / "pkg"
+    libs.mkdir(parents=True)
+    pkg.mkdir()
+    build("int gf_sum(int a) { return a + 1; }\n", libs / "libgf.so.5", "-Wl,-soname,libgf.so.5")
+    build("int gf_sum(int); int blas_dot(int a) { return gf_sum(a); }\n", libs / "libblas.so.0",
+          "-Wl,-soname,libblas.so.0", f"-L{libs}", "-l:libgf.so.5")
+    new_dtags = "-Wl,--enable-new-dtags" if dtag == "RUNPATH" else "-Wl,--disable-new-dtags"
+    ext = build("int blas_dot(int); int go(void) { return blas_dot(2); }\n", pkg / "_ext.so",
+                f"-L{libs}", "-l:libblas.so.0", "-Wl,-rpath,$ORIGIN/../pkg.libs", new_dtags)
+    refused = loads(ext)
+    report = abicheck.check([str(root)])
+    if dtag == "RPATH":
+        assert refused is None
+        assert codes(report) == []
+        (blas,) = [a for a in report.artifacts if a.path.endswith("libblas.so.0")]
+        (gf,) = [n for n in blas.needed if n["library"] == "libgf.so.5"]
+        assert gf["how"] == "shipped" and "DT_RPATH of pkg/_ext.so" in gf["detail"]
+    else:
+        assert refused is not None and "libgf.so.5: cannot open shared object file" in refused
+        assert codes(report) == [("AB306", "libgf.so.5")]
+
+
+@pytest.mark.requires("gcc")
+def test_an_underlinked_library_binds_in_the_group_that_loads_it(tmp_path):
+    """MKL's layered libraries and mpich's libucm import what a sibling defines without naming it in NEEDED:
+    dlopen binds them in the whole tree of the extension it was given."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    build("int core_fn(int a) { return a * 2; }\n", pkg / "libcore.so", "-Wl,-soname,libcore.so")
+    build("int core_fn(int); int thread_fn(int a) { return core_fn(a) + 1; }\n", pkg / "libthread.so",
+          "-Wl,-soname,libthread.so")  # underlinked: no NEEDED libcore.so
+    ext = build("int thread_fn(int); int go(void) { return thread_fn(1); }\n", pkg / "_ext.so",
+                "-Wl,--no-as-needed", f"-L{pkg}", "-lcore", "-lthread", "-Wl,-rpath,$ORIGIN")
+    assert loads(ext) is None  # the group binds core_fn
+    alone = loads(pkg / "libthread.so")
+    assert alone is not None and "undefined symbol: core_fn" in alone  # but not on its own
+    report = abicheck.check([str(pkg)])
+    assert codes(report) == []  # libthread.so is only ever loaded by _ext.so, in whose group core_fn is defined
+
+
+@pytest.mark.requires("gcc")
+def test_an_extension_needing_another_loaded_globally_by_python_is_not_checked_not_passed(tmp_path):
+    """ray 1.2 loads _raylet.so with RTLD_GLOBAL from Python before _streaming.so, which uses its symbols."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    raylet = build("int raylet_fn(int a) { return a; }\n", pkg / "_raylet.so")
+    streaming = build("int raylet_fn(int); int go(void) { return raylet_fn(1); }\n", pkg / "_streaming.so")
+    refused = loads(streaming)
+    assert refused is not None and "undefined symbol: raylet_fn" in refused
+    assert loads(streaming, raylet) is None  # with _raylet.so loaded globally first
+    report = abicheck.check([str(pkg)])
+    assert codes(report) == []
+    (artifact,) = [a for a in report.artifacts if a.path.endswith("_streaming.so")]
+    assert artifact.imports["not_checked"] == 1
+    assert "RTLD_GLOBAL" in artifact.imports["unknown_libraries"]["_raylet.so"]

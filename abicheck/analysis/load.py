@@ -46,22 +46,50 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
         found.append((container.path, record.origin.relpath,
                       chosen[-1].resolve(facts, record.origin.relpath, target.policy, is_musl(facts))))
     links = {_where(r): r.origin.container.links for r in objects if r.origin.container is not None}
-    settled = [tuple(s) for s in settle(found, links)]
+    searches = {(_where(r), r.origin.relpath): search_path(r.facts, r.origin.relpath) for r in objects}
+    files = {_where(r): r.origin.container.files for r in objects if r.origin.container is not None}
+    settled = [tuple(s) for s in settle(found, links, searches,
+                                        lambda container, path: path in files.get(container, ()))]
     versions = {(_where(r), r.origin.relpath): r.defined_versions for r in objects}
     peers: dict[str, dict[str, tuple[ObjectRecord, tuple[Resolved, ...]]]] = {}
     for record, resolved in zip(objects, settled, strict=True):
         peers.setdefault(_where(record), {})[record.origin.relpath] = (record, resolved)
+    contexts: dict[tuple[str, str], LoadContext] = {}
+    loaders: dict[tuple[str, str], list[str]] = {}  # an object -> the objects whose NEEDED load it
     for record, resolved, env in zip(objects, settled, chosen, strict=True):
         where = _where(record)
         shipped = {}
         for r in resolved:
             if r.how == SHIPPED and r.where:
                 file = links[where].get(r.where, r.where)
+                loaders.setdefault((where, file), []).append(record.origin.relpath)
                 if (where, file) in versions:
                     shipped[r.library] = (r.where, versions[(where, file)])
-        ctx = LoadContext(record, resolved, search_path(record.facts, record.origin.relpath), env, shipped,
-                          peers[where], policies)
-        yield replace(ctx, imports=resolve_object_imports(ctx))
+        contexts[(where, record.origin.relpath)] = LoadContext(
+            record, resolved, search_path(record.facts, record.origin.relpath), env, shipped, peers[where], policies)
+    for (where, relpath), ctx in contexts.items():
+        groups = tuple(contexts[(where, root)] for root in _roots(where, relpath, loaders) if root != relpath)
+        yield replace(ctx, imports=resolve_object_imports(ctx, groups))
+
+
+def _roots(where: str, relpath: str, loaders: dict[tuple[str, str], list[str]]) -> list[str]:
+    """The objects that load `relpath` (transitively) and that nothing in the container loads: the roots of
+    the dlopen groups it is loaded in. Itself when nothing loads it."""
+    roots: list[str] = []
+    seen = {relpath}
+    queue = [relpath]
+    while queue:
+        current = queue.pop(0)
+        parents = [p for p in loaders.get((where, current), []) if p != current]
+        if not parents:
+            if current not in roots:
+                roots.append(current)
+            continue
+        for parent in parents:
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return roots or [relpath]
 
 
 def _where(record: ObjectRecord) -> str:

@@ -1,38 +1,82 @@
-"""Libraries found because another object loaded them first.
+"""Libraries found because of the objects that load them.
 
 ld.so loads an object's NEEDED libraries breadth first, and matches a later
 NEEDED entry against the SONAMEs of what is already loaded before it searches
 any directory. So a shipped library without a RUNPATH of its own (auditwheel
 leaves grafted libraries so) still finds a sibling, when every object that
 loads it also needs that sibling directly: the sibling is loaded first.
+
+And when an object has no DT_RUNPATH, ld.so also searches the DT_RPATH of
+the object that loaded it, and of that one's loader, up the chain (glibc's
+`_dl_map_object`, ld.so(8)). `auditwheel repair` writes DT_RPATH, so in a
+repaired wheel a bundled library (faiss-cpu's libopenblas) finds what it needs
+(libgfortran) through the RPATH of the extension that loads it. It counts
+when every object that loads it reaches the library so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import posixpath
+from collections.abc import Callable, Mapping
 
-from abicheck.analysis.resolver import SHIPPED, UNREACHABLE, Resolved
+from abicheck.analysis.resolver import SHIPPED, UNREACHABLE, Resolved, SearchPath
 
 # (container path, object path inside it, its resolution)
 Entry = tuple[str, str, list[Resolved]]
 
 
-def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]]) -> list[list[Resolved]]:
-    """Each entry's resolution, with unreachable libraries that its loaders load first marked shipped."""
+MAX_CHAIN = 16  # loaders followed up a chain
+
+
+def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
+           searches: Mapping[tuple[str, str], SearchPath] | None = None,
+           shipped: Callable[[str, str], bool] | None = None) -> list[list[Resolved]]:
+    """Each entry's resolution, with unreachable libraries its loaders load first, or reach through their
+    DT_RPATH, marked shipped. `searches` gives each object's search path, `shipped(container, path)`
+    whether a file is in the container."""
     loaders: dict[tuple[str, str], list[tuple[str, list[Resolved]]]] = {}
     for container, relpath, resolved in entries:
         for r in resolved:
             if r.how == SHIPPED and r.where is not None:
                 target = links.get(container, {}).get(r.where, r.where)
                 loaders.setdefault((container, target), []).append((relpath, resolved))
+    searches = searches or {}
+
+    def inherited(container: str, relpath: str, library: str, depth: int = 0) -> tuple[str, str, str] | None:
+        """(path, loader, RPATH entry) when every loader chain of the object reaches `library` by DT_RPATH."""
+        parents = loaders.get((container, relpath), [])
+        if not parents or depth >= MAX_CHAIN or shipped is None:
+            return None
+        first: tuple[str, str, str] | None = None
+        for parent, _theirs in parents:
+            search = searches.get((container, parent))
+            hit = None
+            if search is not None and search.kind == "RPATH":
+                for raw, directory in search.entries:
+                    if directory is not None and not directory.startswith(("/", "..")):
+                        candidate = posixpath.normpath(f"{directory}/{library}") if directory != "." else library
+                        if shipped(container, candidate):
+                            hit = (candidate, parent, raw)
+                            break
+            hit = hit or inherited(container, parent, library, depth + 1)
+            if hit is None:
+                return None  # one of its loaders does not reach it: not found when that one loads it first
+            first = first or hit
+        return first
+
     out = []
     for container, relpath, resolved in entries:
         parents = loaders.get((container, relpath), [])
+        own = searches.get((container, relpath))
         fixed = []
         for r in resolved:
             if r.how == UNREACHABLE and parents and all(
                     any(p.library == r.library and p.found for p in theirs) for _path, theirs in parents):
                 r = Resolved(r.library, SHIPPED, r.where, f"loaded first by {parents[0][0]}")
+            elif r.how == UNREACHABLE and (own is None or own.kind == "RPATH") and (
+                    found := inherited(container, relpath, r.library)) is not None:
+                path, loader, raw = found
+                r = Resolved(r.library, SHIPPED, path, f"through the DT_RPATH of {loader} ({raw}), which loads it")
             fixed.append(r)
         out.append(fixed)
     return out

@@ -297,8 +297,17 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
 
 
 
-def resolve_object_imports(ctx: LoadContext) -> ImportResult | None:
+def resolve_object_imports(ctx: LoadContext, groups: tuple[LoadContext, ...] = ()) -> ImportResult | None:
     """Every non-weak import of the object looked up in its load scope; None when its imports were not read.
+
+    An object only ever loaded as a dependency of others (`groups`: the roots
+    of the dlopen groups it is loaded in) binds in each group's scope: ld.so
+    looks a symbol up in the global scope and then in the whole breadth-first
+    tree of the object dlopen was given (MKL's layered libraries, mpich's
+    libucm loaded by libucs). It is reported missing when it is missing in any
+    of them. An import that another object of the same wheel or tree defines,
+    outside every scope, binds only if Python code loads that object with
+    RTLD_GLOBAL first: that is not checked, and said so.
 
     The CPython API is the interpreter's (the stable-ABI rules judge it); torch's
     own symbols are AB308's and AB310's (a kernel meets the torch of its
@@ -308,7 +317,8 @@ def resolve_object_imports(ctx: LoadContext) -> ImportResult | None:
     tables = ctx.object.tables
     if tables is None:
         return None
-    scope = symbol_scope(ctx, is_musl(ctx.facts))
+    musl = is_musl(ctx.facts)
+    scope = symbol_scope(ctx, musl)
     inside_torch = any(p.kind == SHIPPED_LIB and p.library.startswith(TORCH_LIBRARIES) for p in scope)
     executable = ctx.facts.interpreter is not None
 
@@ -317,10 +327,50 @@ def resolve_object_imports(ctx: LoadContext) -> ImportResult | None:
             return True
         return not inside_torch and is_torch_symbol(name)
 
-    result = resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
+    if groups:
+        result = ImportResult()
+        missing: dict[tuple[str, str | None, str | None], list[Provider]] = {}
+        for group in groups:
+            found = resolve_imports(tables.imports, symbol_scope(group, musl), ctx.facts.arch, skip,
+                                    ctx.target.policy)
+            result.checked = max(result.checked, found.checked)
+            for name, version, library, searched in found.missing:
+                missing.setdefault((name, version, library), searched)
+            for library, (count, why) in found.unknown.items():
+                result.unknown.setdefault(library, (count, why))
+        result.missing = [(*key, searched) for key, searched in sorted(missing.items(), key=lambda m: m[0][0])]
+    else:
+        result = resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
+    _outside_scope(ctx, result)
     if ctx.object.python_imports and not executable:
         result.python_defined = _defined_by_libraries(set(ctx.object.python_imports), scope, ctx.facts.arch)
     return result
+
+
+def _outside_scope(ctx: LoadContext, result: ImportResult) -> None:
+    """Missing imports another object of the container defines: they bind only if Python loads it globally."""
+    if not result.missing:
+        return
+    names = {name for name, _v, _l, _s in result.missing}
+    in_scope = {p.where for _n, _v, _l, searched in result.missing for p in searched if p.kind == SHIPPED_LIB}
+    for relpath, (record, _resolved) in sorted(ctx.peers.items()):
+        exports = record.tables.exports if record.tables is not None else None
+        if relpath == ctx.relpath or relpath in in_scope or exports is None or not names:
+            continue
+        defined = exports.defined(names)
+        if not defined:
+            continue
+        why = (f"defined by {relpath}, which it does not load: found only if Python code loads that first with "
+               "RTLD_GLOBAL (ctypes, sys.setdlopenflags), which abicheck cannot see")
+        kept = []
+        for entry in result.missing:
+            if entry[0] in defined and (entry[1] is None or exports.defines(entry[0], entry[1])):
+                _unknown(result, relpath, why, 1)
+                result.checked -= 1
+            else:
+                kept.append(entry)
+        result.missing = kept
+        names -= defined
 
 
 def _defined_by_libraries(names: set[str], scope: list[Provider], arch: str | None) -> frozenset[str]:
