@@ -242,3 +242,23 @@ def test_an_extension_needing_another_loaded_globally_by_python_is_not_checked_n
     (artifact,) = [a for a in report.artifacts if a.path.endswith("_streaming.so")]
     assert artifact.imports["not_checked"] == 1
     assert "RTLD_GLOBAL" in artifact.imports["unknown_libraries"]["_raylet.so"]
+
+
+@pytest.mark.requires("gcc", "patchelf")
+@pytest.mark.parametrize(("requirement", "found"), [("torch>=2.10", False), ("torch<2.9", True), ("torch", False)])
+def test_a_dependency_is_the_release_pip_would_install(tmp_path, requirement, found):
+    """xformers 0.0.35 needs libcudart.so.12 and requires torch>=2.10: pip installs the newest torch, whose
+    CUDA 13 build brings only libcudart.so.13 (policies/providers.json, from the wheels' METADATA)."""
+    so = build("int f(void) { return 0; }\n", tmp_path / "ext.so")
+    subprocess.run(["patchelf", "--add-needed", "libcudart.so.12", str(so)], check=True)
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/_ext.so": str(so)},
+                       metadata=f"Requires-Dist: {requirement}\n")
+    report = abicheck.check([wheel], select=["AB301"])
+    if found:
+        assert codes(report) == []
+        return
+    (finding,) = report.findings
+    spec = requirement.removeprefix("torch")
+    assert finding.library == "libcudart.so.12" and finding.details["version"] == "2.15.0"
+    assert "brings libcudart.so.13, not libcudart.so.12" in finding.message
+    assert (f"what pip installs for torch{spec}" if spec else "the newest release") in finding.message

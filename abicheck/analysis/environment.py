@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from abicheck.analysis.providers import providers
-from abicheck.analysis.requirements import dependencies, python_of
+from abicheck.analysis.requirements import dependencies, newest_satisfying, python_of
 from abicheck.analysis.resolver import Environment
 
 if TYPE_CHECKING:
@@ -23,7 +23,13 @@ def _wheel_dependencies(env: Environment, container: Container, arch: str | None
                         data.knows)
     env.dependency_names = list(deps.default)
     for dist in deps.default:
-        for lib, (owner, path) in (data.libraries_of(dist, arch) or {}).items():
+        # The version pip installs: the newest the data knows that the specifier admits (torch>=2.10: 2.15,
+        # which brings libcudart.so.13 and not .12), not every version's libraries.
+        version = newest_satisfying(data.versions_of(dist, arch), deps.specifiers.get(dist)) if arch else None
+        libraries = data.libraries_at(dist, arch, version) if version is not None else None
+        if version is not None and libraries is not None:
+            env.chosen[dist] = (version, deps.specifiers.get(dist, ""))
+        for lib, (owner, path) in (libraries or data.libraries_of(dist, arch) or {}).items():
             env.dependencies.setdefault(lib, (owner if dist == "torch" else dist, path))
     for dist, extras in deps.extras.items():
         for lib in data.libraries_of(dist, arch) or {}:

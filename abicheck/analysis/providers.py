@@ -101,6 +101,23 @@ class Providers:
             return None
         return {lib: (name, path) for libs in found for lib, path in libs.items()}
 
+    def versions_of(self, distribution: str, arch: str | None) -> list[str]:
+        """The versions of `distribution` the data has for `arch` (torch: one per release)."""
+        name = str(canonicalize_name(distribution))
+        if name == "torch":
+            return sorted({b.version for b in self.builds if arch in (None, b.arch)})
+        return sorted({v for (n, a, v) in self._libraries if n == name and arch in (None, a)})
+
+    def libraries_at(self, distribution: str, arch: str | None, version: str) -> dict[str, tuple[str, str]] | None:
+        """What one version of `distribution` installs (torch: its build of that release, and what it pins)."""
+        name = str(canonicalize_name(distribution))
+        if name == "torch":
+            builds = [b for b in self.builds if b.version == version and arch in (None, b.arch)]
+            return self._environment(builds) if builds else None
+        found = [libs for (n, a, v), libs in self._libraries.items() if n == name and v == version
+                 and arch in (None, a)]
+        return {lib: (name, path) for libs in found for lib, path in libs.items()} if found else None
+
     def _environment(self, builds: list[TorchBuild]) -> dict[str, tuple[str, str]]:
         out: dict[str, tuple[str, str]] = {}
         for build in builds:

@@ -23,6 +23,7 @@ class Dependencies:
 
     default: list[str] = field(default_factory=list)  # canonical names
     extras: dict[str, list[str]] = field(default_factory=dict)  # canonical name -> the extras that bring it
+    specifiers: dict[str, str] = field(default_factory=dict)  # canonical name -> its version specifier (">=2.10")
 
     @property
     def names(self) -> list[str]:
@@ -96,11 +97,33 @@ def dependencies(metadata: str, arch: str | None, python: str | None,
 
         if holds(""):
             out.default.append(name)
+            if str(req.specifier):
+                out.specifiers[name] = ",".join(filter(None, (out.specifiers.get(name), str(req.specifier))))
             continue
         for extra in extras:
             if holds(extra):
                 out.extras.setdefault(name, []).append(extra)
     return out
+
+
+def newest_satisfying(versions: list[str], specifier: str | None) -> str | None:
+    """The version pip installs among `versions` for `specifier`: the newest final release it admits."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet  # noqa: PLC0415 - as above
+    from packaging.version import InvalidVersion, Version  # noqa: PLC0415 - as above
+
+    try:
+        spec = SpecifierSet(specifier or "")
+    except InvalidSpecifier:
+        return None
+    admitted = []
+    for text in versions:
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            continue
+        if spec.contains(version):
+            admitted.append((version, text))
+    return max(admitted)[1] if admitted else None
 
 
 def python_of(interpreters: tuple[str, ...]) -> str | None:

@@ -122,6 +122,7 @@ class Environment:
     unverified: Callable[[str], bool] | None = None  # libraries whose provider the data cannot tell
     torch_build: str | None = None  # a kernel's: the torch build whose installs `dependencies` are exactly
     torch_installs: dict[str, str] | None = None  # and the version of each distribution it installs
+    chosen: dict[str, tuple[str, str]] = field(default_factory=dict)  # a wheel's dependency -> (version, specifier)
 
     @property
     def loose(self) -> bool:

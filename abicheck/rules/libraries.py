@@ -178,6 +178,18 @@ def _missing(ctx: LoadContext, lib: str) -> Finding:
 
     env, policy = ctx.environment, ctx.target.policy
     arch = ctx.facts.arch
+    for dist, (version, spec) in sorted(env.chosen.items()):
+        if lib in (providers().libraries_of(dist, arch) or {}):  # another version of the dependency has it
+            stem = lib.split(".so")[0]
+            brings = sorted(other for other in env.dependencies if other.split(".so")[0] == stem)
+            what = (f"{dist} {version}, what pip installs for {dist}{spec}," if spec
+                    else f"{dist} {version}, the newest release and what pip installs,")
+            return ctx.finding(
+                AB301, f"needs {lib}, which will not be found: {what} brings {', '.join(brings) or 'no ' + stem}, "
+                       f"not {lib}",
+                f"pin {dist} to a release that brings {lib} in the wheel's requirements, or build against what "
+                f"{dist} {version} brings", library=lib,
+                details={"distribution": dist, "version": version, "specifier": spec, "brings": brings})
     looked = [f"not shipped in {_container(ctx)} ({ctx.search.describe()})", f"not a {policy.name} system library"]
     if env.dependency_names:
         looked.append(f"not installed by its dependencies ({', '.join(env.dependency_names)})")
