@@ -262,3 +262,29 @@ def test_a_dependency_is_the_release_pip_would_install(tmp_path, requirement, fo
     assert finding.library == "libcudart.so.12" and finding.details["version"] == "2.15.0"
     assert "brings libcudart.so.13, not libcudart.so.12" in finding.message
     assert (f"what pip installs for torch{spec}" if spec else "the newest release") in finding.message
+
+
+@pytest.mark.requires("gcc")
+def test_a_library_a_declared_dependency_ships_is_found_when_at_hand_and_never_missing(tmp_path):
+    """PyQt5's QtCore needs libQt5Core.so.5 through RUNPATH $ORIGIN/Qt5/lib, which PyQt5-Qt5 installs."""
+    site = tmp_path / "site"
+    (site / "PyQtDemo" / "Qt5" / "lib").mkdir(parents=True)
+    core = build("int qt_core_version(void) { return 5; }\n", site / "PyQtDemo" / "Qt5" / "lib" / "libQtCore.so.5",
+                 "-Wl,-soname,libQtCore.so.5")
+    ext = build("int qt_core_version(void); int go(void) { return qt_core_version(); }\n",
+                site / "PyQtDemo" / "QtCore.abi3.so", f"-L{core.parent}", "-l:libQtCore.so.5",
+                "-Wl,--enable-new-dtags,-rpath,$ORIGIN/Qt5/lib")
+    assert loads(ext) is None  # installed side by side, the loader finds it
+    binding = make_wheel(tmp_path, "pyqtdemo-1.0-cp39-abi3-manylinux_2_28_x86_64.whl",
+                         {"PyQtDemo/QtCore.abi3.so": str(ext)}, metadata="Requires-Dist: PyQtDemo-Qt5\n")
+    qt = make_wheel(tmp_path, "pyqtdemo_qt5-1.0-py3-none-manylinux_2_28_x86_64.whl",
+                    {"PyQtDemo/Qt5/lib/libQtCore.so.5": str(core)})
+    alone = abicheck.check([binding], select=["AB3"])
+    assert codes(alone) == [] and alone.unverified == 1  # not at hand: not verified, never NOT FOUND
+    assert run_cli("check", "--strict", "--select", "AB3", binding).returncode == 1
+    both = abicheck.check([binding, qt], select=["AB3"])
+    (artifact,) = [a for a in both.artifacts if a.path.endswith("QtCore.abi3.so")]
+    assert codes(both) == [] and both.unverified == 0
+    assert {"library": "libQtCore.so.5", "how": "dependency", "where": "pyqtdemo-qt5",
+            "detail": "through $ORIGIN/Qt5/lib"} in artifact.needed
+    assert artifact.imports["checked"] == 1 and artifact.imports["not_checked"] == 0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from abicheck.analysis.providers import providers
+from abicheck.analysis.providers import canonicalize_name, providers
 from abicheck.analysis.requirements import dependencies, newest_satisfying, python_of
 from abicheck.analysis.resolver import Environment
 
@@ -14,23 +15,48 @@ if TYPE_CHECKING:
     from abicheck.policy.backends import BackendContext, BackendPolicy
 
 
-def _wheel_dependencies(env: Environment, container: Container, arch: str | None) -> None:
-    """The libraries the wheel's Requires-Dist installs (and, apart, those only an extra installs)."""
+def _wheel_dependencies(env: Environment, container: Container, arch: str | None,
+                        at_hand: Mapping[str, Mapping[str, str]]) -> None:
+    """The libraries the wheel's Requires-Dist installs (and, apart, those only an extra installs).
+
+    A dependency among the wheels being checked (`at_hand`: distribution ->
+    library -> path) installs what it holds; one the data does not know and
+    that is not at hand is listed, so that a library it could install is
+    "not verified", never "not found".
+    """
 
     tags = container.wheel
     data = providers()
     deps = dependencies(container.metadata or "", arch, python_of(tags.pythons) if tags else None,
                         data.knows)
     env.dependency_names = list(deps.default)
-    for dist in deps.default:
+    specifiers = dict(deps.specifiers)
+    queue, seen = list(deps.default), set()
+    while queue:  # what they install, transitively, as far as the data knows (a meta-wheel's requirements)
+        dist = queue.pop(0)
+        if dist in seen:
+            continue
+        seen.add(dist)
         # The version pip installs: the newest the data knows that the specifier admits (torch>=2.10: 2.15,
         # which brings libcudart.so.13 and not .12), not every version's libraries.
-        version = newest_satisfying(data.versions_of(dist, arch), deps.specifiers.get(dist)) if arch else None
+        version = newest_satisfying(data.versions_of(dist, arch), specifiers.get(dist)) if arch else None
+        if version is not None and dist != "torch":  # torch's own installs are in its build's libraries
+            for name, spec in data.requires_of(dist, arch, version):
+                specifiers.setdefault(name, spec)
+                if name not in seen and name not in queue:
+                    queue.append(name)
+                    env.dependency_names.append(name)
         libraries = data.libraries_at(dist, arch, version) if version is not None else None
         if version is not None and libraries is not None:
-            env.chosen[dist] = (version, deps.specifiers.get(dist, ""))
+            env.chosen[dist] = (version, specifiers.get(dist, ""))
         for lib, (owner, path) in (libraries or data.libraries_of(dist, arch) or {}).items():
             env.dependencies.setdefault(lib, (owner if dist == "torch" else dist, path))
+        own = container.wheel is not None and canonicalize_name(container.wheel.name or "") == dist
+        if dist in at_hand and not own:
+            for lib, path in at_hand[dist].items():
+                env.dependencies.setdefault(lib, (dist, path))
+        elif not data.knows(dist) and not own:
+            env.unknown_dependencies.append(dist)
     for dist, extras in deps.extras.items():
         for lib in data.libraries_of(dist, arch) or {}:
             if lib not in env.dependencies:
@@ -96,12 +122,13 @@ def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendCon
 
 def build_environment(container: Container, sonames: dict[str, str], target: str, arch: str | None,
                       backend: BackendContext | None, backend_policy: BackendPolicy | None,
-                      torch: TorchSource | None = None) -> Environment:
+                      torch: TorchSource | None = None,
+                      at_hand: Mapping[str, Mapping[str, str]] | None = None) -> Environment:
     """The Environment of `container` for objects of `arch` and, for kernels, `backend`."""
     env = Environment(files=set(container.files), sonames=sonames, root=container.root,
                       kind=container.kind, target=target)
     if container.kind == "wheel":
-        _wheel_dependencies(env, container, arch)
+        _wheel_dependencies(env, container, arch, at_hand or {})
     if backend is not None and backend_policy is not None:
         _kernel_dependencies(env, arch, backend, backend_policy, torch)
     return env

@@ -10,14 +10,17 @@ same whatever the number of jobs.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from abicheck.analysis.environment import build_environment
 from abicheck.analysis.loaded import settle
+from abicheck.analysis.providers import canonicalize_name
 from abicheck.analysis.resolver import SHIPPED, Environment, Resolved, search_path
 from abicheck.analysis.symbols import resolve_object_imports
 from abicheck.binary.elf_model import is_musl
+from abicheck.binary.exports import Exports
 from abicheck.policy.backends import BackendPolicy
 from abicheck.rules.context import LoadContext, ObjectRecord
 
@@ -29,6 +32,16 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
     for record in objects:
         if record.facts.soname:
             sonames.setdefault(_where(record), {}).setdefault(record.facts.soname, record.origin.relpath)
+    at_hand: dict[str, dict[str, str]] = {}  # the wheels being checked: distribution -> library -> path
+    exports_at_hand: dict[str, Exports] = {}  # their libraries' exports, by path in site-packages
+    for record in objects:
+        container = record.origin.container
+        if container is not None and container.kind == "wheel" and container.wheel and container.wheel.name:
+            shipped_by = at_hand.setdefault(canonicalize_name(container.wheel.name), {})
+            for path in sorted(container.files):
+                shipped_by.setdefault(posixpath.basename(path), path)
+            if record.tables is not None and record.tables.exports is not None:
+                exports_at_hand.setdefault(record.origin.relpath, record.tables.exports)
     environments: dict[tuple[str, str | None, str | None, str | None, str | None], Environment] = {}
     chosen: list[Environment] = []
     found: list[tuple[str, str, list[Resolved]]] = []
@@ -41,7 +54,9 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
                target.torch.describe() if target.torch is not None else None)
         if key not in environments:
             environments[key] = build_environment(container, sonames.get(container.path, {}), target.kind,
-                                                  facts.arch, backend, target.backend_policy, target.torch)
+                                                  facts.arch, backend, target.backend_policy, target.torch,
+                                                  at_hand)
+            environments[key].exports_at_hand = exports_at_hand
         chosen.append(environments[key])
         found.append((container.path, record.origin.relpath,
                       chosen[-1].resolve(facts, record.origin.relpath, target.policy, is_musl(facts))))

@@ -17,6 +17,7 @@ from functools import cache
 from abicheck.policy.data import load_json
 
 _SEPARATORS = re.compile(r"[-_.]+")
+_REQUIREMENT = re.compile(r"([a-z0-9][a-z0-9-]*)")  # a canonical name, then its specifier
 
 
 def canonicalize_name(name: str) -> str:
@@ -63,12 +64,14 @@ class Providers:
         ]
         # (distribution, arch, version) -> {file name: path in site-packages}
         self._libraries: dict[tuple[str, str, str], dict[str, str]] = {}
+        self._requires: dict[tuple[str, str, str], tuple[str, ...]] = {}  # what installing it installs too
         # (file name, arch) -> distributions shipping it
         self._by_library: dict[tuple[str, str], set[str]] = {}
         for name, arches in data["distributions"].items():
             for arch, versions in arches.items():
                 for version, entry in versions.items():
                     self._libraries[(name, arch, version)] = dict(entry["libraries"])
+                    self._requires[(name, arch, version)] = tuple(entry.get("requires", ()))
                     for lib in entry["libraries"]:
                         self._by_library.setdefault((lib, arch), set()).add(name)
         self._names = {name for name, _arch, _version in self._libraries}
@@ -100,6 +103,13 @@ class Providers:
         if not found:
             return None
         return {lib: (name, path) for libs in found for lib, path in libs.items()}
+
+    def requires_of(self, distribution: str, arch: str | None, version: str) -> list[tuple[str, str]]:
+        """(name, specifier) of what one version of `distribution` installs with it, where the data knows."""
+        name = str(canonicalize_name(distribution))
+        found = [r for (n, a, v), reqs in self._requires.items() if n == name and v == version
+                 and arch in (None, a) for r in reqs]
+        return [(m.group(1), text[m.end():]) for text in found if (m := _REQUIREMENT.match(text))]
 
     def versions_of(self, distribution: str, arch: str | None) -> list[str]:
         """The versions of `distribution` the data has for `arch` (torch: one per release)."""

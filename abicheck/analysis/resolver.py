@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,8 @@ class Environment:
     torch_build: str | None = None  # a kernel's: the torch build whose installs `dependencies` are exactly
     torch_installs: dict[str, str] | None = None  # and the version of each distribution it installs
     chosen: dict[str, tuple[str, str]] = field(default_factory=dict)  # a wheel's dependency -> (version, specifier)
+    unknown_dependencies: list[str] = field(default_factory=list)  # declared, not in the data, not at hand
+    exports_at_hand: Mapping[str, Any] = field(default_factory=dict)  # site-packages path -> Exports, of wheels checked
 
     @property
     def loose(self) -> bool:
@@ -131,8 +133,10 @@ class Environment:
 
     def __post_init__(self) -> None:
         self._by_name: dict[str, list[str]] = {}
+        self._dirs: set[str] = set()
         for path in sorted(self.files):
             self._by_name.setdefault(posixpath.basename(path), []).append(path)
+            self._dirs.add(posixpath.dirname(path))
 
     def _shipped_at(self, directory: str, library: str) -> str | None:
         path = posixpath.normpath(_join(directory, library))
@@ -178,6 +182,12 @@ class Environment:
                 return Resolved(lib, UNREACHABLE, elsewhere[0], None)
         if self.unverified is not None and self.unverified(lib):
             return Resolved(lib, UNVERIFIED, None, "no data on what torch installs for this backend")
+        if self.unknown_dependencies and any(
+                directory is not None and not directory.startswith("/") and (
+                    directory.startswith("..") or directory not in self._dirs) for _raw, directory in path.entries):
+            # Its RUNPATH names a folder the wheel does not fill: a declared dependency may (PyQt5-Qt5's Qt5/lib).
+            return Resolved(lib, UNVERIFIED, None, f"not verified: {', '.join(self.unknown_dependencies)} not at "
+                                                   "hand (declared dependencies abicheck has no file list for)")
         return Resolved(lib, MISSING)
 
 

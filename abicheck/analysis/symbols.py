@@ -187,6 +187,9 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
                     queue.append(Resolved(lib, DEPENDENCY, deps[lib][0]))
                 else:
                     queue.append(Resolved(lib, SYSTEM))
+        elif r.how == DEPENDENCY and (at_hand := _at_hand(ctx, r.library)) is not None:
+            order.append(at_hand)
+            queue.extend(_runtime_needed(ctx, at_hand.exports.needed))
         elif r.how == DEPENDENCY and r.where != "torch" and (found := _runtime(ctx, r.library)) is not None:
             order.append(found[0])
             queue.extend(_runtime_needed(ctx, found[1]))
@@ -208,6 +211,14 @@ def _is_kernel(ctx: LoadContext) -> bool:
 
 
 GLOBAL_DEPS = "libtorch_global_deps.so"
+
+
+def _at_hand(ctx: LoadContext, library: str) -> Provider | None:
+    """A library a dependency installs, when that dependency's wheel is among those being checked."""
+    dep = ctx.environment.dependencies.get(library)
+    exports = ctx.environment.exports_at_hand.get(dep[1]) if dep is not None else None
+    return None if exports is None or dep is None else Provider(library, ON_DISK, exports,
+                                                                 where=f"{dep[0]}: {dep[1]}")
 
 
 def _runtime(ctx: LoadContext, library: str) -> tuple[Provider, tuple[str, ...]] | None:
