@@ -288,3 +288,18 @@ def test_a_library_a_declared_dependency_ships_is_found_when_at_hand_and_never_m
     assert {"library": "libQtCore.so.5", "how": "dependency", "where": "pyqtdemo-qt5",
             "detail": "through $ORIGIN/Qt5/lib"} in artifact.needed
     assert artifact.imports["checked"] == 1 and artifact.imports["not_checked"] == 0
+
+
+@pytest.mark.requires("gcc", "patchelf")
+def test_a_meta_wheels_requirements_install_their_libraries(tmp_path):
+    """dpnp requires dpcpp-cpp-rt, a wheel of requirements only, which requires intel-sycl-rt: libsycl.so.9."""
+    so = build("int f(void) { return 0; }\n", tmp_path / "ext.so")
+    subprocess.run(["patchelf", "--add-needed", "libsycl.so.9", str(so)], check=True)
+    meta = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/_ext.so": str(so)},
+                      metadata="Requires-Dist: dpcpp-cpp-rt\n")
+    report = abicheck.check([meta], select=["AB3"])
+    (artifact,) = [a for a in report.artifacts if a.kind == "elf"]
+    assert codes(report) == []
+    assert {"library": "libsycl.so.9", "how": "dependency", "where": "intel-sycl-rt"} in artifact.needed
+    bare = make_wheel(tmp_path, "bare-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"bare/_ext.so": str(so)})
+    assert codes(abicheck.check([bare], select=["AB3"])) == [("AB301", "libsycl.so.9")]

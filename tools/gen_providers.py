@@ -46,9 +46,9 @@ from packaging.version import Version
 INDEX = "https://pypi.org/simple/{}/"
 TORCH_RELEASES = ["2.7.1", "2.8.0", "2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0"]
 ARCHES = ["x86_64", "aarch64"]
-PROVIDER_PREFIXES = ("nvidia-", "intel-", "onemkl", "mkl", "tbb", "umf", "tcmlib", "cuda-")
+PROVIDER_PREFIXES = ("nvidia-", "intel-", "onemkl", "mkl", "tbb", "umf", "tcmlib", "cuda-", "dpcpp-")
 EXTRA_DISTRIBUTIONS = ["intel-sycl-rt", "intel-cmplr-lib-rt", "intel-openmp", "tbb", "mkl", "onemkl-sycl-blas",
-                       "umf", "tcmlib", "nvidia-cuda-opencl-cu12"]
+                       "umf", "tcmlib", "nvidia-cuda-opencl-cu12", "dpcpp-cpp-rt"]
 LIBRARY = re.compile(r"lib[^/]*\.so(\.[0-9]+)*")
 BLOCK = 1 << 18
 
@@ -200,7 +200,11 @@ class Distributions:
         if (name, arch, version) not in self.requires:
             print(f"{name} {version} {arch}: {entry['filename']}", file=sys.stderr)
             libraries, requires = read_wheel(open_remote(entry))
+            # What installing it installs too, on Linux `arch` under CPython 3.11 (a meta-wheel's whole content):
+            # the check follows these, as far as the data reaches.
+            installs = sorted({str(canonicalize_name(r.name)) + str(r.specifier) for r in runtime_deps(requires, arch)})
             self.data.setdefault(name, {}).setdefault(arch, {})[version] = {"libraries": libraries,
+                                                                          "requires": installs,
                                                                           **describe(entry, "pypi")}
             self.requires[(name, arch, version)] = requires
         return name, version
