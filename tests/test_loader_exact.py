@@ -303,3 +303,19 @@ def test_a_meta_wheels_requirements_install_their_libraries(tmp_path):
     assert {"library": "libsycl.so.9", "how": "dependency", "where": "intel-sycl-rt"} in artifact.needed
     bare = make_wheel(tmp_path, "bare-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"bare/_ext.so": str(so)})
     assert codes(abicheck.check([bare], select=["AB3"])) == [("AB301", "libsycl.so.9")]
+
+
+@pytest.mark.requires("gcc")
+def test_a_library_nothing_loads_leaves_its_underlinked_imports_to_its_loader(tmp_path):
+    """MKL's libmkl_gnu_thread and BLACS layers import GOMP_* and MPI_* for the application to provide."""
+    pkg = tmp_path / "lib"
+    pkg.mkdir()
+    provider = build("int MPI_Stand_in(int a) { return a; }\n", tmp_path / "mpi.so")
+    layer = build("int MPI_Stand_in(int); int blacs(int a) { return MPI_Stand_in(a); }\n", pkg / "libblacs.so.2")
+    assert "undefined symbol: MPI_Stand_in" in (loads(layer) or "")  # alone it cannot load
+    assert loads(layer, provider) is None  # after what its user loads first, it does
+    report = abicheck.check([str(pkg)])
+    assert codes(report) == []  # not a finding: it depends on its loader
+    (artifact,) = report.artifacts
+    assert artifact.imports["not_checked"] == 1 and "what loads it" in artifact.imports["unknown_libraries"]
+    assert run_cli("check", "--strict", str(pkg)).returncode == 1  # and never a pass

@@ -33,7 +33,22 @@ def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
            shipped: Callable[[str, str], bool] | None = None) -> list[list[Resolved]]:
     """Each entry's resolution, with unreachable libraries its loaders load first, or reach through their
     DT_RPATH, marked shipped. `searches` gives each object's search path, `shipped(container, path)`
-    whether a file is in the container."""
+    whether a file is in the container. A library found so is a loader in turn (faiss: the extension's
+    RPATH finds libopenblas, and libopenblas, through it, libgfortran, which needs libquadmath): the
+    passes repeat until nothing changes."""
+    current = [list(resolved) for _c, _p, resolved in entries]
+    for _ in range(MAX_CHAIN):
+        settled = _settle_once([(c, p, r) for (c, p, _old), r in zip(entries, current, strict=True)], links,
+                               searches, shipped)
+        if settled == current:
+            break
+        current = settled
+    return current
+
+
+def _settle_once(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
+                 searches: Mapping[tuple[str, str], SearchPath] | None,
+                 shipped: Callable[[str, str], bool] | None) -> list[list[Resolved]]:
     loaders: dict[tuple[str, str], list[tuple[str, list[Resolved]]]] = {}
     for container, relpath, resolved in entries:
         for r in resolved:

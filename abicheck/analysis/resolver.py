@@ -133,10 +133,8 @@ class Environment:
 
     def __post_init__(self) -> None:
         self._by_name: dict[str, list[str]] = {}
-        self._dirs: set[str] = set()
         for path in sorted(self.files):
             self._by_name.setdefault(posixpath.basename(path), []).append(path)
-            self._dirs.add(posixpath.dirname(path))
 
     def _shipped_at(self, directory: str, library: str) -> str | None:
         path = posixpath.normpath(_join(directory, library))
@@ -182,10 +180,9 @@ class Environment:
                 return Resolved(lib, UNREACHABLE, elsewhere[0], None)
         if self.unverified is not None and self.unverified(lib):
             return Resolved(lib, UNVERIFIED, None, "no data on what torch installs for this backend")
-        if self.unknown_dependencies and any(
-                directory is not None and not directory.startswith("/") and (
-                    directory.startswith("..") or directory not in self._dirs) for _raw, directory in path.entries):
-            # Its RUNPATH names a folder the wheel does not fill: a declared dependency may (PyQt5-Qt5's Qt5/lib).
+        if self.unknown_dependencies:
+            # A declared dependency may install it where the RUNPATH looks (PyQt5-Qt5's Qt5/lib), or load it
+            # before this object is imported (dpctl's libDPCTLSyclInterface.so for dpnp): not known, not missing.
             return Resolved(lib, UNVERIFIED, None, f"not verified: {', '.join(self.unknown_dependencies)} not at "
                                                    "hand (declared dependencies abicheck has no file list for)")
         return Resolved(lib, MISSING)

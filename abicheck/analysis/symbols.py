@@ -27,6 +27,7 @@ and the imports only it could define are "not checked", never passed.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -353,9 +354,26 @@ def resolve_object_imports(ctx: LoadContext, groups: tuple[LoadContext, ...] = (
     else:
         result = resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
     _outside_scope(ctx, result)
+    if not groups and not executable and posixpath.basename(ctx.relpath).startswith("lib"):
+        _for_its_loader(result)
     if ctx.object.python_imports and not executable:
         result.python_defined = _defined_by_libraries(set(ctx.object.python_imports), scope, ctx.facts.arch)
     return result
+
+
+def _for_its_loader(result: ImportResult) -> None:
+    """A shared library nothing in its wheel or tree loads is linked or loaded by someone else (MKL's layers,
+    left underlinked on purpose; MPI glue): what that one loads first may define its unversioned imports."""
+    why = ("a library nothing here loads, left for what links or loads it to define (an underlinked layer, such "
+           "as MKL's threading and BLACS libraries)")
+    kept = []
+    for entry in result.missing:
+        if entry[1] is None:
+            _unknown(result, "what loads it", why, 1)
+            result.checked -= 1
+        else:
+            kept.append(entry)
+    result.missing = kept
 
 
 def _outside_scope(ctx: LoadContext, result: ImportResult) -> None:
