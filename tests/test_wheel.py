@@ -106,10 +106,12 @@ def test_bad_member_is_reported_and_the_rest_checked(tmp_path):
     assert {e.path.split("!")[1] for e in report.errors} == {"demo/cut.so"}
 
 
-def test_wheel_without_elf_is_an_input_error(tmp_path):
-    wheel = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", {"demo/__init__.py": b"x = 1\n"})
+def test_platform_wheel_without_elf_is_an_input_error(tmp_path):
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/__init__.py": b"x = 1\n"})
     report = abicheck.check([wheel])
     assert report.exit_code == 2 and "no ELF, Mach-O or PE objects found" in report.errors[0].message
+    pure = make_wheel(tmp_path, "demo-1.0-py3-none-any.whl", {"demo/__init__.py": b"x = 1\n"})
+    assert abicheck.check([pure]).exit_code == 0  # a pure-Python wheel: nothing to check (tests/test_wheels_in_folders)
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 this is not really a zip", os.urandom(300)])

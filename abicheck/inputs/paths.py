@@ -133,6 +133,8 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
         for name in sorted(filenames):
             names.add(name)
             path = os.path.join(dirpath, name)
+            if name.endswith(".whl"):
+                continue  # a wheel in the tree is checked as a wheel (find_wheels), not skipped
             try:
                 mode = os.lstat(path).st_mode
                 if stat.S_ISLNK(mode):
@@ -157,6 +159,20 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
             elif skipped is not None:
                 skipped.append(path)
     return found, frozenset(n for n in names if satisfied_by_shipping(n))
+
+
+def find_wheels(root: str) -> list[str]:
+    """The wheels in a directory tree (a dist/, a wheelhouse/): checked like wheels named directly.
+
+    Hidden folders (.venv, .git) and symlinks are not followed."""
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if name.endswith(".whl") and not os.path.islink(path) and os.path.isfile(path):
+                found.append(path)
+    return found
 
 
 def iter_paths(paths: list[str]) -> Iterator[tuple[str, str | InputError]]:

@@ -19,7 +19,7 @@ from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.errors import InputError, NothingToCheck
 from abicheck.inputs.artifact import Artifact, Container, Origin, elf_artifact, foreign_file, foreign_member
 from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_nested_variant_dirs, find_variant_dirs, load_variant_dir
-from abicheck.inputs.paths import iter_paths, object_format, walk_directory
+from abicheck.inputs.paths import find_wheels, iter_paths, object_format, walk_directory
 from abicheck.inputs.retry import keeping_missing
 from abicheck.inputs.variants import looks_like_variant
 from abicheck.inputs.wheel import WheelReader
@@ -44,16 +44,21 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: l
     (pure-Python variants, `torch-cuda`) are listed in `pure` when it is given.
     """
     enclosing: Enclosing = {}  # loose files' variant folders
-    for number, (path, kind) in enumerate(iter_paths(paths)):
+    expanded: list[tuple[str, str | InputError, bool]] = []  # (path, kind, a directory that holds wheels)
+    for path, kind in iter_paths(paths):
+        wheels = find_wheels(path) if kind == "dir" else []
+        expanded.append((path, kind, bool(wheels)))
+        expanded.extend((wheel, "wheel", False) for wheel in wheels)  # dist/, wheelhouse/: each wheel checked
+    for number, (path, kind, holds_wheels) in enumerate(expanded):
         if isinstance(kind, InputError):
             problems.append(kind)
             continue
         if kind == "file":
             items = _scan_file(path, problems, enclosing)
         elif kind == "dir":
-            items = _scan_directory(path, problems, skipped, pure)
+            items = _scan_directory(path, problems, skipped, pure, holds_wheels)
         else:
-            items = _scan_wheel(path, problems, jobs, skipped)
+            items = _scan_wheel(path, problems, jobs, skipped, pure)
         for index, item in enumerate(items):
             # A wheel member's place is its archive index; anything else's, its place in the walk.
             where = (number, item.origin.position[1] if item.origin.wheel is not None else index)
@@ -126,12 +131,13 @@ def _variant_of(path: str, problems: list[InputError],
 
 
 def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None,
-                    pure: list[str] | None = None) -> Iterator[Artifact]:
+                    pure: list[str] | None = None, holds_wheels: bool = False) -> Iterator[Artifact]:
     variant_paths = find_variant_dirs(root)
     if variant_paths is None:  # a plain directory, or a monorepo of kernel projects (<kernel>/build/<variant>/)
         variant_paths = find_nested_variant_dirs(root)
         if not variant_paths:
-            yield from _scan_objects(root, None, problems, skipped)
+            # a folder of wheels (dist/) holds nothing else to check, and that is no problem
+            yield from _scan_objects(root, None, problems, skipped, quiet=holds_wheels)
             return
         outputs = frozenset(os.path.abspath(os.path.dirname(p)) for p in variant_paths)
         yield from _scan_objects(root, None, problems, skipped, exclude=outputs, quiet=True)
@@ -192,7 +198,7 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
 
 
 def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
-                skipped: list[str] | None = None) -> Iterator[Artifact]:
+                skipped: list[str] | None = None, pure: list[str] | None = None) -> Iterator[Artifact]:
     try:
         wheel = WheelReader(path)
     except InputError as exc:
@@ -208,7 +214,10 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
         index = {wheel.display(m): m.index for m in wheel.members}
         problems[first:] = sorted(problems[first:], key=lambda p: index.get(p.path or "", len(index)))
     if counter[0] == 0 and not any((p.path or "").startswith(path + "!") for p in problems):
-        problems.append(NothingToCheck("no ELF, Mach-O or PE objects found in this wheel", path))
+        if wheel.tags.platforms and all(p == "any" for p in wheel.tags.platforms) and pure is not None:
+            pure.append(os.path.basename(path))  # a pure-Python wheel: nothing to check, and said so
+        else:
+            problems.append(NothingToCheck("no ELF, Mach-O or PE objects found in this wheel", path))
 
 
 def _open_member(wheel: WheelReader, member: object, display: str,
