@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_wheel, run_cli, zig_cc
+from conftest import bin_path, make_wheel, run_cli, zig_cc
 
 import abicheck
 from abicheck.analysis.requirements import headers
@@ -319,3 +319,86 @@ def test_a_library_nothing_loads_leaves_its_underlinked_imports_to_its_loader(tm
     (artifact,) = report.artifacts
     assert artifact.imports["not_checked"] == 1 and "what loads it" in artifact.imports["unknown_libraries"]
     assert run_cli("check", "--strict", str(pkg)).returncode == 1  # and never a pass
+
+
+def _patch_dynamic(source: str, target: Path, *, offset: int | None = None, filesz: int | None = None) -> Path:
+    """A copy of a 64-bit little-endian object with its PT_DYNAMIC header's p_offset or p_filesz changed."""
+    import struct
+
+    data = bytearray(Path(source).read_bytes())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if struct.unpack_from("<I", data, at)[0] == 2:  # PT_DYNAMIC
+            if offset is not None:
+                struct.pack_into("<Q", data, at + 8, offset)
+            if filesz is not None:
+                struct.pack_into("<Q", data, at + 32, filesz)
+    target.write_bytes(bytes(data))
+    return target
+
+
+@pytest.mark.parametrize("change", [{"offset": 64}, {"filesz": 16}])
+def test_the_dynamic_section_is_found_where_the_loader_finds_it(tmp_path, change):
+    """ld.so reads the dynamic entries at PT_DYNAMIC's address, up to DT_NULL: not at its file offset, nor
+    only within its file size. An object that points either elsewhere still loads, with all its needs."""
+    source = bin_path("x86_64/newglibc.so")
+    patched = _patch_dynamic(source, tmp_path / "patched.so", **change)
+    assert loads(patched) is None  # glibc 2.36 here: the versions it needs exist, it loads
+    expected = codes(abicheck.check([source]))
+    assert expected and codes(abicheck.check([str(patched)])) == expected
+    wheel = _wheel_of(tmp_path, patched, "patched")
+    assert [c for c in codes(abicheck.check([wheel])) if c[0] != "AB402"] == expected
+
+
+def test_an_empty_dynamic_segment_is_refused_as_the_loader_refuses_it(tmp_path):
+    patched = _patch_dynamic(bin_path("x86_64/newglibc.so"), tmp_path / "empty-dynamic.so", filesz=0)
+    refused = loads(patched)
+    assert refused is not None and "no dynamic section" in refused
+    done = run_cli("check", str(patched))
+    assert done.returncode == 2 and "PT_DYNAMIC segment is empty" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("depth", [300, 1200])
+def test_a_deep_tree_is_walked_without_recursion_and_bounded(tmp_path, depth):
+    """Python 3.11's os.walk recursed: a tree 1,200 folders deep (still under PATH_MAX) raised RecursionError."""
+    folder = tmp_path / "tree"
+    deepest = folder
+    folder.mkdir()
+    for _ in range(depth):  # one level at a time: Path.mkdir(parents=True) recurses too
+        deepest = deepest / "d"
+        os.mkdir(deepest)
+    (deepest / "x.so").write_bytes(Path(bin_path("x86_64/newglibc.so")).read_bytes())
+    (folder / "top.so").write_bytes(Path(bin_path("x86_64/newglibc.so")).read_bytes())
+    done = run_cli("check", str(folder))
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stdout + done.stderr
+    report = abicheck.check([str(folder)])
+    if depth < 512:
+        assert report.objects_checked == 2 and report.errors == []
+    else:
+        assert report.objects_checked == 1  # the object above the bound is still checked
+        (error,) = report.errors
+        assert "more than 512 folders deep" in error.message
+        assert done.returncode == 1  # findings win over the input error, which is reported too
+
+
+@pytest.mark.requires("readelf")
+def test_a_hostile_version_definition_is_one_input_error_and_loses_no_neighbour(tmp_path):
+    import struct
+
+    data = bytearray(Path(bin_path("x86_64/abi/libver.so")).read_bytes())
+    out = subprocess.run(["readelf", "-SW", bin_path("x86_64/abi/libver.so")], capture_output=True, text=True)
+    line = next(x for x in out.stdout.splitlines() if ".gnu.version_d" in x)
+    offset = int(line.split("]")[1].split()[3], 16)
+    struct.pack_into("<I", data, offset + 16, 0x7FFFFFF0)  # vd_next far past the end of the file
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "bad.so").write_bytes(bytes(data))
+    (folder / "new.so").write_bytes(Path(bin_path("x86_64/newglibc.so")).read_bytes())
+    for command in ("check", "show"):
+        done = run_cli(command, str(folder))
+        assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+        assert "bad.so: error: truncated or malformed ELF" in done.stdout + done.stderr
+    report = abicheck.check([str(folder)])
+    assert len(report.errors) == 1 and len([f for f in report.findings if f.code == "AB101"]) == 7

@@ -103,8 +103,16 @@ class ElfReader:
 
     @property
     def segment_ranges(self) -> list[tuple[int, int]]:
-        """File ranges of PT_DYNAMIC and PT_INTERP: what a streamed member must keep."""
-        return [(off, off + size) for off, size in filter(None, (self._dynamic, self._interp))]
+        """File ranges of the dynamic entries (where ld.so finds them) and PT_INTERP: what a streamed member
+        must keep. Entries past PT_DYNAMIC's size, up to DT_NULL, are streamed again when read."""
+        ranges = [(off, off + size) for off, size in filter(None, (self._interp,))]
+        if self._dynamic is not None:
+            try:
+                start, end = self._dynamic_range()
+            except ElfError:
+                return [(off, off + size) for off, size in filter(None, (self._dynamic, self._interp))]
+            ranges.append((start, min(end, start + max(self._dynamic[1], 4096))))
+        return ranges
 
     # -- low-level reads -------------------------------------------------
 
@@ -173,6 +181,9 @@ class ElfReader:
          _ehsize, self._phentsize, phnum, self._shentsize, self._shnum, _shstrndx) = self._unpack(fmt, 16)
         self.type = ELF_TYPES.get(e_type, f"type {e_type:#x}")
         if phnum == PN_XNUM:  # the real count lives in section 0's sh_info
+            if not self._shoff or not self._shnum:
+                raise self._fail("malformed ELF: PN_XNUM program headers without a section header to count them "
+                                 "(ld.so refuses it)")
             sh_info_at = self._shoff + (28 if cls == 1 else 44)
             phnum = self._unpack("I", sh_info_at)[0]
         self._phnum = phnum
@@ -191,6 +202,7 @@ class ElfReader:
             )
         self._loads: list[tuple[int, int, int]] = []
         self._dynamic: tuple[int, int] | None = None
+        self._dynamic_vaddr = 0
         self._interp: tuple[int, int] | None = None
         self._notes: list[tuple[int, int]] = []  # PT_NOTE ranges
         self._property: tuple[int, int] | None = None  # PT_GNU_PROPERTY
@@ -200,6 +212,7 @@ class ElfReader:
                 self._loads.append((ph["offset"], ph["vaddr"], ph["filesz"]))
             elif ph["type"] == PT_DYNAMIC:
                 self._dynamic = (ph["offset"], ph["filesz"])
+                self._dynamic_vaddr = ph["vaddr"]
             elif ph["type"] == PT_INTERP:
                 self._interp = (ph["offset"], ph["filesz"])
             elif ph["type"] == PT_NOTE and len(self._notes) < MAX_NOTES:
@@ -216,15 +229,10 @@ class ElfReader:
         self._strsz = 0
         if self._dynamic is None:
             return
-        offset, filesz = self._dynamic
+        offset, end = self._dynamic_range()
         entsize = 8 if self.elf_class == 32 else 16
         fmt = "iI" if self.elf_class == 32 else "qQ"
-        count = min(filesz // entsize, MAX_DYNAMIC_ENTRIES)
-        if offset + count * entsize > self._size:
-            raise self._fail(
-                f"truncated ELF: the dynamic segment at offset {offset} runs past the end of the "
-                f"file ({self._size} bytes)"
-            )
+        count = min((end - offset) // entsize, MAX_DYNAMIC_ENTRIES)
         for i in range(count):
             tag, val = self._unpack(fmt, offset + i * entsize)
             if tag == DT_NULL:
@@ -240,6 +248,37 @@ class ElfReader:
         if DT_STRTAB in self._dyn:
             self._strtab = self._offset_of(self._dyn[DT_STRTAB], "DT_STRTAB")
             self._strsz = self._dyn.get(DT_STRSZ, self._size - self._strtab)
+
+    def _dynamic_range(self) -> tuple[int, int]:
+        """Where the dynamic entries are, as ld.so finds them: at PT_DYNAMIC's p_vaddr, through the PT_LOAD
+        segment that maps it, read up to DT_NULL (never past that segment's bytes in the file).
+
+        PT_DYNAMIC's own file offset and size are not what the loader uses (a
+        hostile object may point them elsewhere); an empty PT_DYNAMIC is what
+        ld.so refuses ("object file has no dynamic section").
+        """
+        assert self._dynamic is not None
+        _offset, filesz = self._dynamic
+        if filesz == 0:
+            raise self._fail("malformed ELF: its PT_DYNAMIC segment is empty (ld.so refuses it: 'object file has "
+                             "no dynamic section')")
+        vaddr = self._dynamic_vaddr
+        for p_offset, p_vaddr, p_filesz in self._loads:
+            if p_vaddr <= vaddr < p_vaddr + p_filesz:
+                start = p_offset + (vaddr - p_vaddr)
+                end = min(p_offset + p_filesz, self._size)
+                if start >= end:
+                    raise self._fail(f"truncated ELF: the dynamic segment at offset {start} runs past the end of "
+                                     f"the file ({self._size} bytes)")
+                return start, end
+        if not self._loads:  # no PT_LOAD at all: not loadable, but its dynamic section is still where it says
+            offset, filesz = self._dynamic
+            if offset + filesz > self._size:
+                raise self._fail(f"truncated ELF: the dynamic segment at offset {offset} runs past the end of the "
+                                 f"file ({self._size} bytes)")
+            return offset, offset + filesz
+        raise self._fail(f"malformed ELF: PT_DYNAMIC's address {vaddr:#x} is not inside any loaded segment's bytes "
+                         "in the file")
 
     def _build_facts(self) -> ElfFacts:
         interpreter = None

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from abicheck.errors import InputError
+from abicheck.inputs.paths import walk_tree
 from abicheck.inputs.variants import Variant, looks_like_variant, parse_variant
 
 OUTPUT_FOLDERS = ("result", "build")  # looked for in this order, as kernel-builder does
@@ -76,7 +77,7 @@ def find_nested_variant_dirs(root: str) -> list[str]:
     """
     found: list[str] = []
     top = os.path.normpath(root)
-    for dirpath, dirnames, _files in os.walk(top, followlinks=False):
+    for dirpath, dirnames, _files in walk_tree(top):
         depth = 0 if dirpath == top else os.path.relpath(dirpath, top).count(os.sep) + 1
         dirnames.sort()
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and depth < NESTED_DEPTH]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from abicheck.binary import Format
@@ -103,6 +103,42 @@ def looks_like_library(name: str) -> bool:
     return name.endswith(".so") or ".so." in name
 
 
+MAX_DEPTH = 512  # folders below the root a walk enters; deeper is reported, not walked (PATH_MAX allows ~2,000)
+
+
+def walk_tree(root: str, onerror: Callable[[OSError], None] | None = None,
+              too_deep: Callable[[str], None] | None = None) -> Iterator[tuple[str, list[str], list[str]]]:
+    """os.walk's top-down (dirpath, dirnames, filenames), without recursing in Python's stack (os.walk does, in
+    Python 3.11: a tree 1,200 levels deep raised RecursionError). Symlinks to folders are not entered; removing
+    names from `dirnames` prunes them; a folder deeper than MAX_DEPTH is passed to `too_deep`, not entered."""
+    stack: list[tuple[str, int]] = [(root, 0)]
+    while stack:
+        top, depth = stack.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    (dirs if is_dir else files).append(entry.name)
+        except OSError as exc:
+            if onerror is not None:
+                onerror(exc)
+            continue
+        dirs.sort()
+        yield top, dirs, files
+        for name in reversed(dirs):  # reversed onto the stack: visited in sorted order
+            path = os.path.join(top, name)
+            if depth + 1 > MAX_DEPTH:
+                if too_deep is not None:
+                    too_deep(path)
+                continue
+            stack.append((path, depth + 1))
+
+
 def walk_directory(root: str, problems: list[InputError], skipped: list[str] | None = None,
                    links: dict[str, str] | None = None,
                    exclude: frozenset[str] = frozenset(),
@@ -125,7 +161,10 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
     def unreadable(exc: OSError) -> None:  # a folder the walk cannot list: its objects would be lost
         problems.append(InputError(f"cannot read directory: {exc.strerror or exc}", exc.filename or root))
 
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
+    def deep(path: str) -> None:
+        problems.append(InputError(f"more than {MAX_DEPTH} folders deep: not checked below here", path))
+
+    for dirpath, dirnames, filenames in walk_tree(root, unreadable, deep):
         dirnames.sort()
         if exclude or skip_hidden:
             dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in exclude
@@ -166,7 +205,7 @@ def find_wheels(root: str) -> list[str]:
 
     Hidden folders (.venv, .git) and symlinks are not followed."""
     found: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    for dirpath, dirnames, filenames in walk_tree(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
