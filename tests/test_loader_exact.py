@@ -369,6 +369,16 @@ def test_a_deep_tree_is_walked_without_recursion_and_bounded(tmp_path, depth):
     for _ in range(depth):  # one level at a time: Path.mkdir(parents=True) recurses too
         deepest = deepest / "d"
         os.mkdir(deepest)
+    try:
+        _check_deep_tree(folder, deepest, depth)
+    finally:  # removed level by level: shutil.rmtree (and pytest's own cleanup) recurse in Python too
+        (deepest / "x.so").unlink(missing_ok=True)
+        while deepest != folder:
+            os.rmdir(deepest)
+            deepest = deepest.parent
+
+
+def _check_deep_tree(folder: Path, deepest: Path, depth: int) -> None:
     (deepest / "x.so").write_bytes(Path(bin_path("x86_64/newglibc.so")).read_bytes())
     (folder / "top.so").write_bytes(Path(bin_path("x86_64/newglibc.so")).read_bytes())
     done = run_cli("check", str(folder))

@@ -12,6 +12,7 @@ from abicheck.binary.elf import open_elf
 from abicheck.cli.check import emit, fail
 from abicheck.cli.output import err, out, write_file
 from abicheck.errors import InputError, UsageError
+from abicheck.inputs.files import read_file
 from abicheck.inputs.paths import kind_of
 from abicheck.options import CheckOptions
 from abicheck.pipeline import Run
@@ -69,9 +70,8 @@ def _wheel_surfaces(path: str) -> dict[str, Surface]:
 
 def _dump_surfaces(path: str) -> dict[str, Surface]:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        data = json.loads(read_file(path, "ABI dump"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InputError(f"not a readable ABI dump: {getattr(exc, 'strerror', None) or type(exc).__name__}",
                          path) from None
     try:

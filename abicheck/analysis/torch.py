@@ -23,6 +23,7 @@ from abicheck.binary.demangle import demangle
 from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.binary.exports import Exports
 from abicheck.errors import InputError, UsageError
+from abicheck.inputs.files import read_file
 from abicheck.inputs.wheel import WheelReader
 from abicheck.policy.export_index import IndexedLibrary
 from abicheck.policy.torch_exports import IndexedBuild, torch_index
@@ -198,8 +199,11 @@ def load_torch(path: str) -> TorchSource:
     for folder in candidates:
         lib = os.path.join(folder, "lib")
         if os.path.isdir(lib) and os.path.isfile(os.path.join(folder, "version.py")):
-            with open(os.path.join(folder, "version.py"), encoding="utf-8", errors="replace") as f:
-                m = _VERSION.search(f.read(1 << 16))
+            try:
+                text = read_file(os.path.join(folder, "version.py"), "version.py").decode("utf-8", "replace")
+            except InputError as exc:
+                raise UsageError(f"--torch {path}: {exc.message}") from None
+            m = _VERSION.search(text)
             if m is None:
                 raise UsageError(f"--torch {path}: no __version__ in {folder}/version.py")
             libraries = {n: os.path.join(lib, n) for n in sorted(os.listdir(lib)) if ".so" in n}
@@ -248,9 +252,10 @@ def _from_dump(path: str) -> TorchSource:
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename  # noqa: PLC0415 - packaging costs ~20 ms at import: loaded only when used
 
     try:
-        with open(path, encoding="utf-8") as f:
-            head = json.loads(f.read(1 << 30)) if os.path.getsize(path) < (1 << 30) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        head = json.loads(read_file(path, "ABI dump"))
+    except InputError as exc:
+        raise UsageError(f"--torch {path}: {exc.message}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UsageError(f"--torch {path}: not a readable ABI dump ({type(exc).__name__})") from None
     if not isinstance(head, dict) or head.get("schema") != SET_SCHEMA or not str(head.get("source", "")).startswith(
             "torch-"):

@@ -13,7 +13,8 @@ import os
 import sys
 from typing import Any
 
-from abicheck.errors import UsageError
+from abicheck.errors import InputError, UsageError
+from abicheck.inputs.files import read_file
 from abicheck.options import LISTS, SCALARS
 
 # Every option of a check but those that only make sense for one run (jobs, allow-empty), and the output format.
@@ -40,9 +41,10 @@ def load_config(start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_file(path, "pyproject.toml").decode("utf-8")
+    except InputError as exc:
+        raise UsageError(f"{path}: cannot read [tool.abicheck]: {exc.message}") from None
+    except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: cannot read [tool.abicheck]: {exc}") from None
     if "abicheck" not in text:
         return {}  # most projects: no need to load a TOML parser at all

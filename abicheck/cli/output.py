@@ -70,13 +70,21 @@ def _container_of(path: str) -> str:
 
 
 def check_output(output: str, inputs: Iterable[str]) -> None:
-    """UsageError when `output` is empty or the same file as one of the inputs."""
+    """UsageError when `output` is empty, a FIFO or socket (writing could block forever), the same file as one
+    of the inputs, or an existing file inside an input directory (one the check reads, or would on a rerun)."""
     if not output:
         raise UsageError("-o/--output needs a file name")
     try:
         target = os.stat(output)
     except OSError:
         return  # it does not exist yet: it cannot be an input
+    if stat.S_ISFIFO(target.st_mode) or stat.S_ISSOCK(target.st_mode):
+        raise UsageError(f"-o {output} is a FIFO or socket; give a file (or /dev/stdout)")
+    real = os.path.realpath(output)
+    for path in inputs:
+        folder = os.path.realpath(path)
+        if os.path.isdir(folder) and stat.S_ISREG(target.st_mode) and real.startswith(folder.rstrip(os.sep) + os.sep):
+            raise UsageError(f"-o {output} is inside the checked folder {path}; refusing to overwrite a file there")
     for path in inputs:
         try:
             if os.path.samefile(_container_of(path), output) and stat.S_ISREG(target.st_mode):

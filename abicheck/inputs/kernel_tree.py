@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from abicheck.errors import InputError
+from abicheck.inputs.files import read_file
 from abicheck.inputs.paths import walk_tree
 from abicheck.inputs.variants import Variant, looks_like_variant, parse_variant
 
@@ -95,10 +96,7 @@ def find_nested_variant_dirs(root: str) -> list[str]:
 
 def _metadata_backend(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as exc:
-        raise InputError(f"cannot read metadata.json: {exc.strerror or exc}", path) from None
+        data = json.loads(read_file(path, "metadata.json"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"malformed metadata.json: {exc or type(exc).__name__}", path) from None
     if not isinstance(data, dict):
@@ -117,6 +115,6 @@ def load_variant_dir(path: str) -> VariantDir:
     """Parse a variant folder's name and metadata; raises InputError when either is bad."""
     variant = parse_variant(os.path.basename(os.path.normpath(path)))
     meta = os.path.join(path, "metadata.json")
-    if os.path.isfile(meta):
+    if os.path.lexists(meta):  # anything but a regular file is refused when read (a FIFO would block)
         return VariantDir(path, variant, meta, _metadata_backend(meta))
     return VariantDir(path, variant)

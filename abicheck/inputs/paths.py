@@ -177,10 +177,15 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
             try:
                 mode = os.lstat(path).st_mode
                 if stat.S_ISLNK(mode):
-                    if links is not None:
-                        target = os.path.relpath(os.path.realpath(path), os.path.realpath(root))
-                        links[os.path.relpath(path, root).replace(os.sep, "/")] = target.replace(os.sep, "/")
-                    continue  # the file it points to is scanned where it lives
+                    real = os.path.realpath(path)
+                    inside = real.startswith(os.path.realpath(root).rstrip(os.sep) + os.sep)
+                    if inside:
+                        if links is not None:
+                            target = os.path.relpath(real, os.path.realpath(root))
+                            links[os.path.relpath(path, root).replace(os.sep, "/")] = target.replace(os.sep, "/")
+                        continue  # the file it points to is scanned where it lives
+                    # A link out of the tree: what it names is checked here, under the link's path, once.
+                    mode = os.stat(path).st_mode  # follows it; a dangling or looping link is an OSError
                 if not stat.S_ISREG(mode):  # FIFOs, sockets, devices: reading them could block forever
                     if skipped is not None:
                         skipped.append(path)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from abicheck.errors import UsageError
+from abicheck.errors import InputError, UsageError
+from abicheck.inputs.files import read_file
 from abicheck.inputs.variants import backends, parse_compute
 from abicheck.policy.data import load_json
 
@@ -146,10 +147,9 @@ def load_backend_policy(extra_files: list[str] | tuple[str, ...] = ()) -> Backen
     data = copy.deepcopy(load_json("backends.json"))
     for path in extra_files:
         try:
-            with open(path, encoding="utf-8") as f:
-                extra = json.load(f)
-        except OSError as exc:
-            raise UsageError(f"--policy-file {path}: {exc.strerror or exc}") from None
+            extra = json.loads(read_file(path, "policy file"))
+        except InputError as exc:
+            raise UsageError(f"--policy-file {path}: {exc.message}") from None
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise UsageError(f"--policy-file {path}: not valid JSON ({type(exc).__name__})") from None
         if not isinstance(extra, dict):

@@ -1,0 +1,92 @@
+"""Files that are not what they seem: FIFOs, huge sparse files, links out of the tree, outputs among the inputs.
+
+Every file abicheck reads whole goes through one helper that refuses non-regular
+files and caps the size by kind; each case must end in a one-line error naming
+the file, exit 2, quickly, and never change an input.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import SCRIPTS, bin_path
+
+import abicheck
+
+
+def run_bounded(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command line, which must finish within 60 s (a FIFO opened for reading would block forever)."""
+    return subprocess.run([str(SCRIPTS / "abicheck"), *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe.json"
+    os.mkfifo(path)
+    return path
+
+
+def one_line_error(done: subprocess.CompletedProcess, name: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and name in done.stdout + done.stderr
+
+
+def test_a_fifo_given_as_torch_or_policy_file_is_refused_not_read(fifo):
+    one_line_error(run_bounded("check", "--torch", str(fifo), bin_path("x86_64/newglibc.so")), "pipe.json")
+    one_line_error(run_bounded("check", "--policy-file", str(fifo), bin_path("x86_64/newglibc.so")), "pipe.json")
+    one_line_error(run_bounded("abi", "diff", str(fifo), bin_path("x86_64/newglibc.so")), "pipe.json")
+
+
+def test_a_fifo_metadata_json_in_a_variant_is_an_input_error(tmp_path):
+    variant = tmp_path / "build" / "torch29-cxx11-cpu-x86_64-linux"
+    variant.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), variant / "_k.so")
+    os.mkfifo(variant / "metadata.json")
+    done = run_bounded("check", str(tmp_path))
+    one_line_error(done, "metadata.json")
+    assert "not a regular file" in done.stdout + done.stderr
+
+
+def test_a_huge_sparse_metadata_json_is_refused_by_its_size(tmp_path):
+    variant = tmp_path / "build" / "torch29-cxx11-cpu-x86_64-linux"
+    variant.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), variant / "_k.so")
+    with open(variant / "metadata.json", "wb") as f:
+        f.truncate(2 << 30)  # 2 GiB, sparse: reading it whole took 4 GB of memory
+    done = run_bounded("check", str(tmp_path))
+    one_line_error(done, "metadata.json")
+    assert "over the 1 MiB abicheck reads" in done.stdout + done.stderr
+
+
+def test_an_output_that_is_a_fifo_or_a_file_in_a_checked_folder_is_refused(tmp_path, fifo):
+    one_line_error(run_bounded("check", "-o", str(fifo), bin_path("x86_64/newglibc.so")), "FIFO")
+    folder = tmp_path / "objects"
+    folder.mkdir()
+    target = folder / "x.so"
+    shutil.copy(bin_path("x86_64/newglibc.so"), target)
+    before = target.read_bytes()
+    one_line_error(run_bounded("check", str(folder), "-o", str(target)), "inside the checked folder")
+    assert target.read_bytes() == before
+
+
+def test_a_link_to_an_object_outside_the_tree_is_checked_under_its_path(tmp_path):
+    """It was neither checked nor counted: exit 0 beside a clean neighbour, a pass in pytest."""
+    outside = tmp_path / "elsewhere" / "real.so"
+    outside.parent.mkdir()
+    shutil.copy(bin_path("x86_64/newglibc.so"), outside)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), tree / "ok.so")
+    (tree / "link.so").symlink_to(outside)
+    report = abicheck.check([str(tree)])
+    assert report.objects_checked == 2 and report.exit_code == 1
+    assert {f.path for f in report.findings} == {str(tree / "link.so")}
+    inside = tmp_path / "tree2"
+    inside.mkdir()
+    shutil.copy(bin_path("x86_64/newglibc.so"), inside / "real.so")
+    (inside / "alias.so").symlink_to("real.so")  # inside the tree: checked once, where it lives
+    assert abicheck.check([str(inside)]).objects_checked == 1
