@@ -90,3 +90,21 @@ def test_a_link_to_an_object_outside_the_tree_is_checked_under_its_path(tmp_path
     shutil.copy(bin_path("x86_64/newglibc.so"), inside / "real.so")
     (inside / "alias.so").symlink_to("real.so")  # inside the tree: checked once, where it lives
     assert abicheck.check([str(inside)]).objects_checked == 1
+
+
+def test_objects_that_cannot_be_parsed_are_input_errors_never_skipped(tmp_path):
+    """A .pyd whose PE header offset is past 1 MiB and a fat Mach-O of 20 slices were taken for non-objects:
+    a Windows variant holding one said "1 object, clean"."""
+    import struct
+
+    variant = tmp_path / "build" / "torch28-cu128-x86_64-windows" / "relu"
+    variant.mkdir(parents=True)
+    pyd = bytearray(Path(bin_path("windows/stable-x86_64.pyd")).read_bytes())
+    struct.pack_into("<I", pyd, 0x3C, 2 << 20)
+    (variant / "far.pyd").write_bytes(bytes(pyd))
+    (variant / "many.so").write_bytes(struct.pack(">II", 0xCAFEBABE, 20) + bytes(20 * 20))
+    shutil.copy(bin_path("windows/stable-x86_64.pyd"), variant / "ok.pyd")
+    report = abicheck.check([str(tmp_path)])
+    assert sorted(Path(e.path).name for e in report.errors) == ["far.pyd", "many.so"]
+    assert report.exit_code == 2
+    assert any("20 architectures" in e.message for e in report.errors)

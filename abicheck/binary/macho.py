@@ -24,7 +24,8 @@ from abicheck.errors import InputError
 MH_MAGIC, MH_MAGIC_64 = 0xFEEDFACE, 0xFEEDFACF
 FAT_MAGIC, FAT_MAGIC_64 = 0xCAFEBABE, 0xCAFEBABF
 MAX_COMMANDS = 4096
-MAX_SLICES = 16  # real fat files hold 2-4; Java class files share the magic with a count of 45 or more
+MAX_SLICES = 16  # real fat files hold 2-4; more is refused as malformed
+JAVA_CLASS_COUNT = 45  # Java class files share the fat magic; their "count" (the class version) is 45 or more
 MAX_UNDEFINED = 1 << 20
 
 CPU_TYPES = {0x01000007: "x86_64", 0x0100000C: "aarch64", 7: "i686", 12: "arm", 0x0200000C: "arm64_32",
@@ -46,7 +47,9 @@ def is_macho(head: bytes) -> bool:
             ">I", head[:4])[0] in (MH_MAGIC, MH_MAGIC_64):
         return True
     magic, count = struct.unpack(">II", head[:8])
-    return magic in (FAT_MAGIC, FAT_MAGIC_64) and 0 < count <= MAX_SLICES
+    # A count up to 44 cannot be a Java class file: it is a fat Mach-O, which the reader refuses when over
+    # MAX_SLICES (an input error, never a skipped non-object).
+    return magic in (FAT_MAGIC, FAT_MAGIC_64) and 0 < count < JAVA_CLASS_COUNT
 
 
 def _version(value: int) -> str:
@@ -87,7 +90,7 @@ class MachOFile:
             wide = struct.unpack(">I", head[:4])[0] == FAT_MAGIC_64
             count = struct.unpack(">I", head[4:8])[0]
             if not 0 < count <= MAX_SLICES:
-                raise self._fail(f"a fat header with {count} architectures")
+                raise self._fail(f"a fat header with {count} architectures, over the {MAX_SLICES} abicheck reads")
             entry = 32 if wide else 20
             for i in range(count):
                 raw = self._read(8 + i * entry, entry)
