@@ -108,3 +108,48 @@ def test_objects_that_cannot_be_parsed_are_input_errors_never_skipped(tmp_path):
     assert sorted(Path(e.path).name for e in report.errors) == ["far.pyd", "many.so"]
     assert report.exit_code == 2
     assert any("20 architectures" in e.message for e in report.errors)
+
+
+def _pe_with_imports(descriptors: int, thunks: int) -> bytes:
+    """A PE32+ DLL whose `descriptors` import descriptors all share one lookup table of `thunks` named entries:
+    an import-table bomb (descriptors x thunks lookups when each table is walked anew)."""
+    import struct
+
+    opt_size = 112 + 16 * 8
+    section_at = 0x40 + 24 + opt_size
+    raw, vaddr = 0x400, 0x1000
+    table_rva = vaddr + 20 * (descriptors + 1)
+    name_rva = table_rva + 8 * (thunks + 1)
+    body = bytearray()
+    for _ in range(descriptors):
+        body += struct.pack("<IIIII", table_rva, 0, 0, name_rva, table_rva)
+    body += bytes(20)
+    body += struct.pack("<Q", name_rva + 16) * thunks + bytes(8)
+    body += b"python3.dll\0\0\0\0\0" + b"\0\0PyLong_Check\0"  # the DLL's name, then a hint and a function name
+    header = bytearray(raw)
+    header[:2] = b"MZ"
+    struct.pack_into("<I", header, 0x3C, 0x40)
+    header[0x40:0x44] = b"PE\0\0"
+    struct.pack_into("<HHIIIHH", header, 0x44, 0x8664, 1, 0, 0, 0, opt_size, 0x2022)
+    opt = 0x40 + 24
+    struct.pack_into("<H", header, opt, 0x20B)
+    struct.pack_into("<I", header, opt + 108, 16)  # NumberOfRvaAndSizes
+    struct.pack_into("<II", header, opt + 112 + 8, vaddr, len(body))  # the import directory
+    struct.pack_into("<8sIIII", header, section_at, b".idata", len(body), vaddr, len(body), raw)
+    return bytes(header + body)
+
+
+def test_a_pe_import_table_bomb_is_refused_quickly(tmp_path):
+    """4,096 descriptors sharing one 65,536-entry table: 268M lookups ran for minutes and grew past 800 MB."""
+    import time
+
+    bomb = tmp_path / "bomb.pyd"
+    bomb.write_bytes(_pe_with_imports(4096, 1 << 16))
+    start = time.monotonic()
+    done = run_bounded("check", str(bomb))
+    assert time.monotonic() - start < 30
+    one_line_error(done, "imported functions")
+    small = tmp_path / "small.pyd"
+    small.write_bytes(_pe_with_imports(3, 4))  # the same layout, a sane size: read, shared table and all
+    report = abicheck.check([str(small)])
+    assert report.errors == [], report.errors

@@ -20,6 +20,7 @@ MACHINES = {0x8664: "x86_64", 0xAA64: "aarch64", 0x14C: "i686", 0x1C4: "arm", 0x
 MAX_SECTIONS = 96
 MAX_IMPORTS = 4096  # DLLs
 MAX_FUNCTIONS = 1 << 16  # functions per DLL
+MAX_ALL_FUNCTIONS = 1 << 18  # imported functions in all (real DLLs import a few thousand)
 
 
 def is_pe(head: bytes) -> bool:
@@ -91,18 +92,26 @@ def read_pe(buf: Buffer, label: str) -> PEFile:
         return out
     at = offset_of(import_rva)
     thunk_size, ordinal_bit = (8, 1 << 63) if magic == 0x20B else (4, 1 << 31)
+    read_tables: dict[int, list[str]] = {}  # a thunk table already read: descriptors may share one
+    total = 0
     for _ in range(MAX_IMPORTS):
         lookup, _t, _f, name_rva, first_thunk = struct.unpack("<IIIII", read(at, 20))
         if not (lookup or name_rva or first_thunk):
             break
         names = out.imports.setdefault(string(name_rva), [])
         thunk = offset_of(lookup or first_thunk)
-        for _ in range(MAX_FUNCTIONS):
-            value = int.from_bytes(read(thunk, thunk_size), "little")
-            if value == 0:
-                break
-            if not value & ordinal_bit:
-                names.append(string((value & 0x7FFFFFFF) + 2))  # skip the hint
-            thunk += thunk_size
+        if thunk not in read_tables:
+            entries: list[str] = []
+            for _ in range(MAX_FUNCTIONS):
+                value = int.from_bytes(read(thunk + len(entries) * thunk_size, thunk_size), "little")
+                if value == 0:
+                    break
+                entries.append("" if value & ordinal_bit else string((value & 0x7FFFFFFF) + 2))  # skip the hint
+            read_tables[thunk] = entries
+        functions = read_tables[thunk]
+        total += len(functions)
+        if total > MAX_ALL_FUNCTIONS:  # 4,096 descriptors sharing one 65,536-entry table: 268M, not a DLL
+            raise _fail(label, f"more than {MAX_ALL_FUNCTIONS} imported functions")
+        names.extend(name for name in functions if name)
         at += 20
     return out
