@@ -412,3 +412,19 @@ def test_a_hostile_version_definition_is_one_input_error_and_loses_no_neighbour(
         assert "bad.so: error: truncated or malformed ELF" in done.stdout + done.stderr
     report = abicheck.check([str(folder)])
     assert len(report.errors) == 1 and len([f for f in report.findings if f.code == "AB101"]) == 7
+
+
+@pytest.mark.requires("gcc")
+def test_a_plugin_library_finds_its_sibling_only_when_its_host_loaded_it_first(tmp_path):
+    """MKL's libmkl_vml_avx2 (dlopened by libmkl_core) and Qt's plugins need a sibling their own search path
+    cannot reach: found by SONAME when the host loaded it first, not found alone. Not verified, never AB306."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    core = build("int core_fn(void) { return 1; }\n", lib / "libcore.so.3", "-Wl,-soname,libcore.so.3")
+    plugin = build("int core_fn(void); int vml(void) { return core_fn(); }\n", lib / "libplugin_avx2.so.3",
+                   f"-L{lib}", "-l:libcore.so.3")
+    assert "libcore.so.3: cannot open shared object file" in (loads(plugin) or "")  # alone
+    assert loads(plugin, core) is None  # its host loaded libcore.so.3 first: bound by SONAME
+    report = abicheck.check([str(lib)])
+    assert codes(report) == [] and report.unverified == 1
+    assert run_cli("check", "--strict", str(lib)).returncode == 1

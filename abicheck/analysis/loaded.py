@@ -19,7 +19,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Mapping
 
-from abicheck.analysis.resolver import SHIPPED, UNREACHABLE, Resolved, SearchPath
+from abicheck.analysis.resolver import SHIPPED, UNREACHABLE, UNVERIFIED, Resolved, SearchPath
 
 # (container path, object path inside it, its resolution)
 Entry = tuple[str, str, list[Resolved]]
@@ -43,7 +43,23 @@ def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
         if settled == current:
             break
         current = settled
-    return current
+    return _left_to_their_loader([(c, p, r) for (c, p, _old), r in zip(entries, current, strict=True)], links)
+
+
+def _left_to_their_loader(entries: list[Entry], links: Mapping[str, Mapping[str, str]]) -> list[list[Resolved]]:
+    """A shared library (lib*) nothing in its container loads is dlopened by something that usually has its
+    siblings loaded already (MKL's libmkl_vml_avx2 by libmkl_core, a Qt plugin by its host): a sibling it
+    cannot reach by its own search path is found by SONAME then. Not verified, rather than unreachable."""
+    loaded = {(c, links.get(c, {}).get(r.where, r.where)) for c, _p, resolved in entries for r in resolved
+              if r.how == SHIPPED and r.where is not None}
+    out = []
+    for container, relpath, resolved in entries:
+        if (container, relpath) in loaded or not posixpath.basename(relpath).startswith("lib"):
+            out.append(resolved)
+            continue
+        out.append([Resolved(r.library, UNVERIFIED, r.where, "reachable only if what loads this library loaded "
+                             "it first (by SONAME)") if r.how == UNREACHABLE else r for r in resolved])
+    return out
 
 
 def _settle_once(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
