@@ -153,3 +153,16 @@ def test_a_pe_import_table_bomb_is_refused_quickly(tmp_path):
     small.write_bytes(_pe_with_imports(3, 4))  # the same layout, a sane size: read, shared table and all
     report = abicheck.check([str(small)])
     assert report.errors == [], report.errors
+
+
+def test_a_report_lost_on_a_full_disk_is_exit_2_and_said(tmp_path):
+    """Standard output on /dev/full exited 1 with no message: the report was lost silently."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([str(SCRIPTS / "abicheck"), "check", bin_path("x86_64/newglibc.so")], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot write the report to standard output: No space left on device" in done.stderr
+    # a reader that goes away (| head) is not an error: the exit code is the one the results deserve
+    piped = subprocess.run(f"'{SCRIPTS / 'abicheck'}' check '{bin_path('x86_64/newglibc.so')}' | head -c 0",
+                           shell=True, capture_output=True, text=True, timeout=60)
+    assert piped.stderr == ""

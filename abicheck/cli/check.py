@@ -27,7 +27,9 @@ def fail(message: str) -> int:
 def emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> int | None:
     """Write `text` to `output` (or stdout); an exit code only if writing failed."""
     if output is None:
-        out(text)
+        failed = out(text)
+        if failed is not None:  # the report is lost: say so, never exit as if it had been read
+            return fail(f"cannot write the report to standard output: {failed}")
         return None
     try:
         write_file(output, text, inputs)

@@ -28,10 +28,11 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
-def write_stream(text: str, stream: TextIO | None) -> None:
-    """Write to stdout or stderr; a closed or broken stream is not an error."""
+def write_stream(text: str, stream: TextIO | None) -> str | None:
+    """Write to stdout or stderr; a closed or broken stream is not an error. Returns why the write failed
+    otherwise (a full disk: /dev/full), for the caller to say."""
     if stream is None:
-        return
+        return None
     try:
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
@@ -42,8 +43,12 @@ def write_stream(text: str, stream: TextIO | None) -> None:
             stream.write(text)
     except BrokenPipeError:
         _silence(stream)
-    except (OSError, ValueError):  # closed meanwhile
+    except ValueError:  # closed meanwhile
         pass
+    except OSError as exc:
+        _silence(stream)
+        return exc.strerror or str(exc)
+    return None
 
 
 def _silence(stream: TextIO) -> None:
@@ -56,8 +61,9 @@ def _silence(stream: TextIO) -> None:
         pass
 
 
-def out(text: str) -> None:
-    write_stream(text, sys.stdout)
+def out(text: str) -> str | None:
+    """Write to stdout; why it failed, when it did for a reason other than a reader that went away."""
+    return write_stream(text, sys.stdout)
 
 
 def err(text: str) -> None:
