@@ -26,13 +26,14 @@ from abicheck.rules import expand_codes, rule_codes
 
 TargetKind = Literal["wheel", "nix"]
 TorchMismatch = Literal["error", "skip", "check"]
+FailOn = Literal["error", "warning"]
 TARGETS: tuple[str, ...] = get_args(TargetKind)
 TORCH_MISMATCH: tuple[str, ...] = get_args(TorchMismatch)
 MAX_JOBS = 256  # threads inflating wheel members; thousands fail to start, and each holds memory
 
 # Every option a layer may give, with the kind of value it takes.
 SCALARS = ("policy", "target", "arch", "backend", "variant", "python_abi", "torch", "torch_mismatch",
-           "torch_stable_abi", "macos", "jobs", "allow_empty", "strict")
+           "torch_stable_abi", "macos", "jobs", "allow_empty", "strict", "fail_on")
 LISTS = ("select", "extend_select", "ignore", "policy_files")
 
 
@@ -57,6 +58,7 @@ class CheckOptions:
     torch_stable_abi: tuple[int, int] | None = None
     macos: tuple[int, int] | None = None
     strict: bool = False  # anything not checked fails the check (exit 1)
+    fail_on: FailOn = "error"  # the lowest finding severity that fails the check
 
     @classmethod
     def parse(cls, **values: Any) -> CheckOptions:
@@ -90,6 +92,9 @@ class CheckOptions:
         mismatch = merged.get("torch_mismatch", "error")
         if mismatch not in TORCH_MISMATCH:
             raise UsageError(f"unknown torch mismatch handling {mismatch!r}; use error, skip or check")
+        fail_on = merged.get("fail_on", "error")
+        if fail_on not in ("error", "warning"):
+            raise UsageError(f"unknown --fail-on {fail_on!r}; use error or warning")
         jobs = merged.get("jobs")
         if jobs is not None and jobs > MAX_JOBS:
             raise UsageError(f"--jobs {jobs} is more than {MAX_JOBS}; each job holds up to one member's tables")
@@ -117,6 +122,7 @@ class CheckOptions:
             macos=parse_release(merged["macos"], "--macos", "a macOS release such as 15.0")
             if merged.get("macos") else None,
             strict=bool(merged.get("strict", False)),
+            fail_on=fail_on,
         )
 
 

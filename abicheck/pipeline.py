@@ -184,7 +184,7 @@ def check(paths: Iterable[str], *, options: CheckOptions | None = None,
     `CheckOptions.parse` reads: `policy`, `target` ("wheel" or "nix"), `arch`,
     `select`, `extend_select`, `ignore`, `backend`, `variant`, `python_abi`,
     `policy_files`, `jobs`, `allow_empty`, `torch`, `torch_mismatch`,
-    `torch_stable_abi`, `macos` (see the README for each). Raises `UsageError`
+    `torch_stable_abi`, `macos`, `strict`, `fail_on` (see the README for each). Raises `UsageError`
     for options that make no sense; every problem with an input is recorded
     in `Report.errors` instead of raised. `progress`, if given, is called with
     each object's path as it is checked.
@@ -225,4 +225,5 @@ def check(paths: Iterable[str], *, options: CheckOptions | None = None,
                                                 kind="metadata"))
         return Report(artifacts=artifacts, errors=run.input_problems(), target=opts.target,
                       policy=opts.policy.name if opts.policy else None, skipped=len(run.skipped),
-                      pure_variants=list(run.pure), strict=opts.strict)
+                      pure_variants=list(run.pure), strict=opts.strict,
+                      fail_on=opts.fail_on)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -250,6 +251,10 @@ def _relative(path: str, root: Path) -> str:
     return rel + sep + member
 
 
+class AbicheckWarning(UserWarning):
+    """A finding of warning severity (an absolute RUNPATH entry): reported, failing only with fail-on warning."""
+
+
 class AbicheckFailure(Exception):
     """Raised by an item whose object has findings or could not be read."""
 
@@ -266,9 +271,13 @@ class AbicheckItem(pytest.Item):
         settings = self.config.stash[_SETTINGS]
         report = settings.report()
         lines: list[str] = []
+        failing = {id(f) for f in report.failing}
         for artifact in report.artifacts:
             if artifact.path == self.target or _covers(artifact, self.target):
-                lines.extend(_format(f) for f in artifact.findings)
+                lines.extend(_format(f) for f in artifact.findings if id(f) in failing)
+                for f in artifact.findings:
+                    if id(f) not in failing:  # a warning (--fail-on error): shown in pytest's warnings summary
+                        warnings.warn(AbicheckWarning(f"{self.name}: {_format(f)}"), stacklevel=1)
         # An error about a folder above the object (an unknown variant name, a
         # malformed metadata.json) fails every object in it.
         lines.extend(f"error: {e.path}: {e.message}" if e.path != self.target else f"error: {e.message}"

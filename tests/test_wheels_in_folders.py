@@ -47,3 +47,31 @@ def test_a_pure_python_wheel_named_directly_is_nothing_to_check(tmp_path):
     assert done.returncode == 0 and "nothing to check" in done.stdout
     binary = make_wheel(tmp_path, "empty-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"empty/x.py": b""})
     assert run_cli("check", binary).returncode == 2  # a platform wheel without objects is still an error
+
+
+def test_an_absolute_runpath_is_a_warning_that_fails_only_when_asked(tmp_path):
+    """PyPI's torch CPU wheel: 207 of 210 findings were AB202 for /lib/intel64 entries the loader just skips."""
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {"demo/_x.so": bin_path("x86_64/rpath-absolute.so")})
+    done = run_cli("check", wheel)
+    assert done.returncode == 0
+    assert "AB202 [rpath-outside-package] warning: RPATH entry /opt/vendor/lib" in done.stdout
+    assert "1 finding in 1 artifact (1 warning, which --fail-on warning fails)." in done.stdout
+    assert run_cli("check", "--fail-on", "warning", wheel).returncode == 1
+    data = json.loads(run_cli("check", "--format", "json", wheel).stdout)
+    assert [f["severity"] for a in data["artifacts"] for f in a["findings"]] == ["warning"]
+    nix = abicheck.check([bin_path("x86_64/rpath-absolute.so")], target="nix")
+    assert [f.severity for f in nix.findings if f.code == "AB202"] == ["error"]  # in a Nix output: an impurity
+    assert run_cli("check", "--fail-on", "never", wheel).returncode == 2
+
+
+def test_concise_output_and_statistics(tmp_path):
+    """sgl_kernel: 504 AB101 findings from 63 (object, version) pairs drowned the report."""
+    so = bin_path("x86_64/newglibc.so")
+    concise = run_cli("check", "--format", "concise", so)
+    lines = [line for line in concise.stdout.splitlines() if ": AB101 " in line]
+    assert len(lines) == 1 and "AB101 [symbol-version-too-new] 7 findings: " in lines[0]
+    assert "hint:" not in concise.stdout and concise.returncode == 1
+    stats = run_cli("check", "--statistics", so)
+    assert stats.stdout.splitlines()[0].split() == ["7", "AB101", "[symbol-version-too-new]"]
+    assert run_cli("check", "--statistics", "--format", "json", so).returncode == 2

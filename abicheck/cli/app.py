@@ -62,7 +62,7 @@ def check(
     arch: Annotated[Optional[str], typer.Option(
         help="Architecture the objects must be built for (x86_64, aarch64, ...).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
-        "--format", help="Output format: text, json, sarif or github.")] = None,
+        "--format", help="Output format: text, concise (one line per object and rule), json, sarif or github.")] = None,
     select: Annotated[Optional[list[str]], typer.Option(
         help="Only these rule codes or prefixes (AB1, AB202); repeatable or comma-separated.")] = None,
     extend_select: Annotated[Optional[list[str]], typer.Option(
@@ -94,6 +94,11 @@ def check(
         "--torch-mismatch", help="For a variant whose release neither --torch nor abicheck's index has: error "
                                  "(default), skip (report its symbols as not checked) or check (against the "
                                  "--torch given).")] = None,
+    statistics: Annotated[bool, typer.Option(
+        "--statistics", help="Count the findings per rule, most first, above the report.")] = False,
+    fail_on: Annotated[Optional[str], typer.Option(
+        "--fail-on", help="The lowest finding severity that fails the check (exit 1): error (default) or "
+                          "warning (an absolute RUNPATH entry, which the loader skips).")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Anything not checked (torch symbols, imports, libraries not verified) fails: exit "
                          "1.")] = False,
@@ -111,6 +116,7 @@ def check(
         extend_select=extend_select, ignore=ignore, output=output, backend=backend, variant=variant,
         python_abi=python_abi, policy_file=policy_file, jobs=jobs, allow_empty=allow_empty, torch=torch,
         torch_mismatch=torch_mismatch, torch_stable_abi=torch_stable_abi, macos=macos, strict=strict or None,
+        fail_on=fail_on, statistics=statistics,
     ))
 
 

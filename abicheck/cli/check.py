@@ -14,6 +14,7 @@ from abicheck.errors import UsageError
 from abicheck.options import CheckOptions
 from abicheck.pipeline import check
 from abicheck.report.render import FORMATS, render, render_text
+from abicheck.report.render import statistics as render_statistics
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -86,6 +87,7 @@ def run_check(
     output_format: str | None = None,
     output: str | None = None,
     policy_file: Sequence[str] | None = None,
+    statistics: bool = False,
     **values: Any,
 ) -> int:
     """Check, print or write the report, and return the exit code (0, 1 or 2).
@@ -107,14 +109,20 @@ def run_check(
         if fmt not in FORMATS:
             raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
         options = CheckOptions.from_layers(config, {**values, "policy_files": policy_file})
-        progress = _Progress(fmt in ("text", "github") and sys.stderr is not None and sys.stderr.isatty())
+        if statistics and fmt not in ("text", "concise"):
+            raise UsageError(f"--statistics goes with the text or concise format, not {fmt}")
+        progress = _Progress(fmt in ("text", "concise", "github") and sys.stderr is not None and sys.stderr.isatty())
         try:
             report = check(list(paths), options=options, progress=progress)
         finally:
             progress.close()
     except UsageError as exc:
         return fail(str(exc))
-    failed = emit(render(report, fmt), output, paths)
+    text = render(report, fmt)
+    if statistics:
+        counts = render_statistics(report)
+        text = (counts + "\n" if counts else "") + text
+    failed = emit(text, output, paths)
     if failed is not None:
         return failed
     if output is not None:

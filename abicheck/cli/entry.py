@@ -38,6 +38,8 @@ CHECK_OPTIONS: dict[str, tuple[str, str]] = {
     "--allow-empty": ("allow_empty", "flag"),
     "--torch": ("torch", "multi"),
     "--strict": ("strict", "flag"),
+    "--fail-on": ("fail_on", "value"),
+    "--statistics": ("statistics", "flag"),
     "--torch-mismatch": ("torch_mismatch", "value"),
     "--torch-stable-abi": ("torch_stable_abi", "value"),
     "--macos": ("macos", "value"),

@@ -134,6 +134,7 @@ class Report:
     skipped: int = 0  # files in directories and wheels that are not ELF objects
     pure_variants: list[str] = field(default_factory=list)  # variant folders without compiled objects
     strict: bool = False  # anything not checked fails the check (exit 1)
+    fail_on: str = "error"  # the lowest severity that fails the check: "error" (default) or "warning"
 
     @property
     def unverified(self) -> int:
@@ -155,9 +156,17 @@ class Report:
                 + sum(a.imports_not_checked for a in self.artifacts) + self.unverified)
 
     @property
+    def failing(self) -> list[Finding]:
+        """The findings that fail the check: errors, and warnings too with fail_on "warning"."""
+        return [f for f in self.findings if f.severity == "error" or self.fail_on == "warning"]
+
+    @property
     def exit_code(self) -> int:
-        """1 for findings (and, with strict, for anything not checked), 2 for input errors, else 0."""
-        if self.findings:
+        """1 for failing findings (and, with strict, for anything not checked), 2 for input errors, else 0.
+
+        A warning (an absolute RUNPATH entry that will not exist on the user's machine: the loader skips it)
+        is reported but fails only with fail_on "warning"."""
+        if self.failing:
             return EXIT_FINDINGS
         if self.errors:
             return EXIT_ERROR
@@ -181,7 +190,8 @@ class Report:
         for artifact in self.artifacts:
             last_hint = None
             for f in artifact.findings:
-                lines.append(f"{printable(artifact.path)}: {f.code} [{f.name}] {f.message}")
+                marker = "warning: " if f.severity == "warning" else ""
+                lines.append(f"{printable(artifact.path)}: {f.code} [{f.name}] {marker}{f.message}")
                 if f.hint != last_hint:  # the same fix for the next symbol is not repeated
                     lines.append(f"  hint: {f.hint}")
                 last_hint = f.hint

@@ -6,16 +6,18 @@ import json
 from urllib.parse import quote
 
 from abicheck import __version__
-from abicheck.report.model import OBJECT_KINDS, Report
+from abicheck.report.model import OBJECT_KINDS, Report, printable
 from abicheck.rules import all_rules
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github")
 INFORMATION_URI = "https://pypi.org/project/manylinux-abicheck/"
 
 
 def render(report: Report, fmt: str) -> str:
     if fmt == "text":
         return render_text(report)
+    if fmt == "concise":
+        return render_text(report, concise=True)
     if fmt == "json":
         return json.dumps(report.to_dict(), indent=2) + "\n"
     if fmt == "sarif":
@@ -25,9 +27,12 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def render_text(report: Report, summary: bool = True) -> str:
-    """One line per finding, location first (as ruff does), then its hint; then the summary."""
-    lines = report.lines()
+def render_text(report: Report, summary: bool = True, concise: bool = False) -> str:
+    """One line per finding, location first (as ruff does), then its hint; then the summary.
+
+    `concise`: one line per object and rule, the symbols or libraries counted, no hints.
+    """
+    lines = _concise_lines(report) if concise else report.lines()
     variants = _variant_lines(report) if summary else []
     if variants:
         lines += ([""] if lines else []) + variants
@@ -39,6 +44,40 @@ def render_text(report: Report, summary: bool = True) -> str:
             lines.append("")
         lines.append(_summary(report))
     return "\n".join(lines) + "\n"
+
+
+def _concise_lines(report: Report, shown: int = 4) -> list[str]:
+    lines = []
+    for artifact in report.artifacts:
+        groups: dict[str, list] = {}
+        for f in artifact.findings:
+            groups.setdefault(f.code, []).append(f)
+        for code, found in groups.items():
+            first = found[0]
+            marker = "warning: " if first.severity == "warning" else ""
+            if len(found) == 1:
+                lines.append(f"{printable(artifact.path)}: {code} [{first.name}] {marker}{first.message}")
+                continue
+            names = []
+            for f in found:
+                what = f.demangled or f.symbol or f.library or ""
+                what += f"@{f.version}" if f.version and (f.symbol or f.demangled) else ""
+                if what and what not in names:
+                    names.append(what)
+            listed = ", ".join(names[:shown]) + (f", and {len(names) - shown} more" if len(names) > shown else "")
+            lines.append(f"{printable(artifact.path)}: {code} [{first.name}] {marker}{len(found)} findings"
+                         + (f": {listed}" if listed else ""))
+    lines += [f"{printable(e.path)}: error: {printable(e.message)}" for e in report.errors]
+    return lines
+
+
+def statistics(report: Report) -> str:
+    """Findings counted per rule, most first (as ruff's --statistics)."""
+    counts: dict[tuple[str, str], int] = {}
+    for f in report.findings:
+        counts[(f.code, f.name)] = counts.get((f.code, f.name), 0) + 1
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
+    return "".join(f"{n:>7}  {code}  [{name}]\n" for (code, name), n in rows)
 
 
 def _plural(n: int, word: str) -> str:
@@ -92,7 +131,10 @@ def _summary(report: Report) -> str:
     if not findings and not report.errors:
         return head + ("no findings in what was checked" if unchecked else "no findings") + tail + "."
     bad = len({f.path for f in findings})
-    parts = [f"{_plural(len(findings), 'finding')} in {_plural(bad, 'artifact')}"] if findings else []
+    warnings = sum(1 for f in findings if f.severity == "warning")
+    fails = ", which --fail-on warning fails" if report.fail_on != "warning" else ""
+    of_which = f" ({_plural(warnings, 'warning')}{fails})" if warnings else ""
+    parts = [f"{_plural(len(findings), 'finding')} in {_plural(bad, 'artifact')}{of_which}"] if findings else []
     if report.errors:
         parts.append(_plural(len(report.errors), "input error"))
     return head + ", ".join(parts) + tail + "."

@@ -135,10 +135,15 @@ def check_rpath(ctx: ObjectContext) -> Iterator[Finding]:
             else:
                 hint = ("make it relative to the object: patchelf --set-rpath '$ORIGIN/...' "
                         "(auditwheel repair does this)")
+            # The loader skips a directory that does not exist: on a user's machine such an entry costs a lookup
+            # and risks picking up a stranger's library, but does not stop loading. In a Nix output it is an
+            # impurity the build must not have.
+            severity = "error" if ctx.target.kind == "nix" else "warning"
             yield ctx.finding(
                 AB202,
                 f"{tag} entry {entry} is {problem}",
                 hint,
+                severity=severity,
                 details={"entry": entry, "tag": tag, "target": ctx.target.kind},
             )
 
