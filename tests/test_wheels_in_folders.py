@@ -7,6 +7,7 @@ import json
 from conftest import bin_path, make_wheel, run_cli
 
 import abicheck
+from abicheck.rules import all_rules
 
 
 def dist(tmp_path, *, bad: bool = True, pure: bool = True, loose: bool = False):
@@ -75,3 +76,10 @@ def test_concise_output_and_statistics(tmp_path):
     stats = run_cli("check", "--statistics", so)
     assert stats.stdout.splitlines()[0].split() == ["7", "AB101", "[symbol-version-too-new]"]
     assert run_cli("check", "--statistics", "--format", "json", so).returncode == 2
+
+
+def test_explain_without_a_code_lists_every_rule():
+    done = run_cli("explain")
+    assert done.returncode == 0
+    codes = [line.split()[0] for line in done.stdout.splitlines() if line.startswith("AB")]
+    assert codes == [rule.code for rule in all_rules()] and "AB405" in codes

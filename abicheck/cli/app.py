@@ -177,10 +177,15 @@ def policies(
 
 
 @app.command()
-def explain(code: Annotated[str, typer.Argument(help="A rule code (AB101) or name.")]) -> None:
+def explain(code: Annotated[Optional[str], typer.Argument(
+        help="A rule code (AB101) or name; without one, every rule is listed.")] = None) -> None:
     """Explain what a rule checks, why it matters and how to fix it."""
-    from abicheck.rules import get_rule
+    from abicheck.rules import all_rules, get_rule
 
+    if code is None:
+        out("".join(f"{r.code}  {r.name:<32} {r.summary}\n" for r in all_rules())
+            + "\nabicheck explain CODE says more of one.\n")
+        return
     try:
         rule = get_rule(code)
     except UsageError as exc:
