@@ -204,6 +204,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                   if pure else f"no build outputs under {where}: build the kernel first")
         items.append(AbicheckEmpty.from_parent(session, name="no-build-outputs",
                                                nodeid=f"{ITEM_PREFIX}no-build-outputs", reason=reason))
+        _report_collected(session, items[-1:])
         return
     for display in objects:
         rel = _relative(display, settings.root)
@@ -212,6 +213,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for path in settings.existing_paths():
         rel = _relative(path, settings.root).rstrip("/") + "/"
         items.append(AbicheckFolder.from_parent(session, name=rel, nodeid=f"{ITEM_PREFIX}{rel}", target=path))
+    _report_collected(session, items[-(len(objects) + len(settings.existing_paths())):])
+
+
+def _report_collected(session: pytest.Session, added: list[pytest.Item]) -> None:
+    """Items added here were in no collect report: report them, or `pytest --co` says "no tests collected"."""
+    report = pytest.CollectReport(session.nodeid, "passed", None, list(added))
+    session.config.hook.pytest_collectreport(report=report)
 
 
 def _pure_variants(settings: _Settings) -> list[str]:

@@ -247,3 +247,16 @@ def test_a_monorepo_of_kernels_is_collected_from_its_root(pytester):
     result.assert_outcomes(passed=3, failed=1)  # two objects, two output folders; gelu's needs glibc 2.34
     result.stdout.fnmatch_lines(["*abicheck::gelu/build/torch29-cxx11-cpu-x86_64-linux/_gelu_cpu_ab12.abi3.so FAILED*",
                                  "*abicheck::relu/build/torch29-cxx11-cpu-x86_64-linux/_relu_cpu_ab12.abi3.so PASSED*"])
+
+
+def test_collect_only_counts_the_abicheck_items(pytester):
+    folder = pytester.path / "build" / "torch29-cxx11-cpu-x86_64-linux"
+    folder.mkdir(parents=True)
+    shutil.copy(bin_path("x86_64/portable-glibc228.so"), folder / "_k_cpu_ab12.abi3.so")
+    pytester.makepyfile(test_ops="def test_ops():\n    assert True\n")
+    result = pytester.runpytest("--abicheck", "--co", "-q", "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["abicheck::build/torch29-cxx11-cpu-x86_64-linux/_k_cpu_ab12.abi3.so",
+                                 "3 tests collected*"])  # it said "no tests collected" after listing them
+    empty = pytester.mkdir("empty")
+    result = pytester.runpytest("--abicheck", "--co", "-q", "-p", "no:cacheprovider", "--abicheck-paths", str(empty))
+    result.stdout.fnmatch_lines(["*tests collected*"])
