@@ -185,3 +185,17 @@ def test_a_ref_qualifier_does_not_make_other_namespaces_torchs():
     from abicheck.analysis.torch import is_torch_symbol
 
     assert not is_torch_symbol("_ZNKR3foo3barEv") and not is_torch_symbol("_ZNO2ao6sparse4packEv")
+
+
+def test_without_the_optional_demangler_the_cxx_abi_is_still_read_from_the_mangling():
+    """cpp-demangle has wheels for few platforms (not aarch64 or musl Linux): without it, names stay mangled,
+    and AB309 reads the old std::string (`Ss`) from the mangled name itself."""
+    import subprocess
+    import sys
+
+    code = ("import sys, json; sys.modules['cpp_demangle'] = None\n"
+            "import abicheck\n"
+            f"r = abicheck.check([{CXX98!r}], variant='torch28-cxx11-cpu-x86_64-linux', select=['AB309'])\n"
+            "print(json.dumps([(f.code, f.symbol, f.demangled) for f in r.findings]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == [["AB309", "_ZN3c104warnERKSs", None]]

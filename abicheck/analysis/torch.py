@@ -48,10 +48,28 @@ def cxx_abi_of(name: str) -> str | None:
     if any(marker in name for marker in CXX11_MARKERS):
         return "cxx11"
 
-    text = demangle(name) or ""
+    text = demangle(name)
+    if text is None:  # no demangler installed (it is optional) or a name it cannot parse: read the mangling
+        return "cxx98" if name.startswith("_Z") and _names_old_string(name) else None
     if "std::string" in text or "std::basic_string<char, std::char_traits<char>, std::allocator<char> >" in text:
         return "cxx98"
     return None
+
+
+def _names_old_string(name: str) -> bool:
+    """Whether a mangled name uses `Ss`, the old-ABI std::string, outside its length-prefixed identifiers."""
+    i = 2
+    while i < len(name):
+        if name[i].isdigit() and name[i - 1] not in "SLT_":  # a <source-name>: its length, then its characters
+            j = i
+            while j < len(name) and name[j].isdigit():
+                j += 1
+            i = j + int(name[i:j])
+        elif name.startswith("Ss", i):
+            return True
+        else:
+            i += 1
+    return False
 
 
 def release_of(version: str) -> str:
