@@ -11,7 +11,7 @@ import sys
 import zipfile
 
 import yaml
-from conftest import ROOT, bin_path
+from conftest import ROOT, bin_path, make_wheel
 
 HOST = bin_path("x86_64/newglibc.so")
 GOOD = bin_path("x86_64/portable-glibc228.so")
@@ -103,3 +103,20 @@ def test_the_built_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import abicheck; print(abicheck.__file__)"],
                            capture_output=True, text=True, cwd=elsewhere)
     assert str(venv) in where.stdout
+
+
+def test_the_action_expands_globs_and_reads_a_folder_of_wheels(tmp_path):
+    """`paths: dist/*.whl` failed (no glob expansion), and `paths: dist/` was refused as a folder of wheels."""
+    check = _steps()[1]
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    make_wheel(dist, "bad-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"bad/_b.so": HOST})
+    make_wheel(dist, "good-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"good/_g.so": GOOD})
+    for paths in ("dist/*.whl", "dist/"):
+        out = tmp_path / f"output-{len(paths)}"
+        env = {"PATHS": paths, "ARGS": "", "SARIF": str(tmp_path / "r.sarif"), "ANNOTATIONS": "true",
+               "GITHUB_OUTPUT": str(out)}
+        done = _run_step(check, env, tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "exit-code=1" in out.read_text(), (paths, done.stdout, done.stderr)
+        assert re.search(r"^::error file=.*bad-1\.0.*title=AB101", done.stdout, re.M), paths
