@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,38 @@ def test_a_report_lost_on_a_full_disk_is_exit_2_and_said(tmp_path):
     piped = subprocess.run(f"'{SCRIPTS / 'abicheck'}' check '{bin_path('x86_64/newglibc.so')}' | head -c 0",
                            shell=True, capture_output=True, text=True, timeout=60)
     assert piped.stderr == ""
+
+
+def test_a_huge_claimed_string_table_is_not_read_whole(tmp_path):
+    """A 600 MB DT_STRSZ in a loose object took 1.8 GB in check, show and abi dump: only the part the names
+    reach is read now."""
+    import struct
+
+    data = bytearray(Path(bin_path("x86_64/newglibc.so")).read_bytes())
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if struct.unpack_from("<I", data, at)[0] == 2:  # PT_DYNAMIC
+            offset, = struct.unpack_from("<Q", data, at + 8)
+            for k in range(64):
+                tag, _value = struct.unpack_from("<qQ", data, offset + 16 * k)
+                if tag == 10:  # DT_STRSZ
+                    struct.pack_into("<qQ", data, offset + 16 * k, 10, 650 << 20)
+                if tag == 0:
+                    break
+    path = tmp_path / "strsz.so"
+    path.write_bytes(bytes(data))
+    with open(path, "r+b") as f:
+        f.truncate(700 << 20)  # sparse: the claimed table lies inside the file
+    for command in (["check"], ["show"], ["abi", "dump"]):
+        # the peak RSS of the command alone, measured by a fresh parent whose only child it is
+        probe = ("import resource, subprocess, sys\n"
+                 "done = subprocess.run(sys.argv[1:], capture_output=True)\n"
+                 "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        done = subprocess.run([sys.executable, "-c", probe, str(SCRIPTS / "abicheck"), *command, str(path)],
+                              capture_output=True, text=True, timeout=120)
+        code, peak_kib = (int(x) for x in done.stdout.split())
+        assert code in (0, 1) and peak_kib < 300 << 10, (command, code, peak_kib)  # far below the 650 MB claimed
+    report = abicheck.check([str(path)])
+    assert {f.code for f in report.findings} == {"AB101"}  # its version needs read as before

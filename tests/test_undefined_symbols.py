@@ -204,7 +204,7 @@ def test_past_the_memory_budget_imports_are_not_checked_never_passed(tmp_path, m
     ext = next(a for a in report.artifacts if a.path.endswith("_ext.so"))
     assert ext.imports["not_checked"] == 2  # shape_area and shape_scale: neither passes unseen
     assert ext.imports["unknown_libraries"] == {
-        "libshape.so.1": "its tables were not kept (over abicheck's memory budget)"}
+        "libshape.so.1": "its tables were not kept (over abicheck's memory budget of 0 MiB)"}
 
 
 def test_glibc_export_data_agrees_with_the_hosts_real_glibc():

@@ -111,8 +111,11 @@ class TableBudget:
 
     def keep(self, reader: ElfReader) -> KeptTables:
         imports = tuple(reader.import_keys())
-        if self.used >= self.limit:
-            return KeptTables(imports, None, "its tables were not kept (over abicheck's memory budget)")
+        # What the copy would cost, known before it is made: a 600 MB DT_STRSZ must not be copied to find out.
+        cost = reader.table_bytes()
+        if self.used >= self.limit or self.used + cost > self.limit:
+            return KeptTables(imports, None, "its tables were not kept (over abicheck's memory budget of "
+                                             f"{self.limit >> 20} MiB)")
         exports = Exports(reader)
         self.used += exports.size
         return KeptTables(imports, exports)

@@ -25,7 +25,7 @@ import re
 import struct
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from abicheck.binary.elf_model import (  # noqa: F401 - the reader's constants and types, importable from here
@@ -77,6 +77,7 @@ from abicheck.binary.file_buffer import WHOLE_BELOW, FileBuffer
 from abicheck.errors import ElfError
 
 EM_S390 = 22
+NAME_SLACK = 1 << 16  # bytes read past the last name's offset to reach its end; longer names are read alone
 MAX_NOTES = 16  # PT_NOTE segments looked into for GNU properties
 MAX_NOTE_BYTES = 1 << 16
 MAX_CHAIN = 1 << 20  # GNU hash chain entries walked before a file is called malformed
@@ -138,6 +139,13 @@ class ElfReader:
         if self._strtab is None:
             raise self._fail("malformed ELF: a dynamic entry names a string but there is no DT_STRTAB")
         return self._strtab
+
+    def table_bytes(self) -> int:
+        """The bytes of its dynamic symbol and string tables (what a copy of its lookup tables costs, roughly)."""
+        if DT_SYMTAB not in self._dyn:
+            return 0
+        strings = self._strtab_end() - self._strtab_start() if self._strtab is not None else 0
+        return max(strings, 0) + self.symbol_count * self._syment
 
     def _strtab_end(self) -> int:
         return min(self._strtab_start() + self._strsz, self._size)
@@ -518,14 +526,14 @@ class ElfReader:
             raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - symtab} bytes "
                              f"at offset {symtab}) runs past the end of the file ({self._size} bytes)")
         block = bytes(self._buf[symtab:stop])
-        first, last = self._strtab_start(), self._strtab_end()
-        strings = bytes(self._buf[first:last]) if first < last else b""
         fmt = struct.Struct(self._e + self._symbol_format)
+        rows = []
         for i in picked:
             if not 0 <= i < self.symbol_count:
                 raise self._fail(f"malformed ELF: symbol index {i} is outside the dynamic symbol table")
-            entry = fmt.unpack_from(block, i * self._syment)
-            name = self._cut_string(strings, 0, len(strings), self._entry_fields(entry)[0])
+            rows.append((i, fmt.unpack_from(block, i * self._syment)))
+        names = self._names((self._entry_fields(entry)[0] for _i, entry in rows))
+        for (i, entry), name in zip(rows, names, strict=True):
             yield self._make_symbol(i, entry, name, versym)
 
     def _symbol_block(self, indices: range, symtab: int, versym: array | None) -> Iterator[Symbol]:
@@ -538,12 +546,30 @@ class ElfReader:
         if start < 0 or stop > self._size:
             raise self._fail(f"truncated or malformed ELF: the dynamic symbol table ({stop - start} bytes "
                              f"at offset {start}) runs past the end of the file ({self._size} bytes)")
-        entries = struct.iter_unpack(self._e + self._symbol_format, bytes(self._buf[start:stop]))
-        first, last = self._strtab_start(), self._strtab_end()
-        strings = bytes(self._buf[first:last]) if first < last else b""
-        for index, entry in zip(indices, entries, strict=True):
-            name = self._cut_string(strings, 0, len(strings), self._entry_fields(entry)[0])
+        entries = list(struct.iter_unpack(self._e + self._symbol_format, bytes(self._buf[start:stop])))
+        names = self._names(self._entry_fields(entry)[0] for entry in entries)
+        for index, entry, name in zip(indices, entries, names, strict=True):
             yield self._make_symbol(index, entry, name, versym)
+
+    def _names(self, offsets: Iterable[int]) -> list[str]:
+        """The strings at `offsets` of the dynamic string table, from one read of only the part they lie in.
+
+        The table is read up to the last name asked for (and its end), never the
+        whole DT_STRSZ the file claims: a hostile 600 MB DT_STRSZ costs nothing.
+        """
+        wanted = list(offsets)
+        first, last = self._strtab_start(), self._strtab_end()
+        if not wanted or first >= last:
+            return [self._cut_string(b"", 0, 0, o) for o in wanted] if wanted else []
+        reach = min(last, first + max(max(wanted), 0) + NAME_SLACK)
+        strings = bytes(self._buf[first:reach])
+        out = []
+        for offset in wanted:
+            if 0 <= offset < len(strings) and strings.find(b"\0", offset) >= 0:
+                out.append(self._cut_string(strings, 0, len(strings), offset))
+            else:  # a name longer than the slack, or outside the table: read (and judged) on its own
+                out.append(self._string(offset))
+        return out
 
     def imports(self, versions: set[int] | None = None) -> list[Symbol]:
         """Undefined dynamic symbols, optionally only those bound to `versions`.
@@ -610,19 +636,22 @@ class ElfReader:
             return []
         symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
         block = bytes(self._buf[symtab:symtab + self.symbol_count * self._syment])
+        word = struct.Struct(self._e + "I")
+        offsets = [word.unpack_from(block, index * self._syment)[0] for index in indices]
         first, last = self._strtab_start(), self._strtab_end()
-        strings = bytes(self._buf[first:last]) if first < last else b""
+        # Only as far into the string table as the names reach (not a hostile DT_STRSZ's 600 MB).
+        reach = min(last, first + max(offsets) + NAME_SLACK) if first < last else first
+        strings = bytes(self._buf[first:reach])
         versym = self._versym()
         table = self._version_table() if versym is not None else {}
-        word = struct.Struct(self._e + "I")
         out = []
         size = len(strings)
-        for index in indices:
-            st_name = word.unpack_from(block, index * self._syment)[0]
+        for index, st_name in zip(indices, offsets, strict=True):
             end = strings.find(b"\0", st_name) if st_name < size else -1
-            if end < 0:  # outside the table, or unterminated: the careful path says which
-                self._cut_string(strings, 0, size, st_name)
-            name = strings[st_name:end].decode("utf-8", "replace")
+            if end < 0:  # outside the read part, or unterminated: the careful path reads it or says which
+                name = self._string(st_name)
+            else:
+                name = strings[st_name:end].decode("utf-8", "replace")
             if not name:
                 continue
             version = library = None
