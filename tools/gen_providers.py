@@ -13,7 +13,12 @@ The facts come from real wheels on PyPI and nowhere else:
   Linux, the architecture and CPython 3.11), recursively among the native
   provider families in PROVIDER_PREFIXES, at the pinned version;
 * the provider distributions in EXTRA_DISTRIBUTIONS at their newest release
-  (Intel's SYCL and OpenMP runtimes, oneMKL, oneTBB, NVIDIA's OpenCL loader).
+  (Intel's SYCL and OpenMP runtimes, oneMKL, oneTBB, NVIDIA's OpenCL loader,
+  and dpcpp-cpp-rt, a wheel of requirements only).
+
+Each distribution records its libraries and what installing it installs too
+(`requires`, markers evaluated for Linux, the architecture and CPython 3.11),
+which abicheck follows, so a meta-wheel's requirements count.
 
 Only each wheel's central directory, its METADATA and the first bytes of its
 library members are read, with HTTP range requests (the way pip's lazy wheel
