@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from abicheck.analysis.environment import build_environment
-from abicheck.analysis.loaded import settle
+from abicheck.analysis.loaded import group_roots, loaders_of, settle
 from abicheck.analysis.providers import canonicalize_name
 from abicheck.analysis.resolver import SHIPPED, Environment, Resolved, search_path
-from abicheck.analysis.symbols import resolve_object_imports
+from abicheck.analysis.symbols import Provider, resolve_object_imports, symbol_scope
 from abicheck.binary.elf_model import is_musl
 from abicheck.binary.exports import Exports
 from abicheck.policy.backends import BackendPolicy
@@ -70,41 +70,29 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
     for record, resolved in zip(objects, settled, strict=True):
         peers.setdefault(_where(record), {})[record.origin.relpath] = (record, resolved)
     contexts: dict[tuple[str, str], LoadContext] = {}
-    loaders: dict[tuple[str, str], list[str]] = {}  # an object -> the objects whose NEEDED load it
     for record, resolved, env in zip(objects, settled, chosen, strict=True):
         where = _where(record)
         shipped = {}
         for r in resolved:
             if r.how == SHIPPED and r.where:
                 file = links[where].get(r.where, r.where)
-                loaders.setdefault((where, file), []).append(record.origin.relpath)
                 if (where, file) in versions:
                     shipped[r.library] = (r.where, versions[(where, file)])
         contexts[(where, record.origin.relpath)] = LoadContext(
             record, resolved, search_path(record.facts, record.origin.relpath), env, shipped, peers[where], policies)
+    loaders = loaders_of([(_where(r), r.origin.relpath, list(s)) for r, s in zip(objects, settled, strict=True)],
+                         links)
+    scopes: dict[tuple[str, str], list[Provider]] = {}  # a group root's scope, once for all it loads
+
+    def scope_of(key: tuple[str, str]) -> list[Provider]:
+        if key not in scopes:
+            root = contexts[key]
+            scopes[key] = symbol_scope(root, is_musl(root.facts))
+        return scopes[key]
+
     for (where, relpath), ctx in contexts.items():
-        groups = tuple(contexts[(where, root)] for root in _roots(where, relpath, loaders) if root != relpath)
+        groups = tuple(scope_of((where, root)) for root in group_roots(where, relpath, loaders) if root != relpath)
         yield replace(ctx, imports=resolve_object_imports(ctx, groups))
-
-
-def _roots(where: str, relpath: str, loaders: dict[tuple[str, str], list[str]]) -> list[str]:
-    """The objects that load `relpath` (transitively) and that nothing in the container loads: the roots of
-    the dlopen groups it is loaded in. Itself when nothing loads it."""
-    roots: list[str] = []
-    seen = {relpath}
-    queue = [relpath]
-    while queue:
-        current = queue.pop(0)
-        parents = [p for p in loaders.get((where, current), []) if p != current]
-        if not parents:
-            if current not in roots:
-                roots.append(current)
-            continue
-        for parent in parents:
-            if parent not in seen:
-                seen.add(parent)
-                queue.append(parent)
-    return roots or [relpath]
 
 
 def _where(record: ObjectRecord) -> str:

@@ -26,6 +26,42 @@ Entry = tuple[str, str, list[Resolved]]
 
 
 MAX_CHAIN = 16  # loaders followed up a chain
+Loaders = dict[tuple[str, str], list[tuple[str, list[Resolved]]]]  # (container, object) -> (loader, its resolution)
+
+
+def loaders_of(entries: list[Entry], links: Mapping[str, Mapping[str, str]]) -> Loaders:
+    """Which objects of each container load which, through a NEEDED entry resolved to a shipped file."""
+    loaders: Loaders = {}
+    for container, relpath, resolved in entries:
+        for r in resolved:
+            if r.how == SHIPPED and r.where is not None:
+                target = links.get(container, {}).get(r.where, r.where)
+                loaders.setdefault((container, target), []).append((relpath, resolved))
+    return loaders
+
+
+def group_roots(container: str, relpath: str, loaders: Loaders) -> list[str]:
+    """The objects that load `relpath` (transitively) and that nothing in the container loads: the roots of
+    the dlopen groups it is loaded in. Itself when nothing loads it."""
+    roots: list[str] = []
+    seen = {relpath}
+    queue = [relpath]
+    while queue:
+        current = queue.pop(0)
+        parents = [p for p, _r in loaders.get((container, current), []) if p != current]
+        if not parents and current not in roots:
+            roots.append(current)
+        for parent in parents:
+            if parent not in seen:
+                seen.add(parent)
+                queue.append(parent)
+    return roots or [relpath]
+
+
+def left_to_its_loader(relpath: str, loaded_here: bool) -> bool:
+    """A shared library (lib*) that nothing in its container loads: something else links or dlopens it (MKL's
+    layers and plugins, a Qt plugin's host), and what that one loads first is beyond abicheck's sight."""
+    return not loaded_here and posixpath.basename(relpath).startswith("lib")
 
 
 def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
@@ -50,11 +86,10 @@ def _left_to_their_loader(entries: list[Entry], links: Mapping[str, Mapping[str,
     """A shared library (lib*) nothing in its container loads is dlopened by something that usually has its
     siblings loaded already (MKL's libmkl_vml_avx2 by libmkl_core, a Qt plugin by its host): a sibling it
     cannot reach by its own search path is found by SONAME then. Not verified, rather than unreachable."""
-    loaded = {(c, links.get(c, {}).get(r.where, r.where)) for c, _p, resolved in entries for r in resolved
-              if r.how == SHIPPED and r.where is not None}
+    loaders = loaders_of(entries, links)
     out = []
     for container, relpath, resolved in entries:
-        if (container, relpath) in loaded or not posixpath.basename(relpath).startswith("lib"):
+        if not left_to_its_loader(relpath, (container, relpath) in loaders):
             out.append(resolved)
             continue
         out.append([Resolved(r.library, UNVERIFIED, r.where, "reachable only if what loads this library loaded "
@@ -65,12 +100,7 @@ def _left_to_their_loader(entries: list[Entry], links: Mapping[str, Mapping[str,
 def _settle_once(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
                  searches: Mapping[tuple[str, str], SearchPath] | None,
                  shipped: Callable[[str, str], bool] | None) -> list[list[Resolved]]:
-    loaders: dict[tuple[str, str], list[tuple[str, list[Resolved]]]] = {}
-    for container, relpath, resolved in entries:
-        for r in resolved:
-            if r.how == SHIPPED and r.where is not None:
-                target = links.get(container, {}).get(r.where, r.where)
-                loaders.setdefault((container, target), []).append((relpath, resolved))
+    loaders = loaders_of(entries, links)
     searches = searches or {}
 
     def inherited(container: str, relpath: str, library: str, depth: int = 0) -> tuple[str, str, str] | None:

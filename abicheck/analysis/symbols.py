@@ -27,13 +27,13 @@ and the imports only it could define are "not checked", never passed.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from abicheck.analysis.loaded import left_to_its_loader
 from abicheck.analysis.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
 from abicheck.analysis.torch import TORCH_LIBRARIES, is_torch_symbol
 from abicheck.binary.elf import open_elf
@@ -180,20 +180,13 @@ def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
             exports = torch.exports(r.library)
             order.append(Provider(r.library, TORCH, exports) if exports is not None
                          else Provider(r.library, UNKNOWN, why=f"not in torch {torch.version}"))
-            deps = ctx.environment.dependencies
-            for lib in torch.needed_of(r.library):  # torch's, what torch installs (libcupti), or the system's
-                if lib in torch.libraries:
-                    queue.append(Resolved(lib, DEPENDENCY, "torch"))
-                elif lib in deps and deps[lib][0] != "torch":
-                    queue.append(Resolved(lib, DEPENDENCY, deps[lib][0]))
-                else:
-                    queue.append(Resolved(lib, SYSTEM))
+            queue.extend(_needed(ctx, torch.needed_of(r.library)))
         elif r.how == DEPENDENCY and (at_hand := _at_hand(ctx, r.library)) is not None:
             order.append(at_hand)
-            queue.extend(_runtime_needed(ctx, at_hand.exports.needed))
+            queue.extend(_needed(ctx, at_hand.exports.needed))
         elif r.how == DEPENDENCY and r.where != "torch" and (found := _runtime(ctx, r.library)) is not None:
             order.append(found[0])
-            queue.extend(_runtime_needed(ctx, found[1]))
+            queue.extend(_needed(ctx, found[1]))
         elif r.how == DEPENDENCY:
             what = "torch" if r.where == "torch" else r.where
             order.append(Provider(r.library, UNKNOWN, why=f"installed by {what}, not at hand"
@@ -246,9 +239,20 @@ def _runtime(ctx: LoadContext, library: str) -> tuple[Provider, tuple[str, ...]]
     return Provider(library, RUNTIME, exports, where=f"{dep[0]} {pins[dep[0]]}"), wheel.needed_of(library)
 
 
-def _runtime_needed(ctx: LoadContext, needed: tuple[str, ...]) -> list[Resolved]:
+def _needed(ctx: LoadContext, needed: tuple[str, ...]) -> list[Resolved]:
+    """The NEEDED entries of a library outside the container (torch's, a runtime's) as the scope walks them:
+    torch's own libraries, what torch or the wheel's dependencies install (libcupti), else the system's."""
+    torch = ctx.target.torch
     deps = ctx.environment.dependencies
-    return [Resolved(lib, DEPENDENCY, deps[lib][0]) if lib in deps else Resolved(lib, SYSTEM) for lib in needed]
+    out = []
+    for lib in needed:
+        if torch is not None and lib in torch.libraries:
+            out.append(Resolved(lib, DEPENDENCY, "torch"))
+        elif lib in deps and deps[lib][0] != "torch":
+            out.append(Resolved(lib, DEPENDENCY, deps[lib][0]))
+        else:
+            out.append(Resolved(lib, SYSTEM))
+    return out
 
 
 GLOBAL_DEPS = "libtorch_global_deps.so"
@@ -287,10 +291,10 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
             exports = torch.exports(lib)
             if exports is not None and lib != GLOBAL_DEPS:
                 out.append(Provider(lib, TORCH, exports))
-            queue.extend(Resolved(n, DEPENDENCY, "torch") for n in torch.needed_of(lib))
+            queue.extend(_needed(ctx, torch.needed_of(lib)))
         elif (found := _runtime(ctx, lib)) is not None:
             out.append(found[0])
-            queue.extend(_runtime_needed(ctx, found[1]))
+            queue.extend(_needed(ctx, found[1]))
         elif lib in ctx.environment.dependencies:
             runtime_missing = True
         else:
@@ -309,10 +313,10 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
 
 
 
-def resolve_object_imports(ctx: LoadContext, groups: tuple[LoadContext, ...] = ()) -> ImportResult | None:
+def resolve_object_imports(ctx: LoadContext, groups: tuple[list[Provider], ...] = ()) -> ImportResult | None:
     """Every non-weak import of the object looked up in its load scope; None when its imports were not read.
 
-    An object only ever loaded as a dependency of others (`groups`: the roots
+    An object only ever loaded as a dependency of others (`groups`: the scopes
     of the dlopen groups it is loaded in) binds in each group's scope: ld.so
     looks a symbol up in the global scope and then in the whole breadth-first
     tree of the object dlopen was given (MKL's layered libraries, mpich's
@@ -343,8 +347,7 @@ def resolve_object_imports(ctx: LoadContext, groups: tuple[LoadContext, ...] = (
         result = ImportResult()
         missing: dict[tuple[str, str | None, str | None], list[Provider]] = {}
         for group in groups:
-            found = resolve_imports(tables.imports, symbol_scope(group, musl), ctx.facts.arch, skip,
-                                    ctx.target.policy)
+            found = resolve_imports(tables.imports, group, ctx.facts.arch, skip, ctx.target.policy)
             result.checked = max(result.checked, found.checked)
             for name, version, library, searched in found.missing:
                 missing.setdefault((name, version, library), searched)
@@ -354,7 +357,7 @@ def resolve_object_imports(ctx: LoadContext, groups: tuple[LoadContext, ...] = (
     else:
         result = resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
     _outside_scope(ctx, result)
-    if not groups and not executable and posixpath.basename(ctx.relpath).startswith("lib"):
+    if not executable and left_to_its_loader(ctx.relpath, bool(groups)):
         _for_its_loader(result)
     if ctx.object.python_imports and not executable:
         result.python_defined = _defined_by_libraries(set(ctx.object.python_imports), scope, ctx.facts.arch)
