@@ -558,15 +558,17 @@ class ElfReader:
         whole DT_STRSZ the file claims: a hostile 600 MB DT_STRSZ costs nothing.
         """
         wanted = list(offsets)
+        if not wanted:
+            return []
         first, last = self._strtab_start(), self._strtab_end()
-        if not wanted or first >= last:
-            return [self._cut_string(b"", 0, 0, o) for o in wanted] if wanted else []
         reach = min(last, first + max(max(wanted), 0) + NAME_SLACK)
-        strings = bytes(self._buf[first:reach])
+        strings = bytes(self._buf[first:reach]) if first < reach else b""
+        size = len(strings)
         out = []
         for offset in wanted:
-            if 0 <= offset < len(strings) and strings.find(b"\0", offset) >= 0:
-                out.append(self._cut_string(strings, 0, len(strings), offset))
+            end = strings.find(b"\0", offset) if 0 <= offset < size else -1
+            if end >= 0:
+                out.append(strings[offset:end].decode("utf-8", "replace"))
             else:  # a name longer than the slack, or outside the table: read (and judged) on its own
                 out.append(self._string(offset))
         return out
@@ -637,21 +639,11 @@ class ElfReader:
         symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
         block = bytes(self._buf[symtab:symtab + self.symbol_count * self._syment])
         word = struct.Struct(self._e + "I")
-        offsets = [word.unpack_from(block, index * self._syment)[0] for index in indices]
-        first, last = self._strtab_start(), self._strtab_end()
-        # Only as far into the string table as the names reach (not a hostile DT_STRSZ's 600 MB).
-        reach = min(last, first + max(offsets) + NAME_SLACK) if first < last else first
-        strings = bytes(self._buf[first:reach])
+        names = self._names(word.unpack_from(block, index * self._syment)[0] for index in indices)
         versym = self._versym()
         table = self._version_table() if versym is not None else {}
         out = []
-        size = len(strings)
-        for index, st_name in zip(indices, offsets, strict=True):
-            end = strings.find(b"\0", st_name) if st_name < size else -1
-            if end < 0:  # outside the read part, or unterminated: the careful path reads it or says which
-                name = self._string(st_name)
-            else:
-                name = strings[st_name:end].decode("utf-8", "replace")
+        for index, name in zip(indices, names, strict=True):
             if not name:
                 continue
             version = library = None
