@@ -123,6 +123,12 @@ class ArtifactResult:
         return data
 
 
+def finding_line(path: str, finding: Finding, text: str | None = None) -> str:
+    """`path: AB101 [symbol-version-too-new] message` (the message, or `text` in its place), warnings marked."""
+    marker = "warning: " if finding.severity == "warning" else ""
+    return f"{printable(path)}: {finding.code} [{finding.name}] {marker}{finding.message if text is None else text}"
+
+
 @dataclass
 class Report:
     """Everything one `check` run found."""
@@ -190,14 +196,14 @@ class Report:
         for artifact in self.artifacts:
             last_hint = None
             for f in artifact.findings:
-                marker = "warning: " if f.severity == "warning" else ""
-                lines.append(f"{printable(artifact.path)}: {f.code} [{f.name}] {marker}{f.message}")
+                lines.append(finding_line(artifact.path, f))
                 if f.hint != last_hint:  # the same fix for the next symbol is not repeated
                     lines.append(f"  hint: {f.hint}")
                 last_hint = f.hint
-        for error in self.errors:
-            lines.append(f"{printable(error.path)}: error: {printable(error.message)}")
-        return lines
+        return lines + self.error_lines()
+
+    def error_lines(self) -> list[str]:
+        return [f"{printable(error.path)}: error: {printable(error.message)}" for error in self.errors]
 
     def unchecked_imports(self, limit: int = 5) -> list[str]:
         """`imports not checked: 3 from libz.so.1 (why)`: per library, most imports first; never silent."""

@@ -6,7 +6,7 @@ import json
 from urllib.parse import quote
 
 from abicheck import __version__
-from abicheck.report.model import OBJECT_KINDS, Report, printable
+from abicheck.report.model import OBJECT_KINDS, Report, finding_line
 from abicheck.rules import all_rules
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
@@ -52,11 +52,9 @@ def _concise_lines(report: Report, shown: int = 4) -> list[str]:
         groups: dict[str, list] = {}
         for f in artifact.findings:
             groups.setdefault(f.code, []).append(f)
-        for code, found in groups.items():
-            first = found[0]
-            marker = "warning: " if first.severity == "warning" else ""
+        for found in groups.values():
             if len(found) == 1:
-                lines.append(f"{printable(artifact.path)}: {code} [{first.name}] {marker}{first.message}")
+                lines.append(finding_line(artifact.path, found[0]))
                 continue
             names = []
             for f in found:
@@ -65,10 +63,9 @@ def _concise_lines(report: Report, shown: int = 4) -> list[str]:
                 if what and what not in names:
                     names.append(what)
             listed = ", ".join(names[:shown]) + (f", and {len(names) - shown} more" if len(names) > shown else "")
-            lines.append(f"{printable(artifact.path)}: {code} [{first.name}] {marker}{len(found)} findings"
-                         + (f": {listed}" if listed else ""))
-    lines += [f"{printable(e.path)}: error: {printable(e.message)}" for e in report.errors]
-    return lines
+            lines.append(finding_line(artifact.path, found[0], f"{len(found)} findings" + (
+                f": {listed}" if listed else "")))
+    return lines + report.error_lines()
 
 
 def statistics(report: Report) -> str:
