@@ -143,8 +143,8 @@ def walk_tree(root: str, onerror: Callable[[OSError], None] | None = None,
 
 def walk_directory(root: str, problems: list[InputError], skipped: list[str] | None = None,
                    links: dict[str, str] | None = None,
-                   exclude: frozenset[str] = frozenset(),
-                   skip_hidden: bool = False) -> tuple[list[FoundFile], frozenset[str]]:
+                   exclude: frozenset[str] = frozenset(), skip_hidden: bool = False,
+                   wheels: list[str] | None = None) -> tuple[list[FoundFile], frozenset[str]]:
     """Object files under `root`, and every file name present (the shipped names).
 
     A file is an object to check only when it starts with the ELF, Mach-O or
@@ -155,7 +155,9 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
     being opened. Symlinks are not followed; with `links`, each one inside the
     root is recorded as root-relative link -> target. A directory the walk
     cannot read is a problem naming it. Folders in `exclude` are not entered, nor
-    with `skip_hidden` those whose names start with a dot (.venv, .git).
+    with `skip_hidden` those whose names start with a dot (.venv, .git). The
+    wheels met (a dist/, a wheelhouse) are listed in `wheels`, to be checked
+    as wheels; they are never skipped files.
     """
     found: list[FoundFile] = []
     names: set[str] = set()
@@ -174,8 +176,6 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
         for name in sorted(filenames):
             names.add(name)
             path = os.path.join(dirpath, name)
-            if name.endswith(".whl"):
-                continue  # a wheel in the tree is checked as a wheel (find_wheels), not skipped
             try:
                 mode = os.lstat(path).st_mode
                 if stat.S_ISLNK(mode):
@@ -192,6 +192,10 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
                     if skipped is not None:
                         skipped.append(path)
                     continue
+                if name.endswith(".whl"):
+                    if wheels is not None:
+                        wheels.append(path)
+                    continue
                 head = _head(path)
             except OSError as exc:
                 problems.append(InputError(exc.strerror or str(exc), path))
@@ -205,20 +209,6 @@ def walk_directory(root: str, problems: list[InputError], skipped: list[str] | N
             elif skipped is not None:
                 skipped.append(path)
     return found, frozenset(n for n in names if satisfied_by_shipping(n))
-
-
-def find_wheels(root: str) -> list[str]:
-    """The wheels in a directory tree (a dist/, a wheelhouse/): checked like wheels named directly.
-
-    Hidden folders (.venv, .git) and symlinks are not followed."""
-    found: list[str] = []
-    for dirpath, dirnames, filenames in walk_tree(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            path = os.path.join(dirpath, name)
-            if name.endswith(".whl") and not os.path.islink(path) and os.path.isfile(path):
-                found.append(path)
-    return found
 
 
 def iter_paths(paths: list[str]) -> Iterator[tuple[str, str | InputError]]:

@@ -19,7 +19,7 @@ from abicheck.binary.elf import ElfReader, open_elf
 from abicheck.errors import InputError, NothingToCheck
 from abicheck.inputs.artifact import Artifact, Container, Origin, elf_artifact, foreign_file, foreign_member
 from abicheck.inputs.kernel_tree import OUTPUT_FOLDERS, find_nested_variant_dirs, find_variant_dirs, load_variant_dir
-from abicheck.inputs.paths import find_wheels, iter_paths, object_format, walk_directory
+from abicheck.inputs.paths import iter_paths, object_format, walk_directory
 from abicheck.inputs.retry import keeping_missing
 from abicheck.inputs.variants import looks_like_variant
 from abicheck.inputs.wheel import WheelReader
@@ -44,26 +44,32 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: l
     (pure-Python variants, `torch-cuda`) are listed in `pure` when it is given.
     """
     enclosing: Enclosing = {}  # loose files' variant folders
-    expanded: list[tuple[str, str | InputError, bool]] = []  # (path, kind, a directory that holds wheels)
+    number = 0  # each given path, and each wheel a directory holds, in turn
     for path, kind in iter_paths(paths):
-        wheels = find_wheels(path) if kind == "dir" else []
-        expanded.append((path, kind, bool(wheels)))
-        expanded.extend((wheel, "wheel", False) for wheel in wheels)  # dist/, wheelhouse/: each wheel checked
-    for number, (path, kind, holds_wheels) in enumerate(expanded):
         if isinstance(kind, InputError):
             problems.append(kind)
+            number += 1
             continue
+        wheels: list[str] = []  # a dist/ or wheelhouse: the wheels its walk meets, checked as if named
         if kind == "file":
             items = _scan_file(path, problems, enclosing)
         elif kind == "dir":
-            items = _scan_directory(path, problems, skipped, pure, holds_wheels)
+            items = _scan_directory(path, problems, skipped, pure, wheels)
         else:
             items = _scan_wheel(path, problems, jobs, skipped, pure)
-        for index, item in enumerate(items):
-            # A wheel member's place is its archive index; anything else's, its place in the walk.
-            where = (number, item.origin.position[1] if item.origin.wheel is not None else index)
-            item.origin = replace(item.origin, position=where)
-            yield item
+        yield from _placed(items, number)
+        number += 1
+        for wheel in wheels:
+            yield from _placed(_scan_wheel(wheel, problems, jobs, skipped, pure), number)
+            number += 1
+
+
+def _placed(items: Iterator[Artifact], number: int) -> Iterator[Artifact]:
+    """A wheel member's place is its archive index; anything else's, its place in the walk."""
+    for index, item in enumerate(items):
+        item.origin = replace(item.origin, position=(number, item.origin.position[1] if item.origin.wheel is not None
+                                                     else index))
+        yield item
 
 
 def _scan_file(path: str, problems: list[InputError],
@@ -131,16 +137,15 @@ def _variant_of(path: str, problems: list[InputError],
 
 
 def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None,
-                    pure: list[str] | None = None, holds_wheels: bool = False) -> Iterator[Artifact]:
+                    pure: list[str] | None = None, wheels: list[str] | None = None) -> Iterator[Artifact]:
     variant_paths = find_variant_dirs(root)
     if variant_paths is None:  # a plain directory, or a monorepo of kernel projects (<kernel>/build/<variant>/)
         variant_paths = find_nested_variant_dirs(root)
         if not variant_paths:
-            # a folder of wheels (dist/) holds nothing else to check, and that is no problem
-            yield from _scan_objects(root, None, problems, skipped, quiet=holds_wheels)
+            yield from _scan_objects(root, None, problems, skipped, wheels=wheels)
             return
         outputs = frozenset(os.path.abspath(os.path.dirname(p)) for p in variant_paths)
-        yield from _scan_objects(root, None, problems, skipped, exclude=outputs, quiet=True)
+        yield from _scan_objects(root, None, problems, skipped, exclude=outputs, quiet=True, wheels=wheels)
     if not variant_paths:
         problems.append(NothingToCheck("no build outputs under build/, result/: build the kernel first", root))
         return
@@ -152,7 +157,7 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
             problems.append(exc)
             continue
         found = 0
-        for item in _scan_objects(path, vdir, problems, skipped):
+        for item in _scan_objects(path, vdir, problems, skipped, wheels=wheels):
             found += 1
             yield item
         if not found and not vdir.variant.has_binaries and pure is not None:
@@ -161,16 +166,20 @@ def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | 
 
 def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError],
                   skipped: list[str] | None = None, exclude: frozenset[str] = frozenset(),
-                  quiet: bool = False) -> Iterator[Artifact]:
+                  quiet: bool = False, wheels: list[str] | None = None) -> Iterator[Artifact]:
     """The objects under `root`; `quiet`: the rest of a monorepo, where finding none is no problem.
 
     The rest of a monorepo is walked without entering the kernels' output folders
-    (`exclude`) and hidden folders (a .venv holding torch is not the repo's).
+    (`exclude`) and hidden folders (a .venv holding torch is not the repo's). The
+    wheels met are added to `wheels` (a folder of only wheels holds something to check).
     """
     links: dict[str, str] = {}
+    met: list[str] = []
     files, shipped = walk_directory(root, problems, skipped, links,
                                     frozenset(os.path.join(root, os.path.relpath(e, os.path.abspath(root)))
-                                              for e in exclude), skip_hidden=quiet)
+                                              for e in exclude), skip_hidden=quiet, wheels=met)
+    if wheels is not None:
+        wheels.extend(met)
     elf = {f.relpath for f in files if f.format == "elf" and not f.relocatable}
     elf_links = {link: target for link, target in links.items() if target in elf}
     tree = Container(root, "dir", root=root, files=frozenset(elf | set(elf_links)), links=elf_links)
@@ -190,7 +199,7 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
         except InputError as exc:
             count += 1
             problems.append(exc)
-    if count == 0 and vdir is None and not quiet:
+    if count == 0 and vdir is None and not quiet and not met:
         problems.append(NothingToCheck("no ELF, Mach-O or PE objects found in this directory", root))
     elif count == 0 and vdir is not None and vdir.variant.has_binaries:
         problems.append(InputError(f"variant folder {vdir.variant.name} holds no compiled objects (.so): "
