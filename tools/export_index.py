@@ -18,23 +18,21 @@ import shutil
 import sys
 import urllib.request
 from array import array
-from functools import cache
 
+sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from gen_providers import INDEX, index
 
 from abicheck.binary.elf import ElfReader
 from abicheck.policy.export_index import name_key
 
 POLICIES = os.path.join(os.path.dirname(__file__), "..", "policies")
-INDEX = "https://pypi.org/simple/{}/"
 
 
-@cache
 def pypi_urls(distribution: str) -> dict[str, str]:
-    request = urllib.request.Request(INDEX.format(distribution),
-                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return {f["filename"]: f["url"] for f in json.load(response)["files"]}
+    """File name -> download URL of every file of `distribution` on PyPI (gen_providers' index, cached there)."""
+    return {f["filename"]: f["url"] for f in index(distribution)["files"]}
 
 
 def fetch(distribution: str, file: str, sha256: str | None, cache_dir: str, local: dict[str, str]) -> str:
