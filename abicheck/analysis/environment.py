@@ -75,23 +75,21 @@ def _kernel_dependencies(env: Environment, arch: str | None, backend: BackendCon
     """
 
     data = providers()
-    if torch is not None and torch.runtime is not None and (torch.runtime or torch.backend == "cpu"):
-        # An installed torch: what is installed beside it is exactly what the loader will find.
-        for lib, path in torch.libraries.items():
-            env.dependencies[lib] = ("torch", path)
-        for lib, path in torch.runtime.items():
-            shipping = data.distributions_shipping(lib, arch)
-            env.dependencies.setdefault(lib, (shipping[0] if shipping else "nvidia", path))
-        env.torch_build = torch.describe()
-        env.dependency_names = sorted({*env.dependency_names, "torch"})
-        return
+    known: dict[str, tuple[str, str]] | None
     build = data.build_of(torch.file, torch.version, arch, torch.backend) if torch is not None else None
     if build is not None and torch is not None and torch.indexed is not None and backend.version is not None and (
             build.backend != backend.backend or str(build.backend_major) != backend.version.split(".")[0]):
         build = None  # the index's build of that release is another backend or major than the kernel's variant
-    if build is not None and build.arch == arch:
-        known: dict[str, tuple[str, str]] | None = data.build_environment(build)
-        env.torch_build = torch.describe() if torch is not None else None
+    if torch is not None and torch.runtime is not None and (torch.runtime or torch.backend == "cpu"):
+        # An installed torch: what is installed beside it is exactly what the loader will find.
+        known = {lib: ("torch", path) for lib, path in torch.libraries.items()}
+        for lib, path in torch.runtime.items():
+            shipping = data.distributions_shipping(lib, arch)
+            known.setdefault(lib, (shipping[0] if shipping else "nvidia", path))
+        env.torch_build = torch.describe()
+    elif torch is not None and build is not None and build.arch == arch:
+        known = data.build_environment(build)
+        env.torch_build = torch.describe()
         env.torch_installs = dict(build.installs)
     else:
         known = data.torch_environment(arch, backend.backend, backend.version) if arch else None
