@@ -45,6 +45,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(*tools): system tools the test runs (see tests/conftest.py)")
 
 
+def pt_dynamic(data: bytes | bytearray) -> tuple[int, int]:
+    """(offset of the PT_DYNAMIC program header, file offset of the dynamic entries) of a 64-bit
+    little-endian ELF object, for tests that patch one."""
+    import struct
+
+    phoff, = struct.unpack_from("<Q", data, 32)
+    phentsize, phnum = struct.unpack_from("<HH", data, 54)
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if struct.unpack_from("<I", data, at)[0] == 2:  # PT_DYNAMIC
+            return at, struct.unpack_from("<Q", data, at + 8)[0]
+    raise AssertionError("no PT_DYNAMIC")
+
+
 def zig_cc() -> list[str]:
     """`zig cc` from the ziglang package (a test extra): skipped without it, failed under CI."""
     try:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPTS, bin_path
+from conftest import SCRIPTS, bin_path, pt_dynamic
 
 import abicheck
 
@@ -175,18 +175,13 @@ def test_a_huge_claimed_string_table_is_not_read_whole(tmp_path):
     import struct
 
     data = bytearray(Path(bin_path("x86_64/newglibc.so")).read_bytes())
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        if struct.unpack_from("<I", data, at)[0] == 2:  # PT_DYNAMIC
-            offset, = struct.unpack_from("<Q", data, at + 8)
-            for k in range(64):
-                tag, _value = struct.unpack_from("<qQ", data, offset + 16 * k)
-                if tag == 10:  # DT_STRSZ
-                    struct.pack_into("<qQ", data, offset + 16 * k, 10, 650 << 20)
-                if tag == 0:
-                    break
+    _header, offset = pt_dynamic(data)
+    for k in range(64):
+        tag, _value = struct.unpack_from("<qQ", data, offset + 16 * k)
+        if tag == 10:  # DT_STRSZ
+            struct.pack_into("<qQ", data, offset + 16 * k, 10, 650 << 20)
+        if tag == 0:
+            break
     path = tmp_path / "strsz.so"
     path.write_bytes(bytes(data))
     with open(path, "r+b") as f:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import bin_path, make_wheel, run_cli, zig_cc
+from conftest import bin_path, make_wheel, pt_dynamic, run_cli, zig_cc
 
 import abicheck
 from abicheck.analysis.requirements import headers
@@ -107,7 +107,7 @@ def _wheel_of(tmp_path: Path, so: Path, name: str) -> str:
     return make_wheel(tmp_path, f"{name}-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {f"{name}/{so.name}": str(so)})
 
 
-@pytest.mark.requires("gcc", "patchelf")
+@pytest.mark.requires("gcc", "patchelf", "readelf")
 def test_tables_in_many_load_segments_are_read_in_a_wheel_as_on_disk(tmp_path):
     """patchelf moves the tables to a new LOAD segment each time; past the streamed head they are read whole."""
     so = build("#include <pthread.h>\nint f(pthread_t t) { return pthread_join(t, 0); }\n", tmp_path / "many.so")
@@ -118,9 +118,12 @@ def test_tables_in_many_load_segments_are_read_in_a_wheel_as_on_disk(tmp_path):
     packed = abicheck.check([_wheel_of(tmp_path, so, "many")])
     assert packed.errors == [] and codes(loose)
     assert [c for c in codes(packed) if c[0] != "AB402"] == codes(loose)
+    # and what it read is what the loader reads: readelf's NEEDED list, the libdummy ones included
+    (artifact,) = [a for a in packed.artifacts if a.kind == "elf"]
+    assert [n["library"] for n in artifact.needed] == readelf_needed(so)
 
 
-@pytest.mark.requires("gcc")
+@pytest.mark.requires("gcc", "readelf")
 def test_a_string_table_over_64_mib_is_read_in_a_wheel(tmp_path):
     """TensorFlow's libtensorflow_cc.so.2 has an 82 MB .dynstr; the bound follows the member, not a constant."""
     asm = tmp_path / "names.s"
@@ -137,6 +140,14 @@ def test_a_string_table_over_64_mib_is_read_in_a_wheel(tmp_path):
     report = abicheck.check([wheel])
     assert report.errors == [] and ("AB101", "pthread_join") in codes(report)
     assert [c for c in codes(report) if c[0] != "AB402"] == codes(abicheck.check([str(so)]))
+    (artifact,) = [a for a in report.artifacts if a.kind == "elf"]
+    assert [n["library"] for n in artifact.needed] == readelf_needed(so)
+
+
+def readelf_needed(path: Path) -> list[str]:
+    """The NEEDED entries as binutils reads them: the independent oracle."""
+    out = subprocess.run(["readelf", "-dW", str(path)], capture_output=True, text=True, check=True).stdout
+    return [line.split("[", 1)[1].rstrip("]") for line in out.splitlines() if "(NEEDED)" in line]
 
 
 def _random_file(tmp_path: Path, size: int) -> Path:
@@ -145,6 +156,7 @@ def _random_file(tmp_path: Path, size: int) -> Path:
     return path
 
 
+@pytest.mark.requires("readelf")
 def test_s390x_objects_with_64_bit_hash_words_are_read(tmp_path):
     """64-bit s390x has 8-byte DT_HASH entries as GNU ld writes them (pydantic-core 2.27.1's s390x wheel, checked
     by hand); LLD, which zig uses, writes 4-byte ones. This object is LLD's: both layouts must read."""
@@ -156,6 +168,11 @@ def test_s390x_objects_with_64_bit_hash_words_are_read(tmp_path):
     done = run_cli("abi", "dump", "--format", "json", str(so))
     exported = {s["name"] for s in json.loads(done.stdout)["symbols"]}
     assert {"exported_one", "exported_two"} <= exported
+    # binutils' readelf, the independent oracle, reads the same defined global symbols
+    out = subprocess.run(["readelf", "--dyn-syms", "-W", str(so)], capture_output=True, text=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and ":" in line]
+    defined = {r[7] for r in rows if len(r) >= 8 and r[6] != "UND" and r[4] in ("GLOBAL", "WEAK")}
+    assert exported == defined
 
 
 @pytest.mark.requires("gcc", "readelf")
@@ -326,15 +343,11 @@ def _patch_dynamic(source: str, target: Path, *, offset: int | None = None, file
     import struct
 
     data = bytearray(Path(source).read_bytes())
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        if struct.unpack_from("<I", data, at)[0] == 2:  # PT_DYNAMIC
-            if offset is not None:
-                struct.pack_into("<Q", data, at + 8, offset)
-            if filesz is not None:
-                struct.pack_into("<Q", data, at + 32, filesz)
+    header, _entries = pt_dynamic(data)
+    if offset is not None:
+        struct.pack_into("<Q", data, header + 8, offset)
+    if filesz is not None:
+        struct.pack_into("<Q", data, header + 32, filesz)
     target.write_bytes(bytes(data))
     return target
 
