@@ -441,3 +441,16 @@ def test_a_plugin_library_finds_its_sibling_only_when_its_host_loaded_it_first(t
     report = abicheck.check([str(lib)])
     assert codes(report) == [] and report.unverified == 1
     assert run_cli("check", "--strict", str(lib)).returncode == 1
+
+
+@pytest.mark.requires("gcc")
+def test_an_absolute_runpath_that_does_not_exist_does_not_stop_loading_so_it_is_a_warning(tmp_path):
+    """The loader skips a RUNPATH directory that is not there (PyPI torch's /lib/intel64): AB202 is a warning."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    build("int sib(void) { return 1; }\n", pkg / "libsib.so", "-Wl,-soname,libsib.so")
+    ext = build("int sib(void); int go(void) { return sib(); }\n", pkg / "_ext.so", f"-L{pkg}", "-lsib",
+                "-Wl,--enable-new-dtags,-rpath,/opt/nowhere-abicheck/lib:$ORIGIN")
+    assert not Path("/opt/nowhere-abicheck").exists() and loads(ext) is None
+    report = abicheck.check([str(pkg)])
+    assert [(f.code, f.severity) for f in report.findings] == [("AB202", "warning")] and report.exit_code == 0
