@@ -129,6 +129,12 @@ class Run:
     def load_contexts(self) -> Iterator[LoadContext]:
         return load_contexts(self.records, self.resources.backend_policy)
 
+    def loaded(self, examined: list[Examined[T]]) -> list[tuple[T, LoadContext | None]]:
+        """What the sink made of each object, with its load context (an ELF object of a wheel, tree or folder)."""
+        loads = {ctx.object.origin.key: ctx for ctx in self.load_contexts()}
+        return [(done.value, loads.get(done.record.origin.key) if done.record is not None else None)
+                for done in examined]
+
     def wheel_contexts(self) -> Iterator[WheelContext]:
         """One context per wheel and architecture its tag claims, with its ELF objects of that architecture."""
         wheels: dict[str, list[ObjectRecord]] = {}
@@ -199,14 +205,10 @@ def check(paths: Iterable[str], *, options: CheckOptions | None = None,
                 symbols=ctx.torch_imports.summary() if ctx.torch_imports is not None else None,
                 imports=None if isinstance(ctx.binary, ElfReader) else foreign_imports(ctx.binary))
 
-        examined = run.objects(paths, own_rules)
-        loads = {ctx.object.origin.key: ctx for ctx in run.load_contexts()}
         artifacts = []
-        for done in examined:
-            c = done.value
+        for c, load in run.loaded(run.objects(paths, own_rules)):
             findings = list(c.findings)
             needed, imports = None, c.imports
-            load = loads.get(done.record.origin.key) if done.record is not None else None
             if load is not None:
                 findings = sorted(findings + list(run_rules(load, codes)), key=lambda f: f.code)
                 needed = [r.to_dict() for r in load.resolved]

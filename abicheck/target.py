@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, replace
 
 from abicheck.analysis.providers import providers
-from abicheck.analysis.torch import TORCH_LIBRARIES, TorchSource, indexed_torch, load_torch, release_of
+from abicheck.analysis.torch import TORCH_LIBRARIES, TorchSource, indexed_torch, load_torch
 from abicheck.binary.elf import ElfReader
 from abicheck.binary.elf_model import is_musl
 from abicheck.errors import UsageError
@@ -35,7 +35,7 @@ from abicheck.options import CheckOptions, TargetKind, parse_release
 from abicheck.policy.backends import BackendContext, BackendPolicy, load_backend_policy
 from abicheck.policy.data import load_json
 from abicheck.policy.manylinux import DEFAULT_POLICY, Policy, load_policy
-from abicheck.policy.torch_exports import IndexedBuild, release_key, torch_index
+from abicheck.policy.torch_exports import IndexedBuild, release_key, release_of, torch_index
 
 DEFAULT_PYTHON_ABI = (3, 9)
 _MACOS_TAG = re.compile(r"^macosx_(\d+)_(\d+)_(\w+)$")
@@ -300,11 +300,6 @@ def _torch_stable_abi(variant: Variant | None, options: CheckOptions) -> tuple[t
     return None, ""
 
 
-def _release(text: str) -> tuple[int, int]:
-    parts = text.split(".")
-    return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-
-
 def _macos(origin: Origin, variant: Variant | None, options: CheckOptions) -> tuple[tuple[int, int] | None, str]:
     tags = origin.wheel.platforms if origin.wheel is not None else ()
     claimed = sorted((int(m.group(1)), int(m.group(2))) for m in map(_MACOS_TAG.match, tags) if m)
@@ -314,5 +309,5 @@ def _macos(origin: Origin, variant: Variant | None, options: CheckOptions) -> tu
         return claimed[0], "the wheel's macosx tag"
     macos = load_json("variants.json")["macos"]
     if variant is not None and variant.backend == "metal":
-        return _release(macos["metal_minimum"]), "the macOS the kernels loader requires for Metal variants"
-    return _release(macos["check_abi_default"]), "kernel-builder check-abi's default (--macos)"
+        return release_key(macos["metal_minimum"]), "the macOS the kernels loader requires for Metal variants"
+    return release_key(macos["check_abi_default"]), "kernel-builder check-abi's default (--macos)"

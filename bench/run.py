@@ -357,23 +357,19 @@ from abicheck.rules import run_rules
 options = CheckOptions.parse()
 codes = set(options.codes) - {"AB312"}
 kept, looked = [0.0], [0.0]
-keep, resolve = TableBudget.keep, load.resolve_object_imports
 
-def timed_keep(self, reader):
-    t = time.perf_counter()
-    try:
-        return keep(self, reader)
-    finally:
-        kept[0] += time.perf_counter() - t
+def timed(function, total):
+    def run(*args):
+        t = time.perf_counter()
+        try:
+            return function(*args)
+        finally:
+            total[0] += time.perf_counter() - t
+    return run
 
-def timed_resolve(ctx):
-    t = time.perf_counter()
-    try:
-        return resolve(ctx)
-    finally:
-        looked[0] += time.perf_counter() - t
-
-TableBudget.keep, load.resolve_object_imports = timed_keep, timed_resolve
+TableBudget.keep = timed(TableBudget.keep, kept)
+load.symbol_scope = timed(load.symbol_scope, looked)
+load.resolve_object_imports = timed(load.resolve_object_imports, looked)
 start = time.perf_counter()
 with Run(options) as run:
     run.objects(sys.argv[1:], lambda ctx: list(run_rules(ctx, codes)))

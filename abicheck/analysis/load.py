@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
 from abicheck.analysis.environment import build_environment
-from abicheck.analysis.loaded import group_roots, loaders_of, settle
+from abicheck.analysis.loaded import group_roots, settle
 from abicheck.analysis.providers import canonicalize_name
 from abicheck.analysis.resolver import SHIPPED, Environment, Resolved, search_path
 from abicheck.analysis.symbols import Provider, resolve_object_imports, symbol_scope
 from abicheck.binary.elf_model import is_musl
 from abicheck.binary.exports import Exports
+from abicheck.inputs.artifact import Container
 from abicheck.policy.backends import BackendPolicy
 from abicheck.rules.context import LoadContext, ObjectRecord
 
@@ -46,9 +47,7 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
     chosen: list[Environment] = []
     found: list[tuple[str, str, list[Resolved]]] = []
     for record in objects:
-        facts, target = record.facts, record.target
-        container = record.origin.container
-        assert container is not None
+        facts, target, container = record.facts, record.target, _container(record)
         backend = target.backend
         key = (container.path, facts.arch, backend.backend if backend else None, backend.version if backend else None,
                target.torch.describe() if target.torch is not None else None)
@@ -60,42 +59,43 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
         chosen.append(environments[key])
         found.append((container.path, record.origin.relpath,
                       chosen[-1].resolve(facts, record.origin.relpath, target.policy, is_musl(facts))))
-    links = {_where(r): r.origin.container.links for r in objects if r.origin.container is not None}
+    links = {_where(r): _container(r).links for r in objects}
     searches = {(_where(r), r.origin.relpath): search_path(r.facts, r.origin.relpath) for r in objects}
-    files = {_where(r): r.origin.container.files for r in objects if r.origin.container is not None}
-    settled = [tuple(s) for s in settle(found, links, searches,
-                                        lambda container, path: path in files.get(container, ()))]
+    files = {_where(r): _container(r).files for r in objects}
+    resolutions, loaders = settle(found, links, searches, lambda container, path: path in files.get(container, ()))
+    settled = [tuple(r) for r in resolutions]
     versions = {(_where(r), r.origin.relpath): r.defined_versions for r in objects}
     peers: dict[str, dict[str, tuple[ObjectRecord, tuple[Resolved, ...]]]] = {}
     for record, resolved in zip(objects, settled, strict=True):
         peers.setdefault(_where(record), {})[record.origin.relpath] = (record, resolved)
     contexts: dict[tuple[str, str], LoadContext] = {}
     for record, resolved, env in zip(objects, settled, chosen, strict=True):
-        where = _where(record)
+        where, relpath = _where(record), record.origin.relpath
         shipped = {}
         for r in resolved:
             if r.how == SHIPPED and r.where:
                 file = links[where].get(r.where, r.where)
                 if (where, file) in versions:
                     shipped[r.library] = (r.where, versions[(where, file)])
-        contexts[(where, record.origin.relpath)] = LoadContext(
-            record, resolved, search_path(record.facts, record.origin.relpath), env, shipped, peers[where], policies)
-    loaders = loaders_of([(_where(r), r.origin.relpath, list(s)) for r, s in zip(objects, settled, strict=True)],
-                         links)
-    scopes: dict[tuple[str, str], list[Provider]] = {}  # a group root's scope, once for all it loads
+        contexts[(where, relpath)] = LoadContext(record, resolved, searches[(where, relpath)], env, shipped,
+                                                 peers[where], policies)
+    scopes: dict[tuple[str, str], list[Provider]] = {}  # each object's scope, once: a group root's serves all it loads
 
     def scope_of(key: tuple[str, str]) -> list[Provider]:
         if key not in scopes:
-            root = contexts[key]
-            scopes[key] = symbol_scope(root, is_musl(root.facts))
+            scopes[key] = symbol_scope(contexts[key])
         return scopes[key]
 
     for (where, relpath), ctx in contexts.items():
         groups = tuple(scope_of((where, root)) for root in group_roots(where, relpath, loaders) if root != relpath)
-        yield replace(ctx, imports=resolve_object_imports(ctx, groups))
+        yield replace(ctx, imports=resolve_object_imports(ctx, scope_of((where, relpath)), groups))
+
+
+def _container(record: ObjectRecord) -> Container:
+    container = record.origin.container
+    assert container is not None  # only objects of a wheel, tree or folder are loaded here
+    return container
 
 
 def _where(record: ObjectRecord) -> str:
-    container = record.origin.container
-    assert container is not None
-    return container.path
+    return _container(record).path

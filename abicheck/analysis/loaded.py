@@ -65,28 +65,32 @@ def left_to_its_loader(relpath: str, loaded_here: bool) -> bool:
 
 
 def settle(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
-           searches: Mapping[tuple[str, str], SearchPath] | None = None,
-           shipped: Callable[[str, str], bool] | None = None) -> list[list[Resolved]]:
+           searches: Mapping[tuple[str, str], SearchPath],
+           shipped: Callable[[str, str], bool]) -> tuple[list[list[Resolved]], Loaders]:
     """Each entry's resolution, with unreachable libraries its loaders load first, or reach through their
-    DT_RPATH, marked shipped. `searches` gives each object's search path, `shipped(container, path)`
-    whether a file is in the container. A library found so is a loader in turn (faiss: the extension's
-    RPATH finds libopenblas, and libopenblas, through it, libgfortran, which needs libquadmath): the
-    passes repeat until nothing changes."""
+    DT_RPATH, marked shipped; and which objects load which, as settled. `searches` gives each object's
+    search path, `shipped(container, path)` whether a file is in the container. A library found so is a
+    loader in turn (faiss: the extension's RPATH finds libopenblas, and libopenblas, through it,
+    libgfortran, which needs libquadmath): the passes repeat until nothing changes."""
     current = [list(resolved) for _c, _p, resolved in entries]
     for _ in range(MAX_CHAIN):
-        settled = _settle_once([(c, p, r) for (c, p, _old), r in zip(entries, current, strict=True)], links,
-                               searches, shipped)
+        settled = _settle_once(_with(entries, current), links, searches, shipped)
         if settled == current:
             break
         current = settled
-    return _left_to_their_loader([(c, p, r) for (c, p, _old), r in zip(entries, current, strict=True)], links)
+    # Marking what stays unreachable not verified changes no shipped library: these loaders hold for the result.
+    loaders = loaders_of(_with(entries, current), links)
+    return _left_to_their_loader(_with(entries, current), loaders), loaders
 
 
-def _left_to_their_loader(entries: list[Entry], links: Mapping[str, Mapping[str, str]]) -> list[list[Resolved]]:
+def _with(entries: list[Entry], resolutions: list[list[Resolved]]) -> list[Entry]:
+    return [(c, p, r) for (c, p, _old), r in zip(entries, resolutions, strict=True)]
+
+
+def _left_to_their_loader(entries: list[Entry], loaders: Loaders) -> list[list[Resolved]]:
     """A shared library (lib*) nothing in its container loads is dlopened by something that usually has its
     siblings loaded already (MKL's libmkl_vml_avx2 by libmkl_core, a Qt plugin by its host): a sibling it
     cannot reach by its own search path is found by SONAME then. Not verified, rather than unreachable."""
-    loaders = loaders_of(entries, links)
     out = []
     for container, relpath, resolved in entries:
         if not left_to_its_loader(relpath, (container, relpath) in loaders):
@@ -98,15 +102,14 @@ def _left_to_their_loader(entries: list[Entry], links: Mapping[str, Mapping[str,
 
 
 def _settle_once(entries: list[Entry], links: Mapping[str, Mapping[str, str]],
-                 searches: Mapping[tuple[str, str], SearchPath] | None,
-                 shipped: Callable[[str, str], bool] | None) -> list[list[Resolved]]:
+                 searches: Mapping[tuple[str, str], SearchPath],
+                 shipped: Callable[[str, str], bool]) -> list[list[Resolved]]:
     loaders = loaders_of(entries, links)
-    searches = searches or {}
 
     def inherited(container: str, relpath: str, library: str, depth: int = 0) -> tuple[str, str, str] | None:
         """(path, loader, RPATH entry) when every loader chain of the object reaches `library` by DT_RPATH."""
         parents = loaders.get((container, relpath), [])
-        if not parents or depth >= MAX_CHAIN or shipped is None:
+        if not parents or depth >= MAX_CHAIN:
             return None
         first: tuple[str, str, str] | None = None
         for parent, _theirs in parents:

@@ -78,9 +78,7 @@ class Provider:
             return glibc_defined(arch, self.library, names, version, policy)
         if self.kind == CXX:
             return cxx_runtime_defined(arch, self.library, names, version, policy)
-        if self.exports is not None:
-            if version is not None and not hasattr(self.exports, "has_version"):
-                return self.exports.defined(names)  # a torch dump keeps default definitions only
+        if self.exports is not None:  # a torch dump or an index keeps default definitions only: it ignores `version`
             return self.exports.defined(names, version)
         return None
 
@@ -138,9 +136,10 @@ def _system(library: str, musl: bool) -> Provider:
     return Provider(library, UNKNOWN, why="a system library abicheck has no export data for")
 
 
-def symbol_scope(ctx: LoadContext, musl: bool) -> list[Provider]:
+def symbol_scope(ctx: LoadContext) -> list[Provider]:
     """The libraries the object's imports are looked up in, in the loader's order."""
     facts = ctx.facts
+    musl = is_musl(facts)
     order: list[Provider] = []
     seen: set[str] = set()
     if facts.interpreter is None and not musl:  # a library or extension: CPython's own libraries come first
@@ -202,9 +201,6 @@ def _is_kernel(ctx: LoadContext) -> bool:
     obj = ctx.target
     return obj.backend is not None or (obj.variant is not None and obj.variant.framework in ("torch",
                                                                                              "torch-stable-abi"))
-
-
-GLOBAL_DEPS = "libtorch_global_deps.so"
 
 
 def _at_hand(ctx: LoadContext, library: str) -> Provider | None:
@@ -312,9 +308,10 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
     return out
 
 
-
-def resolve_object_imports(ctx: LoadContext, groups: tuple[list[Provider], ...] = ()) -> ImportResult | None:
-    """Every non-weak import of the object looked up in its load scope; None when its imports were not read.
+def resolve_object_imports(ctx: LoadContext, scope: list[Provider],
+                           groups: tuple[list[Provider], ...] = ()) -> ImportResult | None:
+    """Every non-weak import of the object looked up in its load scope (`symbol_scope`); None when its imports
+    were not read.
 
     An object only ever loaded as a dependency of others (`groups`: the scopes
     of the dlopen groups it is loaded in) binds in each group's scope: ld.so
@@ -333,8 +330,6 @@ def resolve_object_imports(ctx: LoadContext, groups: tuple[list[Provider], ...] 
     tables = ctx.object.tables
     if tables is None:
         return None
-    musl = is_musl(ctx.facts)
-    scope = symbol_scope(ctx, musl)
     inside_torch = any(p.kind == SHIPPED_LIB and p.library.startswith(TORCH_LIBRARIES) for p in scope)
     executable = ctx.facts.interpreter is not None
 

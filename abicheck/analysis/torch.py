@@ -26,7 +26,7 @@ from abicheck.errors import InputError, UsageError
 from abicheck.inputs.files import read_file
 from abicheck.inputs.wheel import WheelReader
 from abicheck.policy.export_index import IndexedLibrary
-from abicheck.policy.torch_exports import IndexedBuild, torch_index
+from abicheck.policy.torch_exports import IndexedBuild, release_of, torch_index
 
 # Mangled names in torch's C++ namespaces (c10::, at::, torch::, caffe2::), with their vtables, typeinfo and
 # guard variables, the local statics of their functions (Z), the typeinfo of function types returning one of
@@ -70,11 +70,6 @@ def _names_old_string(name: str) -> bool:
         else:
             i += 1
     return False
-
-
-def release_of(version: str) -> str:
-    """`2.13.0+cpu` -> `2.13`."""
-    return ".".join(version.split("+")[0].split(".")[:2])
 
 
 class DumpedExports:

@@ -636,10 +636,7 @@ class ElfReader:
         indices = self.undefined_indices(strong_only=True)
         if not indices:
             return []
-        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
-        block = bytes(self._buf[symtab:symtab + self.symbol_count * self._syment])
-        word = struct.Struct(self._e + "I")
-        names = self._names(word.unpack_from(block, index * self._syment)[0] for index in indices)
+        names = self._names_at(indices)
         versym = self._versym()
         table = self._version_table() if versym is not None else {}
         out = []
@@ -657,17 +654,16 @@ class ElfReader:
         indices = self.undefined_indices(strong_only)
         if not indices or not names:
             return []
-        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
-        first, last = self._strtab_start(), self._strtab_end()
-        strings = bytes(self._buf[first:last]) if first < last else b""
-        wanted = {name.encode() for name in names}
-        picks = []
-        for index in indices:
-            st_name = self._entry_fields(self._unpack(self._symbol_format, symtab + index * self._syment))[0]
-            end = strings.find(b"\0", st_name)
-            if 0 <= st_name < len(strings) and strings[st_name:end if end >= 0 else len(strings)] in wanted:
-                picks.append(index)
+        picks = [index for index, name in zip(indices, self._names_at(indices), strict=True) if name in names]
         return [s for s in self._symbols(iter(picks)) if s.name]
+
+    def _names_at(self, indices: list[int]) -> list[str]:
+        """The names of the `.dynsym` entries at `indices` (from undefined_indices: inside the table), from one
+        read of the table and of the part of the strings they lie in."""
+        symtab = self._offset_of(self._dyn[DT_SYMTAB], "DT_SYMTAB")
+        block = bytes(self._buf[symtab:symtab + self.symbol_count * self._syment])
+        word = struct.Struct(self._e + "I")  # st_name comes first in both classes' entries
+        return self._names(word.unpack_from(block, index * self._syment)[0] for index in indices)
 
     def x86_isa_needed(self) -> int:
         """The x86 ISA level bit mask of GNU_PROPERTY_X86_ISA_1_NEEDED (0 when none): what glibc 2.33+ checks.

@@ -136,12 +136,9 @@ def summarize(paths: list[str], policy: str | None = None,
         def summary(ctx: ObjectContext) -> ObjectSummary:
             return _elf_summary(ctx, goal, bool(policy)) if ctx.format == "elf" else _foreign_summary(ctx)
 
-        examined = run.objects(paths, summary)
-        loads = {ctx.object.origin.key: ctx for ctx in run.load_contexts()}
+        examined = run.loaded(run.objects(paths, summary))
     out = []
-    for done in examined:
-        found = done.value
-        load = loads.get(done.record.origin.key) if done.record is not None else None
+    for found, load in examined:
         if load is not None:
             found = replace(found, resolved=[r.to_dict() for r in load.resolved])
             if load.imports is not None:

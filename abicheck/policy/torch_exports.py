@@ -15,8 +15,13 @@ from functools import cache
 from abicheck.policy.export_index import ExportIndex, export_index
 
 
+def release_of(version: str) -> str:
+    """`2.13.0+cpu` -> `2.13`."""
+    return ".".join(version.split("+")[0].split(".")[:2])
+
+
 def release_key(version: str) -> tuple[int, int]:
-    """`2.13.0+cpu` or `2.13` -> (2, 13)."""
+    """`2.13.0+cpu` or `2.13` -> (2, 13); a macOS `15.0` -> (15, 0)."""
     parts = version.split("+")[0].split(".")
     return int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
@@ -36,7 +41,7 @@ class IndexedBuild:
 
     @property
     def release(self) -> str:
-        return ".".join(self.version.split(".")[:2])
+        return release_of(self.version)
 
     def describe(self) -> str:
         kind = f"CUDA {self.backend_version}" if self.backend == "cuda" else self.backend.upper()

@@ -117,11 +117,9 @@ def check_torch_symbols(ctx: ObjectContext) -> Iterator[Finding]:
         if abi is not None and torch_abi is not None and abi != torch_abi:
             hint = (f"it uses the {abi} C++ ABI and torch {torch.version} the {torch_abi} one: rebuild with "
                     f"-D_GLIBCXX_USE_CXX11_ABI={_ABI_FLAG[torch_abi]} (or use the variant for that ABI)")
-        elif where.startswith("torch "):
-            hint = (f"the kernel was built against {where}, not {torch.release}: rebuild it against torch "
-                    f"{torch.release}, or use torch's stable ABI (a torch-stable-abi variant)")
         else:
-            hint = (f"the kernel was built against another torch than {torch.release}: rebuild it against torch "
+            built = f"{where}, not" if where.startswith("torch ") else "another torch than"
+            hint = (f"the kernel was built against {built} {torch.release}: rebuild it against torch "
                     f"{torch.release}, or use torch's stable ABI (a torch-stable-abi variant)")
         yield ctx.finding(
             AB308,
