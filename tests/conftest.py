@@ -37,6 +37,7 @@ SYSTEM_TOOLS = {
     "nix-build": "apt-get install nix-bin",
     "nix-hash": "apt-get install nix-bin",
     "patchelf": "apt-get install patchelf",
+    "qemu-x86_64": "apt-get install qemu-user",
     "riscv64-linux-gnu-gcc": "apt-get install gcc-riscv64-linux-gnu",
 }
 

@@ -29,14 +29,26 @@ def build(source: str, output: Path, *flags: str, cc: tuple[str, ...] = ("gcc",)
     return output
 
 
-def loads(path: Path, *preload: Path, env: dict[str, str] | None = None) -> str | None:
-    """None when the object loads with RTLD_NOW in a child process (after `preload`, RTLD_GLOBAL); else why not."""
+def loads(path: Path, *preload: Path, env: dict[str, str] | None = None, cpu: str | None = None) -> str | None:
+    """None when the object loads with RTLD_NOW in a child process (after `preload`, RTLD_GLOBAL); else why not.
+
+    With `cpu`, the child runs on that emulated x86-64 CPU (qemu-x86_64 -cpu), with this machine's loader.
+    """
     code = "import ctypes, os, sys\n" + "".join(
         f"ctypes.CDLL({str(p)!r}, mode=os.RTLD_NOW | os.RTLD_GLOBAL)\n" for p in preload) + (
         f"ctypes.CDLL({str(path)!r}, mode=os.RTLD_NOW)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    emulated = ["qemu-x86_64", "-cpu", cpu] if cpu else []
+    done = subprocess.run([*emulated, sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
     return None if done.returncode == 0 else done.stderr.strip().splitlines()[-1]
+
+
+def needing(output: Path, *libraries: str) -> Path:
+    """A trivial shared object whose NEEDED entries name `libraries` (added with patchelf)."""
+    build("int f(void) { return 0; }\n", output)
+    for library in libraries:
+        subprocess.run(["patchelf", "--add-needed", library, str(output)], check=True)
+    return output
 
 
 def codes(report: abicheck.Report) -> list[tuple[str, str | None]]:
@@ -175,22 +187,24 @@ def test_s390x_objects_with_64_bit_hash_words_are_read(tmp_path):
     assert exported == defined
 
 
-@pytest.mark.requires("gcc", "readelf")
+@pytest.mark.requires("gcc", "readelf", "qemu-x86_64")
 @pytest.mark.parametrize("level", [2, 3, 4])
-def test_an_x86_isa_level_above_the_baseline_is_named_as_readelf_reads_it(tmp_path, level):
+def test_an_x86_isa_level_above_the_baseline_is_refused_on_a_baseline_cpu_as_the_loader_refuses_it(tmp_path, level):
     """glibc 2.33+ checks GNU_PROPERTY_X86_ISA_1_NEEDED against the CPU: a v2+ object fails on baseline CPUs.
 
-    This machine's CPU may have every level (ld.so --help lists them), so the refusal cannot be shown here;
-    the note abicheck reads is checked against readelf's reading of it.
+    The loader is this machine's; the baseline CPU is qemu's `qemu64` model (no SSSE3, SSE4 or POPCNT).
     """
     so = build("int f(void) { return 1; }\n", tmp_path / f"v{level}.so", f"-Wl,-z,x86-64-v{level}")
     note = subprocess.run(["readelf", "-n", str(so)], capture_output=True, text=True).stdout
     assert f"x86 ISA needed: x86-64-v{level}" in note
+    refused = loads(so, cpu="qemu64")
+    assert refused is not None and "CPU ISA level is lower than required" in refused
     report = abicheck.check([str(so)])
     (finding,) = report.findings
     assert finding.code == "AB405" and finding.details["isa_needed"] == f"x86-64-v{level}"
     plain = build("int f(void) { return 1; }\n", tmp_path / "plain.so")  # no ISA note: any x86-64 CPU
     assert "ISA needed" not in subprocess.run(["readelf", "-n", str(plain)], capture_output=True, text=True).stdout
+    assert loads(plain, cpu="qemu64") is None
     assert codes(abicheck.check([str(plain)])) == []
 
 
@@ -266,8 +280,7 @@ def test_an_extension_needing_another_loaded_globally_by_python_is_not_checked_n
 def test_a_dependency_is_the_release_pip_would_install(tmp_path, requirement, found):
     """xformers 0.0.35 needs libcudart.so.12 and requires torch>=2.10: pip installs the newest torch, whose
     CUDA 13 build brings only libcudart.so.13 (policies/providers.json, from the wheels' METADATA)."""
-    so = build("int f(void) { return 0; }\n", tmp_path / "ext.so")
-    subprocess.run(["patchelf", "--add-needed", "libcudart.so.12", str(so)], check=True)
+    so = needing(tmp_path / "ext.so", "libcudart.so.12")
     wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/_ext.so": str(so)},
                        metadata=f"Requires-Dist: {requirement}\n")
     report = abicheck.check([wheel], select=["AB301"])
@@ -310,8 +323,7 @@ def test_a_library_a_declared_dependency_ships_is_found_when_at_hand_and_never_m
 @pytest.mark.requires("gcc", "patchelf")
 def test_a_meta_wheels_requirements_install_their_libraries(tmp_path):
     """dpnp requires dpcpp-cpp-rt, a wheel of requirements only, which requires intel-sycl-rt: libsycl.so.9."""
-    so = build("int f(void) { return 0; }\n", tmp_path / "ext.so")
-    subprocess.run(["patchelf", "--add-needed", "libsycl.so.9", str(so)], check=True)
+    so = needing(tmp_path / "ext.so", "libsycl.so.9")
     meta = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/_ext.so": str(so)},
                       metadata="Requires-Dist: dpcpp-cpp-rt\n")
     report = abicheck.check([meta], select=["AB3"])
