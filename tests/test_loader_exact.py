@@ -385,6 +385,21 @@ def test_an_empty_dynamic_segment_is_refused_as_the_loader_refuses_it(tmp_path):
     assert done.returncode == 2 and "PT_DYNAMIC segment is empty" in done.stdout + done.stderr
 
 
+def test_pn_xnum_program_headers_without_sections_are_refused_as_the_loader_refuses_them(tmp_path):
+    """e_phnum == PN_XNUM puts the real count in section 0, which a file without sections does not have."""
+    import struct
+
+    data = bytearray(Path(bin_path("x86_64/newglibc.so")).read_bytes())
+    struct.pack_into("<H", data, 56, 0xFFFF)  # e_phnum
+    struct.pack_into("<Q", data, 40, 0)  # e_shoff
+    struct.pack_into("<H", data, 60, 0)  # e_shnum
+    patched = tmp_path / "xnum.so"
+    patched.write_bytes(bytes(data))
+    assert loads(patched) is not None
+    done = run_cli("check", str(patched))
+    assert done.returncode == 2 and "PN_XNUM program headers without a section header" in done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("depth", [300, 1200])
 def test_a_deep_tree_is_walked_without_recursion_and_bounded(tmp_path, depth):
     """Python 3.11's os.walk recursed: a tree 1,200 folders deep (still under PATH_MAX) raised RecursionError."""
