@@ -210,6 +210,9 @@ python3 -m ziglang cc -shared -O2 -s -target aarch64-macos.13.0 \
     -o "$OUT/macos/libomp_standin.dylib" "$SRC/omp_standin.c"
 "${MAC[@]}" -target aarch64-macos.13.0 -DUSE_DYLIB -o "$OUT/macos/nix-dylib.abi3.so" "$SRC/macos_ext.c" \
     "$OUT/macos/libomp_standin.dylib" -Wl,-rpath,/opt/kernel-build/lib
+# A dylib exporting a function, data, a weak definition and thread-local data (abi dump's Mach-O surface).
+python3 -m ziglang cc -shared -O2 -s -target aarch64-macos.13.0 -Wl,-install_name,@rpath/libsurface.1.dylib \
+    -o "$OUT/macos/libsurface.dylib" "$SRC/surface.c"
 PE=(python3 -m ziglang cc -shared -nostdlib -O2 -s)
 for lib in python3 python311; do
     python3 -m ziglang dlltool -d "$SRC/$lib.def" -l "$OUT/windows/$lib-x86_64.lib" -m i386:x86-64
@@ -221,6 +224,8 @@ done
     "$OUT/windows/python311-x86_64.lib"
 "${PE[@]}" -target aarch64-windows-gnu -o "$OUT/windows/stable-arm64.pyd" "$SRC/windows_ext.c" \
     "$OUT/windows/python3-aarch64.lib"
+# A DLL exporting by name, data, by ordinal alone, and forwarded (abi dump's PE surface).
+"${PE[@]}" -target x86_64-windows-gnu -o "$OUT/windows/surface.dll" "$SRC/surface.c" "$SRC/surface.def"
 rm -f "$OUT"/windows/*.lib "$OUT"/windows/*.pdb
 
 # --- bad inputs ---------------------------------------------------------------

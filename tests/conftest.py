@@ -33,6 +33,8 @@ SYSTEM_TOOLS = {
     "gcc": "apt-get install gcc",
     "g++": "apt-get install g++",
     "ldd": "apt-get install libc-bin",
+    "llvm-nm": "apt-get install llvm",
+    "llvm-objdump": "apt-get install llvm",
     "nix-instantiate": "apt-get install nix-bin",
     "nix-build": "apt-get install nix-bin",
     "nix-hash": "apt-get install nix-bin",

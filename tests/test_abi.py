@@ -234,3 +234,90 @@ def test_a_name_exported_both_unversioned_and_versioned_dumps_and_diffs(tmp_path
     done = run_cli("abi", "diff", str(old), str(new))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "foo@V1" in done.stdout
+
+
+# --- Mach-O and PE surfaces, against LLVM's reading of the same files -----------------
+
+SURFACE_DYLIB = bin_path("macos/libsurface.dylib")
+SURFACE_DLL = bin_path("windows/surface.dll")
+UNIVERSAL = bin_path("macos/ext-universal2.abi3.so")
+MACHO_LINKER_SYMBOLS = {"__mh_dylib_header", "___dso_handle"}
+
+
+def dumped(path: str) -> dict:
+    done = run_cli("abi", "dump", "--format", "json", path)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.requires("llvm-objdump", "llvm-nm")
+def test_a_dylib_surface_is_what_its_export_trie_offers():
+    trie = subprocess.run(["llvm-objdump", "--macho", "--exports-trie", SURFACE_DYLIB],
+                          capture_output=True, text=True, check=True).stdout
+    offered = {}  # name -> flags LLVM shows ([per-thread], [weak_def])
+    for line in trie.splitlines():
+        match = re.match(r"0x[0-9A-F]+\s+(\S+)\s*(.*)$", line.strip())
+        if match and match[1] not in MACHO_LINKER_SYMBOLS:
+            offered[match[1]] = match[2]
+    sections = {}  # name -> (segment,section) LLVM places it in
+    for line in subprocess.run(["llvm-nm", "-m", "--extern-only", "--defined-only", SURFACE_DYLIB],
+                               capture_output=True, text=True, check=True).stdout.splitlines():
+        fields = line.split()
+        sections[fields[-1]] = fields[1]
+    dump = dumped(SURFACE_DYLIB)
+    assert dump["format"] == "macho" and dump["machine"] == "aarch64"
+    assert dump["soname"] == "@rpath/libsurface.1.dylib"
+    symbols = {s["name"]: s for s in dump["symbols"]}
+    assert symbols.keys() == offered.keys() == {"_surface_area", "_surface_count", "_surface_error", "_surface_hook"}
+    for name, flags in offered.items():
+        expected = ("tls" if "per-thread" in flags else
+                    "func" if sections[name] == "(__TEXT,__text)" else "object")
+        assert symbols[name]["kind"] == expected, name
+        assert (symbols[name]["binding"] == "weak") == ("weak_def" in flags), name
+
+
+@pytest.mark.requires("llvm-objdump")
+def test_a_dll_surface_is_what_its_export_table_offers():
+    table = subprocess.run(["llvm-objdump", "-p", SURFACE_DLL], capture_output=True, text=True, check=True).stdout
+    offered = set()
+    for line in table.split("Export Table:", 1)[1].splitlines():
+        match = re.match(r"\s+(\d+)\s+(?:0x[0-9a-f]+)?\s*(\S*)", line)
+        if match and (match[1], match[2]) != ("", ""):
+            offered.add(match[2] or f"#{match[1]}")  # an ordinal without a name
+    dump = dumped(SURFACE_DLL)
+    assert dump["format"] == "pe" and dump["soname"] == "surface.dll" and dump["machine"] == "x86_64"
+    assert {s["name"] for s in dump["symbols"]} == offered == {"#7", "surface_area", "surface_count", "surface_sleep"}
+    kinds = {s["name"]: s["kind"] for s in dump["symbols"]}
+    assert kinds["surface_count"] == "object" and kinds["surface_area"] == kinds["surface_sleep"] == "func"
+
+
+def test_wheels_of_macos_and_windows_objects_dump_diff_and_refuse_stubs(tmp_path):
+    mac = make_wheel(tmp_path, "surface-1.0-py3-none-macosx_13_0_arm64.whl",
+                     {"surface/libsurface.dylib": SURFACE_DYLIB})
+    win = make_wheel(tmp_path, "surface-1.0-py3-none-win_amd64.whl", {"surface/surface.dll": SURFACE_DLL})
+    (tmp_path / "next").mkdir()
+    mac_next = make_wheel(tmp_path / "next", "surface-1.0-py3-none-macosx_13_0_arm64.whl",
+                          {"surface/libsurface.dylib": bin_path("macos/ext-arm64-13.abi3.so")})
+    assert set(dumped(mac)["objects"]) == {"surface/libsurface.dylib"}
+    assert dumped(win)["objects"]["surface/surface.dll"]["format"] == "pe"
+    text = run_cli("abi", "dump", win)
+    assert text.returncode == 0 and "format: pe" in text.stdout and "name: surface.dll" in text.stdout
+    assert run_cli("abi", "diff", mac, mac).returncode == 0
+    diff = run_cli("abi", "diff", mac, mac_next)
+    assert diff.returncode == 1
+    assert "surface/libsurface.dylib: _surface_area (func) was removed" in diff.stdout
+    assert "install name changed from @rpath/libsurface.1.dylib" in diff.stdout
+    saved = tmp_path / "mac.json"
+    saved.write_text(run_cli("abi", "dump", "--format", "json", mac).stdout)
+    assert run_cli("abi", "diff", str(saved), mac).returncode == 0  # a saved dump keeps the format
+    stub = run_cli("abi", "stub", SURFACE_DYLIB, "-o", str(tmp_path / "x.so"))
+    assert stub.returncode == 2 and "writes ELF stubs" in stub.stderr and not (tmp_path / "x.so").exists()
+
+
+def test_a_fat_file_has_one_surface_per_architecture_and_diffs_against_a_thin_one():
+    dump = dumped(UNIVERSAL)  # several surfaces: a set, keyed by architecture
+    assert set(dump["objects"]) == {"[aarch64]", "[x86_64]"}
+    diff = run_cli("abi", "diff", bin_path("macos/ext-arm64-13.abi3.so"), UNIVERSAL)
+    assert diff.returncode == 0, diff.stdout
+    assert diff.stdout.splitlines() == ["compatible [x86_64]: the x86_64 architecture is newly shipped",
+                                        "compatible: 1 compatible change(s); a relink is enough"]

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import abicheck
+from abicheck.abi.commands import load_surfaces
 from abicheck.binary.elf import ElfReader
-from abicheck.errors import ElfError
+from abicheck.errors import ElfError, InputError
 
 SEEDS = [open(bin_path(rel), "rb").read() for rel in (
     "x86_64/newglibc.so", "x86_64/newcxx.stripped.so", "x86_64/newglibc.nosections.so",
@@ -198,6 +199,36 @@ def test_mutated_macho_and_pe_objects_give_findings_or_one_line_errors(tmp_path_
         assert report.exit_code in (0, 1, 2)
         assert all("\n" not in e.message and e.path for e in report.errors)
     assert sha256(path) == before
+
+
+EXPORTERS = [bin_path(rel) for rel in ("macos/libsurface.dylib", "windows/surface.dll", "macos/ext-universal2.abi3.so")]
+
+
+@st.composite
+def mutated_exporter(draw):
+    """A real dylib or DLL with bytes changed anywhere: the export trie and export directory lie past the headers."""
+    raw = bytearray(open(draw(st.sampled_from(EXPORTERS)), "rb").read())
+    for _ in range(draw(st.integers(1, 16))):
+        at = draw(st.integers(0, len(raw) - 1))
+        if draw(st.booleans()):
+            raw[at] = draw(st.integers(0, 255))
+        else:  # a ULEB128, an offset or a count set to an extreme
+            raw[at:at + 4] = draw(st.sampled_from([b"\xff\xff\xff\xff", b"\x80\x80\x80\x80", b"\0\0\0\0",
+                                                   b"\xff\xff\xff\x7f"]))[:len(raw) - at]
+    return bytes(raw)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_exporter())
+def test_mutated_macho_and_pe_surfaces_give_a_surface_or_one_input_error(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("exporter") / "lib.so"
+    path.write_bytes(data)
+    try:
+        surfaces = load_surfaces(str(path))
+    except InputError as exc:
+        assert "\n" not in str(exc) and exc.path
+    else:
+        assert all(s.format in ("macho", "pe", "elf") for s in surfaces.values())
 
 
 @st.composite

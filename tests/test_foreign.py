@@ -59,7 +59,13 @@ def test_the_pe_reader_agrees_with_pefile(name):
     assert ours.machine == {"IMAGE_FILE_MACHINE_AMD64": "x86_64", "IMAGE_FILE_MACHINE_ARM64": "aarch64"}[machine]
     imports = {e.dll.decode(): [i.name.decode() for i in e.imports if i.name]
                for e in getattr(theirs, "DIRECTORY_ENTRY_IMPORT", [])}
-    assert ours.imports == imports and imports
+    assert ours.imports == imports and (imports or not name.endswith(".pyd"))
+    exported = getattr(theirs, "DIRECTORY_ENTRY_EXPORT", None)
+    name_of, exports = ours.exported()
+    assert name_of == (exported.name.decode() if exported else None)
+    assert {e.name: e.forwarded_to for e in exports} == {
+        (s.name.decode() if s.name else f"#{s.ordinal}"): (s.forwarder.decode() if s.forwarder else None)
+        for s in (exported.symbols if exported else [])}
 
 
 def test_minimum_macos_against_the_wheel_tag_the_variant_and_the_option(tmp_path):

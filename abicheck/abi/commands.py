@@ -7,8 +7,10 @@ import os
 from typing import Any
 
 from abicheck.abi.stub import write_stub
-from abicheck.abi.surface import SCHEMA, SET_SCHEMA, Surface, diff_surfaces, surface_of
+from abicheck.abi.surface import SCHEMA, SET_SCHEMA, Surface, diff_surfaces, macho_surfaces, pe_surface, surface_of
 from abicheck.binary.elf import open_elf
+from abicheck.binary.macho import is_macho
+from abicheck.binary.pe import is_pe
 from abicheck.cli.check import emit, fail
 from abicheck.cli.output import err, out, write_file
 from abicheck.errors import InputError, UsageError
@@ -22,49 +24,50 @@ DIFF_SCHEMA = "abicheck-abi-diff/1"
 
 
 def load_surfaces(path: str) -> dict[str, Surface]:
-    """Surfaces of a `.so`, of each shared object in a wheel, or from a saved dump.
+    """Surfaces of a shared object, of each shared object in a wheel, or from a saved dump.
 
-    A single object maps from "" to its surface; a wheel from member names.
+    A single object maps from "" to its surface (a fat Mach-O from each
+    architecture); a wheel from member names (`pkg/x.so`, `pkg/x.so[aarch64]`).
     """
     kind = kind_of(path)
     if kind == "dir":
         raise InputError("is a directory; give a shared object, a wheel or a saved dump", path)
     if kind == "wheel":
-        return _wheel_surfaces(path)
+        return _scanned_surfaces(path, wheel=True)
     try:
         with open(path, "rb") as f:
-            head = f.read(1).lstrip()
+            head = f.read(8)
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), path) from None
-    if head == b"{":
+    if head.lstrip()[:1] == b"{":
         return _dump_surfaces(path)
+    if is_macho(head) or is_pe(head):
+        return _scanned_surfaces(path, wheel=False)
     with open_elf(path) as reader:
         return {"": surface_of(reader, path)}
 
 
-def _wheel_surfaces(path: str) -> dict[str, Surface]:
-    """One surface per ELF shared object in the wheel, read as `check` reads wheels.
+def _scanned_surfaces(path: str, wheel: bool) -> dict[str, Surface]:
+    """The surfaces of a wheel's shared objects, or of one Mach-O or PE file, read as `check` reads them.
 
-    Mach-O and PE members are listed on standard error as not dumped: the
-    surface is an ELF one (SONAME, symbol versions).
+    ELF executables in a wheel have no surface a program links against and are left out.
     """
     with Run(CheckOptions.parse()) as run:
-        def surface(ctx: ObjectContext) -> tuple[str, str, Surface | None]:
-            if ctx.format != "elf" or ctx.facts.type != "DYN":
-                return ctx.path, ctx.format, None  # a Mach-O or PE object, or an ELF executable
-            return ctx.path, ctx.format, surface_of(ctx.reader, ctx.path)
+        def surface(ctx: ObjectContext) -> dict[str, Surface]:
+            name = ctx.path.split("!", 1)[1] if wheel else ""
+            if ctx.macho is not None:
+                return {name + (f"[{arch}]" if arch else ""): s
+                        for arch, s in macho_surfaces(ctx.macho, ctx.path).items()}
+            if ctx.pe is not None:
+                return {name: pe_surface(ctx.pe, ctx.path)}
+            return {name: surface_of(ctx.reader, ctx.path)} if ctx.facts.type == "DYN" else {}
 
         examined = [e.value for e in run.objects([path], surface, keep=False)]
     if run.problems:
         raise run.problems[0]
-    found = {display.split("!", 1)[1]: s for display, _fmt, s in examined if s is not None}
-    foreign = [display for display, fmt, _s in examined if fmt != "elf"]
+    found = {name: s for surfaces in examined for name, s in surfaces.items()}
     if not found:
-        what = f"{len(foreign)} Mach-O or PE object{'s' if len(foreign) != 1 else ''}, " if foreign else ""
-        raise InputError(f"no ELF shared objects in this wheel ({what}abi dump reads ELF surfaces)", path)
-    if foreign:
-        err(f"abicheck: {len(foreign)} object{'s' if len(foreign) != 1 else ''} of {os.path.basename(path)} not "
-            "dumped: abi dump reads ELF shared objects, not Mach-O or PE\n")
+        raise InputError("no shared objects in this wheel" if wheel else "no shared object", path)
     return found
 
 
@@ -105,6 +108,19 @@ def run_dump(path: str, output_format: str = "text", output: str | None = None, 
     return emit("".join(parts), output, [path]) or 0
 
 
+def _by_architecture(surfaces: dict[str, Surface], other: dict[str, Surface]) -> dict[str, Surface]:
+    """A thin Mach-O's surface named as the slice of the same architecture the other side's fat file has."""
+    renamed = {}
+    for name, surface in surfaces.items():
+        sliced = f"{name}[{surface.machine}]"
+        renamed[sliced if name not in other and sliced in other else name] = surface
+    return renamed
+
+
+def _shipped(member: str) -> str:
+    return f"the {member[1:-1]} architecture" if member.startswith("[") else member
+
+
 def run_diff(old: str, new: str, output_format: str = "text", strict: bool = False) -> int:
     if output_format not in ("text", "json"):
         return fail(f"unknown format {output_format!r}; use text or json")
@@ -112,17 +128,15 @@ def run_diff(old: str, new: str, output_format: str = "text", strict: bool = Fal
         before, after = load_surfaces(old), load_surfaces(new)
     except InputError as exc:
         return fail(str(exc))
-    if list(before) == [""] and list(after) == [""]:
-        pairs = {"": (before[""], after[""])}
-    else:
-        pairs = {n: (before[n], after[n]) for n in sorted(before.keys() & after.keys())}
+    before, after = _by_architecture(before, after), _by_architecture(after, before)
+    pairs = {n: (before[n], after[n]) for n in sorted(before.keys() & after.keys())}
     changes: list[dict[str, Any]] = []
     for member in sorted(before.keys() - after.keys()):
         changes.append({"kind": "object-removed", "breaking": True, "symbol": None, "object": member,
-                        "message": f"{member} is no longer shipped"})
+                        "message": f"{_shipped(member)} is no longer shipped"})
     for member in sorted(after.keys() - before.keys()):
         changes.append({"kind": "object-added", "breaking": False, "symbol": None, "object": member,
-                        "message": f"{member} is newly shipped"})
+                        "message": f"{_shipped(member)} is newly shipped"})
     for member, (a, b) in pairs.items():
         for change in diff_surfaces(a, b):
             changes.append({**change.to_dict(), "object": member or None})
@@ -154,7 +168,9 @@ def run_stub(path: str, output: str) -> int:
     except InputError as exc:
         return fail(str(exc))
     if list(surfaces) != [""]:
-        return fail(f"{path}: give one shared object (or its saved dump), not a wheel")
+        return fail(f"{path}: give one shared object (or its saved dump), not a wheel or a fat Mach-O file")
+    if surfaces[""].format != "elf":
+        return fail(f"{path}: abi stub writes ELF stubs; this is a {surfaces[''].format} object")
     try:
         data = write_stub(surfaces[""])
     except UsageError as exc:

@@ -8,6 +8,12 @@ through PT_DYNAMIC, and sorted, so it does not depend on symbol order, link
 order, build paths, build IDs, `.symtab`, stripping, or code changes that keep
 the surface. Two objects with the same surface hash can be swapped by a
 relink; a different hash says what must be rebuilt.
+
+Mach-O and PE objects have surfaces too, with what their formats hold: a
+Mach-O slice's install name, architecture and export trie (names as written,
+`_answer`; weak definitions; no sizes or versions), a PE file's export
+directory (its DLL name, each name, and ordinals exported without one as
+`#N`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from abicheck.binary import Format
 from abicheck.binary.elf import ElfReader
+from abicheck.binary.macho import MachOFile
+from abicheck.binary.pe import PEFile
 
 SCHEMA = "abicheck-abi/1"
 SET_SCHEMA = "abicheck-abi-set/1"  # a wheel's surfaces, one per shared object, and the wheel's file name
@@ -25,6 +34,10 @@ SET_SCHEMA = "abicheck-abi-set/1"  # a wheel's surfaces, one per shared object, 
 LINKER_SYMBOLS = frozenset({
     "_init", "_fini", "_edata", "_end", "__bss_start", "_DYNAMIC", "_GLOBAL_OFFSET_TABLE_",
     "_PROCEDURE_LINKAGE_TABLE_", "__end__", "_etext", "__data_start",
+})
+# What a Mach-O linker defines in every image: layout, not interface.
+MACHO_LINKER_SYMBOLS = frozenset({
+    "__mh_dylib_header", "__mh_bundle_header", "__mh_execute_header", "__mh_dylinker_header", "___dso_handle",
 })
 _KINDS = {"func": "func", "ifunc": "func", "object": "object", "common": "object", "tls": "tls"}
 
@@ -66,6 +79,7 @@ class Surface:
     path: str = ""
     parents: dict[str, list[str]] = field(default_factory=dict)  # version -> its parents (`LIBVER_2.0 {} LIBVER_1.0`)
     flags: int = 0  # the ELF header's e_flags (RISC-V's float ABI, ...): a linker checks them
+    format: Format = "elf"  # the soname is a Mach-O install name or a PE DLL name in the others
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -79,6 +93,8 @@ class Surface:
             data["parents"] = {v: list(p) for v, p in sorted(self.parents.items())}
         if self.flags:
             data["flags"] = self.flags
+        if self.format != "elf":  # only when not ELF, so that older dumps keep their digests
+            data["format"] = self.format
         return data
 
     def digest(self) -> str:
@@ -92,15 +108,20 @@ class Surface:
     def from_dict(cls, data: dict[str, Any], path: str = "") -> Surface:
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not an abicheck ABI dump (schema {data.get('schema')!r}, expected {SCHEMA!r})")
-        return cls(soname=data.get("soname"), machine=data.get("machine"), versions=list(data.get("versions", [])),
+        fmt = data.get("format", "elf")
+        if fmt not in ("elf", "macho", "pe"):
+            raise ValueError(f"unknown object format {fmt!r}")
+        return cls(format=fmt, soname=data.get("soname"), machine=data.get("machine"),
+                   versions=list(data.get("versions", [])),
                    symbols=sorted((ExportedSymbol(**s) for s in data.get("symbols", [])),
                                   key=lambda s: s.order), path=path,
                    parents={str(v): [str(p) for p in ps] for v, ps in dict(data.get("parents", {})).items()},
                    flags=int(data.get("flags", 0)))
 
     def render_text(self) -> str:
-        lines = [f"soname: {self.soname or '-'}", f"machine: {self.machine or '-'}",
-                 f"versions: {' '.join(self.versions) or '-'}"]
+        lines = [] if self.format == "elf" else [f"format: {self.format}"]
+        lines += [f"{'soname' if self.format == 'elf' else 'name'}: {self.soname or '-'}",
+                  f"machine: {self.machine or '-'}", f"versions: {' '.join(self.versions) or '-'}"]
         for s in self.symbols:
             size = f" size={s.size}" if s.size is not None else ""
             lines.append(f"{s.kind:<6} {s.binding:<6} {s.display}{size}")
@@ -135,6 +156,27 @@ def surface_of(reader: ElfReader, path: str = "") -> Surface:
                    flags=reader.e_flags)
 
 
+def macho_surfaces(macho: MachOFile, path: str = "") -> dict[str, Surface]:
+    """One surface per architecture slice, keyed by the architecture ("" for a thin file)."""
+    found = {}
+    for s in macho.slices:
+        symbols = {ExportedSymbol(name=e.name, version=None, default=False, kind=e.kind,
+                                  binding="weak" if e.weak else "global", size=None)
+                   for e in macho.exported(s) if e.name not in MACHO_LINKER_SYMBOLS}
+        found["" if not macho.fat else s.arch] = Surface(
+            soname=s.install_name, machine=s.arch, symbols=sorted(symbols, key=lambda x: x.order), path=path,
+            format="macho")
+    return found
+
+
+def pe_surface(pe: PEFile, path: str = "") -> Surface:
+    name, exports = pe.exported()
+    symbols = {ExportedSymbol(name=e.name, version=None, default=False, kind=e.kind, binding="global", size=None)
+               for e in exports}
+    return Surface(soname=name, machine=pe.machine, symbols=sorted(symbols, key=lambda x: x.order), path=path,
+                   format="pe")
+
+
 # --- diff ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -151,8 +193,11 @@ class Change:
 def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
     """What changed from `old` to `new`, breaking changes first."""
     changes: list[Change] = []
+    if old.format != new.format:
+        return [Change("format", True, None, f"the object changed from {old.format} to {new.format}")]
     if old.soname != new.soname:
-        changes.append(Change("soname", True, None, f"SONAME changed from {old.soname} to {new.soname}: "
+        what = {"elf": "SONAME", "macho": "install name", "pe": "DLL name"}[new.format]
+        changes.append(Change("soname", True, None, f"{what} changed from {old.soname} to {new.soname}: "
                                                     "programs linked against the old one will not find it"))
     if old.flags != new.flags:
         changes.append(Change("flags", True, None, f"the ELF flags changed from {old.flags:#x} to {new.flags:#x} "
