@@ -99,10 +99,11 @@ class _Image:
                                     f"({self.size} bytes)")
         return bytes(self.buf[offset:offset + count])
 
-    def section_of(self, rva: int) -> tuple[int, int, int, int, int]:
+    def section_of(self, rva: int, in_file: bool = True) -> tuple[int, int, int, int, int]:
+        """The section an address lies in; `in_file`: among its bytes in the file, not its zero-filled tail."""
         for section in self.sections:
             vaddr, span, _raw_ptr, raw_size, _flags = section
-            if vaddr <= rva < vaddr + span and rva - vaddr < raw_size:
+            if vaddr <= rva < vaddr + span and (rva - vaddr < raw_size or not in_file):
                 return section
         raise _fail(self.label, f"address 0x{rva:x} is in no section")
 
@@ -172,7 +173,7 @@ class _Image:
             address = addresses[index]
             if rva <= address < rva + size:
                 return PEExport(name, "func", self.string(address))
-            flags = self.section_of(address)[4]
+            flags = self.section_of(address, in_file=False)[4]  # data exports may lie in .bss
             return PEExport(name, "func" if flags & (SCN_CODE | SCN_EXECUTE) else "object")
 
         found = [export(self.string(name), index) for name, index in zip(names, indices, strict=True)]
