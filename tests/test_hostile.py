@@ -204,18 +204,33 @@ def test_a_member_lying_about_its_compressed_size_is_still_stopped(tmp_path):
     assert "expands more than 1000x" in report.errors[0].message or "overlap" in report.errors[0].message
 
 
-def test_an_empty_member_name_is_an_input_error(tmp_path):
-    import zipfile
+def _stored_zip(path, members: list[tuple[str, bytes]]) -> None:
+    """A zip written field by field, so that it may hold what zipfile refuses to write (an empty name)."""
+    import struct
+    import zlib
 
+    body, central = bytearray(), bytearray()
+    for name, data in members:
+        raw, crc = name.encode(), zlib.crc32(data)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, crc, len(data), len(data),
+                               len(raw), 0, 0, 0, 0, 0, len(body)) + raw
+        body += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, len(data), len(data), len(raw), 0)
+        body += raw + data
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(body), 0)
+    path.write_bytes(bytes(body + central + end))
+
+
+def test_an_empty_member_name_is_an_input_error_in_every_command(tmp_path):
     wheel = tmp_path / "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("x"), open(HOST, "rb").read())
-    data = bytearray(wheel.read_bytes())
-    # rename "x" to "" is not possible in place; a zero-length name field in the central entry does it
-    _patch_central(data, 0, 28, 0, size=2)
-    wheel.write_bytes(bytes(data))
-    report = abicheck.check([str(wheel)])
-    assert report.exit_code == 2 and report.errors and "Traceback" not in report.errors[0].message
+    _stored_zip(wheel, [("", b"x"), ("demo/a.so", open(HOST, "rb").read()),
+                        ("demo-1.0.dist-info/WHEEL", b"Wheel-Version: 1.0\n")])
+    report = abicheck.check([str(wheel), HOST])
+    assert report.exit_code == 1 and len(report.findings) == 7  # the neighbour's findings are kept (and win)
+    assert [e.message for e in report.errors] == ["not a readable wheel: a member has an empty or absolute name"]
+    for command in (["check"], ["show"], ["abi", "dump"]):
+        done = run_cli(*command, str(wheel))
+        assert done.returncode == 2 and "empty or absolute name" in done.stderr + done.stdout, command
+        assert "internal error" not in done.stderr, command
 
 
 def test_finished_results_waiting_for_the_caller_are_bounded():

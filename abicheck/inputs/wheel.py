@@ -105,9 +105,9 @@ class WheelReader:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
                 NotImplementedError) as exc:  # NotImplementedError: a "version needed" zipfile lacks
             raise InputError(f"not a readable wheel (corrupt or not a zip archive: {exc})", path) from None
+        self._check_layout(infos)  # first: ZipInfo.is_dir() fails on an empty name
         self.members = [Member(i.filename, i.file_size, i, n)
                         for n, i in enumerate(i for i in infos if not i.is_dir())]
-        self._check_layout(infos)
         # Every name the wheel ships satisfies a NEEDED entry of the same name.
         names = (os.path.basename(m.name) for m in self.members)
         self.shipped = frozenset(n for n in names if satisfied_by_shipping(n))
