@@ -75,3 +75,44 @@ def test_leaving_early_stops_the_workers():
         next(iter(share.results()))
     assert all(not t.is_alive() for t in share._threads)
     assert len(started) < 5_000
+
+
+PEAK_RSS = r"""
+import random, resource, sys, zipfile
+import abicheck, abicheck.analysis.objects, abicheck.inputs.wheel
+abicheck.analysis.objects.TABLES_BUDGET = 0  # only what the workers hold
+abicheck.inputs.wheel.MEMORY_BUDGET = 16 << 20
+wheel, jobs = sys.argv[1], int(sys.argv[2])
+report = abicheck.check([wheel], jobs=jobs)
+assert not report.errors, report.errors
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10)
+"""
+
+
+def test_memory_does_not_grow_with_the_number_of_jobs(tmp_path):
+    """The in-flight budget bounds what the workers hold, however many there are.
+
+    Each of 60 members keeps 4 MB. Before, a worker kept its last result while
+    it waited for the next job, and the allocator kept each thread's freed
+    blocks: 24 jobs took about 100 MB more than 2.
+    """
+    import random
+    import subprocess
+    import sys
+    import zipfile
+
+    from conftest import bin_path
+
+    block = random.Random(0).randbytes(16 << 10)  # repeated: inflates about 100x, under the zip-bomb ratio
+    member = open(bin_path("x86_64/portable-glibc228.so"), "rb").read()
+    member += block * ((4 << 20) // len(block))
+    wheel = tmp_path / "many-1.0-py3-none-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(60):
+            zf.writestr(f"many/m{i}.so", member)
+    peaks = {}
+    for jobs in (2, 24):
+        done = subprocess.run([sys.executable, "-c", PEAK_RSS, str(wheel), str(jobs)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        peaks[jobs] = int(done.stdout)
+    assert peaks[24] - peaks[2] < 40, peaks  # MB: the 16 MB budget and a little, not a member per thread

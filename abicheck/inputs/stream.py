@@ -17,6 +17,12 @@ the reader raises `MissingBytes` and the caller streams the member again,
 keeping that range too (`extra`), never the whole member. A member that does
 not start with the ELF magic is dropped after 4 bytes.
 
+Kept ranges of a megabyte or more are anonymous memory maps rather than
+Python byte arrays: unmapped when dropped, they go back to the system at
+once. (glibc's allocator serves a large block from its heap after the first
+one is freed, and each thread's heap keeps what it served: with 32 threads
+a wheel of 300 11 MB members held 600 MB for 250 MB in use.)
+
 What the archive claims is verified while inflating: a member that inflates
 past its declared size, or more than `MAX_RATIO` times the compressed bytes
 it has consumed, is refused whatever its headers say.
@@ -24,13 +30,14 @@ it has consumed, is refused whatever its headers say.
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import zipfile
 import zlib
 from bisect import bisect_right
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 
 try:  # about 3x faster inflate than zlib; not installed where it has no wheel (see pyproject.toml)
     from isal import isal_zlib
@@ -44,6 +51,7 @@ from abicheck.errors import ElfError, InputError, MissingBytes
 HEAD_BYTES = 32 << 20
 MAX_RATIO = 1000  # inflated bytes per compressed byte, checked as the data comes
 CHUNK = 256 << 10  # compressed bytes read at a time
+MAPPED = 1 << 20  # kept ranges this big or bigger are anonymous maps (see the module's docstring)
 OUT_STEP = 1 << 20  # inflated bytes produced at a time (bounds zip bombs and per-thread memory too)
 
 
@@ -68,7 +76,7 @@ class SparseBuffer:
     Supports what ElfReader uses: len(), slicing and find() within a kept range.
     """
 
-    def __init__(self, size: int, ranges: Mapping[int, bytes | bytearray]) -> None:
+    def __init__(self, size: int, ranges: Mapping[int, bytes | Kept]) -> None:
         self._size = size
         self._starts = sorted(ranges)
         self._data = [ranges[s] for s in self._starts]
@@ -76,7 +84,7 @@ class SparseBuffer:
     def __len__(self) -> int:
         return self._size
 
-    def _locate(self, start: int, stop: int) -> tuple[int, bytes | bytearray]:
+    def _locate(self, start: int, stop: int) -> tuple[int, bytes | Kept]:
         i = bisect_right(self._starts, start) - 1
         if i >= 0:
             base, data = self._starts[i], self._data[i]
@@ -103,17 +111,33 @@ class SparseBuffer:
         return found + base if found >= 0 else -1
 
 
-def _merged(ranges: dict[int, bytearray]) -> dict[int, bytearray]:
-    """Overlapping or touching kept ranges joined, so any read inside their union finds one range."""
-    out: dict[int, bytearray] = {}
+Kept = Union[bytearray, mmap.mmap]
+
+
+def _allocate(size: int, data: bytes | Kept = b"") -> Kept:
+    """`size` zero bytes (starting with `data`), mapped when big (see MAPPED)."""
+    buf: Kept = bytearray(size) if size < MAPPED else mmap.mmap(-1, size)
+    buf[:len(data)] = data
+    return buf
+
+
+def _merged(ranges: dict[int, Kept]) -> dict[int, Kept]:
+    """Overlapping or touching kept ranges joined, so any read inside their union finds one range.
+
+    Ranges that touch nothing are kept as they are, never copied.
+    """
+    out: dict[int, Kept] = {}
     last = -1
     for start in sorted(ranges):
         data = ranges[start]
         if last >= 0 and start <= last + len(out[last]):
             overlap = last + len(out[last]) - start
-            out[last] += data[overlap:]
+            if len(data) > overlap:
+                joined = _allocate(len(out[last]) + len(data) - overlap, out[last])
+                joined[len(out[last]):] = data[overlap:]
+                out[last] = joined
         else:
-            out[start] = bytearray(data)
+            out[start] = data
             last = start
     return out
 
@@ -238,7 +262,7 @@ class MemberStream:
                 stops[start] = max(stops.get(start, 0), min(stop, size))
         # Each range is allocated once at its final size and filled in place: growing buffers
         # chunk by chunk would briefly need twice the memory, per thread.
-        kept = {start: bytearray(stop - start) for start, stop in stops.items()}
+        kept = {start: _allocate(stop - start) for start, stop in stops.items()}
         header_parsed = False
         pos = 0
         with open(self.path, "rb") as f:
@@ -260,18 +284,20 @@ class MemberStream:
                     for start, stop in _segment_ranges(bytes(kept[0][:65536]), size):
                         if start <= stops[0] and pos <= stops[0]:
                             if stop > stops[0]:  # the head is still growing: extend it
-                                kept[0].extend(bytes(stop - stops[0]))
+                                kept[0] = _allocate(stop, kept[0][:pos])
                                 stops[0] = stop
                         elif start >= pos and start not in stops:
-                            stops[start], kept[start] = stop, bytearray(stop - start)
+                            stops[start], kept[start] = stop, _allocate(stop - start)
                         # else already streamed past: the reader asks, and the member is streamed again
                 if header_parsed and pos >= max(stops.values()):
                     break
         if size == 0:
             return b""
-        for start in kept:  # what a truncated stream never reached is not kept
-            del kept[start][max(0, min(pos, stops[start]) - start):]
-        return SparseBuffer(size, _merged({s: d for s, d in kept.items() if d}))
+        for start, data in kept.items():  # what a truncated stream never reached is not kept
+            reached = max(0, min(pos, stops[start]) - start)
+            if reached < len(data):
+                kept[start] = _allocate(reached, data[:reached]) if reached else bytearray()
+        return SparseBuffer(size, _merged({s: d for s, d in kept.items() if len(d)}))
 
     def read_all(self, limit: int) -> bytes:
         """The whole member, for files whose tables lie outside the kept ranges."""

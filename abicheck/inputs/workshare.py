@@ -89,6 +89,9 @@ class WorkShare(Generic[T, R]):
             with self._lock:
                 self._ready += 1
             self._done.put(result)
+            # Drop this thread's references before waiting for the next job: a result held here while
+            # the worker waits would stay alive after the caller collected it, outside the budget.
+            del result, job
 
     def _must_wait(self) -> bool:
         """Whether a worker must leave the next job for later (called with the lock held)."""
