@@ -22,6 +22,7 @@ from abicheck.errors import InputError, UsageError
 from abicheck.inputs.variants import Variant, parse_variant
 from abicheck.policy.backends import BackendContext, parse_backend_option
 from abicheck.policy.manylinux import Policy, load_policy
+from abicheck.policy.torch_exports import release_key, torch_index
 from abicheck.rules import expand_codes, rule_codes
 
 TargetKind = Literal["wheel", "nix"]
@@ -117,7 +118,7 @@ class CheckOptions:
             allow_empty=bool(merged.get("allow_empty", False)),
             torch=torch,
             torch_mismatch=mismatch,
-            torch_stable_abi=parse_release(merged["torch_stable_abi"], "--torch-stable-abi")
+            torch_stable_abi=parse_torch_stable_abi(merged["torch_stable_abi"])
             if merged.get("torch_stable_abi") else None,
             macos=parse_release(merged["macos"], "--macos", "a macOS release such as 15.0")
             if merged.get("macos") else None,
@@ -149,7 +150,20 @@ def parse_python_abi(value: str) -> tuple[int, int]:
     parts = text.split(".") if "." in text else [text[:1], text[1:]]
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         raise UsageError(f"bad --python-abi {value!r}; use a version such as 3.9 (or cp39)")
-    return int(parts[0]), int(parts[1])
+    found = int(parts[0]), int(parts[1])
+    if found[0] != 3 or found < (3, 2):
+        raise UsageError(f"bad --python-abi {value!r}: the stable ABI (abi3) begins with Python 3.2")
+    return found
+
+
+def parse_torch_stable_abi(value: str) -> tuple[int, int]:
+    """A torch release abicheck's torch data reaches: AB310 against a release it has not seen would pass all."""
+    found = parse_release(value, "--torch-stable-abi")
+    releases = torch_index().releases()
+    if releases and found > release_key(releases[-1]):
+        raise UsageError(f"bad --torch-stable-abi {value!r}: newer than any torch release abicheck's data "
+                         f"knows (the newest is {releases[-1]})")
+    return found
 
 
 def parse_release(text: str, what: str, example: str = "a torch release such as 2.9") -> tuple[int, int]:

@@ -209,3 +209,39 @@ def test_no_absolute_machine_paths_leak_into_json_for_relative_input():
     done = run_cli("check", "--format", "json", os.path.relpath(HOST, ROOT), cwd=ROOT)
     data = json.loads(done.stdout)
     assert all(not a["path"].startswith("/") for a in data["artifacts"])
+
+
+def test_the_readme_option_table_and_check_help_agree():
+    """Every `check` option is in the README's table with the placeholder `--help` shows, and nothing more."""
+    import re
+
+    import typer.main
+
+    from abicheck.cli.app import app
+
+    command = typer.main.get_command(app).commands["check"]  # type: ignore[attr-defined]
+    helped = {}
+    for param in command.params:
+        longs = [o for o in param.opts if o.startswith("--")]
+        if longs and longs[0] != "--help":
+            helped[longs[0]] = None if param.is_flag else param.metavar
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("`abicheck check` options:", 1)[1].split("\n\n", 2)[1]
+    documented = {}
+    for row in table.splitlines()[2:]:
+        first = row.split(" | ", 1)[0]
+        for name, metavar in re.findall(r"`(--[a-z-]+)(?: ([^`]+))?`", first):
+            documented.setdefault(name, metavar.replace("\\|", "|") or None)
+    documented.pop("--manylinux", None)  # named beside --policy, as an alias
+    assert documented == helped
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--backend", "cu999", "newer than any release abicheck's data knows"),
+    ("--torch-stable-abi", "9.9", "newer than any torch release"),
+    ("--python-abi", "2.7", "begins with Python 3.2"),
+    ("--format", "xml", "use one of text, concise, json, sarif, github"),
+])
+def test_values_outside_what_abicheck_knows_are_usage_errors(option, value, words):
+    done = run_cli("check", bin_path("x86_64/portable-glibc228.so"), option, value)
+    assert done.returncode == 2 and words in done.stderr and done.stderr.count("\n") == 1, done.stderr

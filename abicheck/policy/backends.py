@@ -43,6 +43,12 @@ def parse_backend_option(value: str) -> BackendContext:
     except ValueError:
         raise UsageError(f"unknown backend {value!r}; use one of {', '.join(backends())}, or a compute "
                          "token such as cu128, rocm64 or xpu20252") from None
+    known = load_json("backends.json").get("runtime_majors", {}).get(backend, {})
+    if version is not None and backend in ("cuda", "rocm") and known:
+        newest = max(int(major) for major in known)
+        if int(version.split(".")[0]) > newest:  # older releases are real (cu118); a newer one is a typo
+            raise UsageError(f"unknown backend {value!r}: {backend} {version} is newer than any release "
+                             f"abicheck's data knows ({backend} {newest})")
     return BackendContext(backend, version, source="--backend")
 
 
