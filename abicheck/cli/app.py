@@ -58,23 +58,26 @@ def check(
         "--policy", "--manylinux", "-m", metavar="NAME",
         help="Policy to check against (default: the wheel's tag, else manylinux_2_28).")] = None,
     target: Annotated[Optional[str], typer.Option(
-        metavar="wheel|nix", help="Where the objects will run: 'wheel' (an FHS system; default) or 'nix' (the Nix store).")] = None,
+        metavar="wheel|nix",
+        help="Where the objects will run: 'wheel' (an FHS system; default) or 'nix' (the Nix store).")] = None,
     arch: Annotated[Optional[str], typer.Option(
         metavar="ARCH", help="Architecture the objects must be built for (x86_64, aarch64, ...).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
-        "--format", metavar="text|concise|json|sarif|github", help="Output format: text, concise (one line per object and rule), json, sarif or github.")] = None,
+        "--format", metavar="text|concise|json|sarif|github",
+        help="Output format: text, concise (one line per object and rule), json, sarif or github.")] = None,
     select: Annotated[Optional[list[str]], typer.Option(
         metavar="CODES", help="Only these rule codes or prefixes (AB1, AB202); repeatable or comma-separated.")] = None,
     extend_select: Annotated[Optional[list[str]], typer.Option(
         "--extend-select", metavar="CODES", help="Add these rule codes or prefixes to the selection; repeatable or "
-                                "comma-separated.")] = None,
+                                                 "comma-separated.")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option(
         metavar="CODES", help="Skip these rule codes or prefixes, besides [tool.abicheck]'s ignore; repeatable or "
-             "comma-separated.")] = None,
+                              "comma-separated.")] = None,
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", metavar="FILE", help="Write the report to this file instead of standard output.")] = None,
     backend: Annotated[Optional[str], typer.Option(
-        metavar="BACKEND", help="Kernel backend of loose files: cuda, rocm, xpu, cpu, or with a version (cu128, rocm64).")] = None,
+        metavar="BACKEND",
+        help="Kernel backend of loose files: cuda, rocm, xpu, cpu, or with a version (cu128, rocm64).")] = None,
     variant: Annotated[Optional[str], typer.Option(
         metavar="VARIANT", help="Kernel build variant of loose files, e.g. torch28-cxx11-cu128-x86_64-linux.")] = None,
     python_abi: Annotated[Optional[str], typer.Option(
@@ -83,30 +86,36 @@ def check(
     policy_file: Annotated[Optional[list[str]], typer.Option(
         "--policy-file", metavar="FILE", help="Extra backend policy data (JSON) to merge; repeatable.")] = None,
     jobs: Annotated[Optional[int], typer.Option(
-        "--jobs", "-j", min=1, metavar="N", help="Threads inflating wheel members (default: the number of cores, at most 8).")] = None,
+        "--jobs", "-j", min=1, metavar="N",
+        help="Threads inflating wheel members (default: the number of cores, at most 8).")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="A directory or wheel without ELF objects is not an error.")] = False,
     torch: Annotated[Optional[list[str]], typer.Option(
-        "--torch", metavar="PATH|X.Y", help="A torch kernels will meet (AB308): an installed torch folder, a torch wheel, or a release "
-                        "of abicheck's index (2.9) for loose objects; repeatable. Variants are checked against "
-                        "their own release: a --torch of it, else abicheck's index.")] = None,
+        "--torch", metavar="PATH|X.Y",
+        help="A torch kernels will meet (AB308): an installed torch folder, a torch wheel, or a release "
+             "of abicheck's index (2.9) for loose objects; repeatable. Variants are checked against "
+             "their own release: a --torch of it, else abicheck's index.")] = None,
     torch_mismatch: Annotated[Optional[str], typer.Option(
-        "--torch-mismatch", metavar="error|skip|check", help="For a variant whose release neither --torch nor abicheck's index has: error "
-                                 "(default), skip (report its symbols as not checked) or check (against the "
+        "--torch-mismatch", metavar="error|skip|check",
+        help="For a variant whose release neither --torch nor abicheck's index has: error "
+             "(default), skip (report its symbols as not checked) or check (against the "
                                  "--torch given).")] = None,
     statistics: Annotated[bool, typer.Option(
         "--statistics", help="Count the findings per rule, most first, above the report.")] = False,
     fail_on: Annotated[Optional[str], typer.Option(
-        "--fail-on", metavar="error|warning", help="The lowest finding severity that fails the check (exit 1): error (default) or "
-                          "warning (an absolute RUNPATH entry, which the loader skips).")] = None,
+        "--fail-on", metavar="error|warning",
+        help="The lowest finding severity that fails the check (exit 1): error (default) or "
+             "warning (an absolute RUNPATH entry, which the loader skips).")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Anything not checked (torch symbols, imports, libraries not verified) fails: exit "
                          "1.")] = False,
     torch_stable_abi: Annotated[Optional[str], typer.Option(
-        "--torch-stable-abi", metavar="X.Y", help="Hold objects to torch's stable ABI of this release, e.g. 2.9 (AB310).")] = None,
+        "--torch-stable-abi", metavar="X.Y",
+        help="Hold objects to torch's stable ABI of this release, e.g. 2.9 (AB310).")] = None,
     macos: Annotated[Optional[str], typer.Option(
-        "--macos", metavar="X.Y", help="The oldest macOS Mach-O objects must load on, e.g. 15.0 (AB601; default: the wheel's "
-                        "macosx tag, or the variant's: 26.0 for Metal, else kernel-builder's 15.0).")] = None,
+        "--macos", metavar="X.Y",
+        help="The oldest macOS Mach-O objects must load on, e.g. 15.0 (AB601; default: the wheel's "
+             "macosx tag, or the variant's: 26.0 for Metal, else kernel-builder's 15.0).")] = None,
 ) -> None:
     """Check objects and report every reason they would fail to load."""
     from abicheck.cli.check import run_check
@@ -123,7 +132,8 @@ def check(
 @app.command()
 def show(
     paths: PathsArg,
-    output_format: Annotated[str, typer.Option("--format", metavar="text|json", help="Output format: text or json.")] = "text",
+    output_format: Annotated[str, typer.Option("--format", metavar="text|json",
+        help="Output format: text or json.")] = "text",
     policy: Annotated[Optional[str], typer.Option(
         help="Policy for the 'to reach' summary (default manylinux_2_28).")] = None,
 ) -> None:
