@@ -26,6 +26,22 @@ _abicheckCommand() {
     fi
 }
 
+# Each output as "name path": under __structuredAttrs `outputs` is an
+# associative array (name -> path), where "${outputs:-out}" would read only
+# "out"; otherwise it is a list of names, each a variable holding the path.
+_abicheckOutputs() {
+    local output
+    if declare -p outputs 2>/dev/null | grep -q '^declare -A'; then
+        for output in "${!outputs[@]}"; do
+            echo "$output ${outputs[$output]}"
+        done
+    else
+        for output in ${outputs:-out}; do
+            echo "$output ${!output}"
+        done
+    fi
+}
+
 abicheckPhase() {
     if [ -n "${dontAbicheck-}" ]; then
         echo "abicheck: skipped (dontAbicheck is set)"
@@ -51,15 +67,14 @@ abicheckPhase() {
     fi
 
     local output dir failed=0
-    for output in ${outputs:-out}; do
-        dir="${!output}"
+    while read -r output dir; do
         [ -e "$dir" ] || continue
         echo "abicheck: checking output $output ($dir)"
         if ! "$cmd" "${args[@]}" "$dir"; then
             failed=1
             abicheckLog "abicheck: output $output has objects that will not load where they are meant to run (see above)"
         fi
-    done
+    done < <(_abicheckOutputs)
     if [ "$failed" -ne 0 ]; then
         abicheckLog "abicheck: failing the build; set dontAbicheck=1 to skip, or abicheckFlags to --ignore a rule"
         exit 1

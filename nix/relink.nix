@@ -23,7 +23,15 @@
 # (`nix/stub-hash.sh LIB` prints it): the stubs are then fixed-output
 # derivations, with the same effect, and a changed surface fails the stub
 # build with a hash mismatch until the new hash is written down.
-{ system ? builtins.currentSystem
+#
+# The stubs and relink derivations are trivial: they are built locally
+# (preferLocalBuild) and never fetched from or pushed to a binary cache
+# (allowSubstitutes = false), so that they do not fill it.
+{ pkgs ? null
+  # the builders' platform: pkgs' host platform when pkgs is given (flakes have no currentSystem)
+, system ? (if pkgs != null then pkgs.stdenv.hostPlatform.system
+            else builtins.currentSystem or (throw ''
+              relink.nix: give `pkgs` or `system` (pure evaluation, as in a flake, has no builtins.currentSystem)''))
   # PATH for the builders: abicheck, patchelf, and the usual coreutils, findutils, grep, sed
 , path
 , shell ? "/bin/sh"
@@ -45,6 +53,8 @@ let
     builder = shell;
     args = [ "-c" script ];
     PATH = path;
+    preferLocalBuild = true;
+    allowSubstitutes = false;
   } // attrs);
   nameOf = drv: drv.name or "library";
 in

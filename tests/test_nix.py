@@ -208,6 +208,16 @@ def test_an_output_without_elf_passes_with_one_line():
     assert lines == ["Checked 0 objects (target nix): no findings."]
 
 
+def test_under_structured_attrs_every_output_is_checked():
+    """`outputs` is then an associative array: a GLIBC_2.34 object in `lib` must still fail the build."""
+    done = build([bin_path("x86_64/newglibc.so")], structured="1")
+    assert done.returncode != 0
+    assert "checking output lib" in done.stderr and "pthread_join@GLIBC_2.34" in done.stderr
+    good = build([bin_path("x86_64/portable-glibc228.so")], structured="1")
+    assert good.returncode == 0, good.stderr
+    assert "checking output lib" in good.stderr and "checking output out" in good.stderr
+
+
 def test_missing_abicheck_is_a_clear_build_error():
     done = build([bin_path("x86_64/portable-glibc228.so")], path="/usr/bin:/bin")
     assert done.returncode != 0

@@ -104,3 +104,29 @@ def test_without_content_addressing_a_missing_hash_is_a_clear_error():
     done = nix_build("v1", nonce=uuid.uuid4().hex, ca=False)
     assert done.returncode != 0
     assert 'no stubHashes."libgreet"' in done.stderr and "stub-hash.sh" in done.stderr
+
+
+def _relink_attributes(arguments: str) -> subprocess.CompletedProcess:
+    # Pure evaluation, as in a flake: no builtins.currentSystem, and no reading of files outside the
+    # store, so relink.nix's text is the expression itself.
+    relink = (ROOT / "nix" / "relink.nix").read_text()
+    expression = f"""let r = ({relink}) ({arguments});
+                         lib = builtins.derivation {{ name = "lib"; system = "x"; builder = "/bin/sh"; }};
+                         s = r.stubsOf lib; l = r.relink {{ drv = lib; against = [ lib ]; }};
+                     in map (d: {{ inherit (d) system preferLocalBuild allowSubstitutes; }}) [ s l ]"""
+    return subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--pure-eval", "--expr", expression],
+                          capture_output=True, text=True, check=False, env={**os.environ, "NIX_CONFIG": BASE})
+
+
+@pytest.mark.requires("nix-instantiate")
+def test_relink_derivations_stay_local_and_take_the_system_from_pkgs():
+    import json
+
+    pkgs = '{ pkgs = { stdenv.hostPlatform.system = "aarch64-linux"; }; path = "/bin"; }'
+    done = _relink_attributes(pkgs)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"system": "aarch64-linux", "preferLocalBuild": True,
+                                        "allowSubstitutes": False}] * 2
+    # Pure evaluation (a flake) has no builtins.currentSystem: without pkgs or system, a clear error.
+    bare = _relink_attributes('{ path = "/bin"; }')
+    assert bare.returncode != 0 and "give `pkgs` or `system`" in bare.stderr
