@@ -59,6 +59,19 @@ stdenv.mkDerivation {
     # objects need the header.
     substituteInPlace sysdeps/gnu/Makefile \
       --replace-fail '$(foreach o,$(object-suffixes) $(object-suffixes:=.d),\' '$(foreach o,$(object-suffixes),\'
+    # make >= 4.4 also puts long options in MAKEFLAGS (--jobserver-auth=...
+    # in every parallel build). 2.28 glues "r" onto the end of MAKEFLAGS,
+    # which then lands inside the last long option, and looks for an "s"
+    # anywhere in it to decide whether make runs silently (glibc bug 29564,
+    # fixed on the 2.28 branch after the tarball). Add -r as a word of its
+    # own, and look for "s" only among the short options, which make puts
+    # first (the leading "-" keeps a first word there when there are none).
+    substituteInPlace Makerules \
+      --replace-fail 'MAKEFLAGS := $(MAKEFLAGS)r' 'MAKEFLAGS := $(MAKEFLAGS) -r'
+    for makefile in Makeconfig Makerules elf/rtld-Rules; do
+      substituteInPlace "$makefile" \
+        --replace-fail '$(findstring s,$(MAKEFLAGS))' '$(findstring s,$(firstword -$(MAKEFLAGS)))'
+    done
     # `make install` runs the new ldconfig on $(slibdir) to write a cache at the
     # compiled-in path, outside $out: not in a Nix build.
     substituteInPlace Makefile \
@@ -77,7 +90,14 @@ stdenv.mkDerivation {
   # once configure has written its config.make.
   postConfigure = ''
     makeFlagsArray+=("bindir=$bin/bin" "sbindir=$bin/sbin" "rootsbindir=$bin/sbin")
+    # Configure's test programs are done: from here on the cc wrapper must not
+    # add rpaths of its own to what glibc links (its loader and libraries
+    # must carry none).
+    export NIX_DONT_SET_RPATH=1
   '';
+
+  # The cc wrapper must not add this glibc's own lib/ as an rpath of its objects.
+  env.NIX_NO_SELF_RPATH = "1";
 
   # Where the loader looks for libgcc_s.so.1 when pthread_cancel needs it.
   makeFlags = [ "user-defined-trusted-dirs=${libgcc}/lib" ];
@@ -115,10 +135,18 @@ stdenv.mkDerivation {
         *) mv "$archive" "$static/lib/" ;;
       esac
     done
+    # libm.a is itself a linker script on x86_64 (libm-2.28.a and libmvec.a,
+    # by their paths in $out/lib): it moved with them, so it names them there.
+    for script in "$static"/lib/*.a; do
+      if head -c 64 "$script" | grep -q 'GNU ld script'; then
+        sed -i "s|$out/lib/|$static/lib/|g" "$script"
+      fi
+    done
     # The Linux headers glibc's own headers include (<linux/limits.h>,
-    # <linux/errno.h>, ...), beside them; glibc's own scsi/ wins.
+    # <linux/errno.h>, ...), beside them; glibc's own scsi/ wins. With a `dev`
+    # output, stdenv configures --includedir=$dev/include: the headers are there.
     for dir in ${linuxHeaders}/include/*; do
-      [ -e "$out/include/''${dir##*/}" ] || ln -s "$dir" "$out/include/"
+      [ -e "$dev/include/''${dir##*/}" ] || ln -s "$dir" "$dev/include/"
     done
     # ldd and other scripts look for the loader in lib64 on 64-bit machines.
     if [ -e "$out/lib/ld-linux-x86-64.so.2" ] || [ -e "$out/lib/ld-linux-aarch64.so.1" ]; then

@@ -42,7 +42,7 @@ def test_glibc_2_28_derivation():
     glibc = evaluate(f"""let g = pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{}}; in {{
         inherit (g) pname version outputs configureFlags postPatch hardeningDisable installFlags makeFlags
           postConfigure postInstall;
-        libgcc = g.passthru.libgcc.pname;
+        libgcc = g.passthru.libgcc.pname; noSelfRpath = g.env.NIX_NO_SELF_RPATH;
         url = g.src.url; sha256 = g.src.sha256;
         tools = map (d: d.pname) g.nativeBuildInputs; }}""")
     assert (glibc["pname"], glibc["version"]) == ("glibc", "2.28")
@@ -54,6 +54,11 @@ def test_glibc_2_28_derivation():
     # make 4.4 (nixpkgs 24.11 has no gnumake42): glibc bug 31330's loop over errlist's .d files is edited out
     assert "gnumake42" not in glibc["tools"]
     assert "--replace-fail '$(foreach o,$(object-suffixes) $(object-suffixes:=.d)," in glibc["postPatch"]
+    # ... and glibc bug 29564: -r glued onto a long option in MAKEFLAGS (--jobserver-auth in parallel builds)
+    assert "--replace-fail 'MAKEFLAGS := $(MAKEFLAGS)r' 'MAKEFLAGS := $(MAKEFLAGS) -r'" in glibc["postPatch"]
+    assert "'$(findstring s,$(firstword -$(MAKEFLAGS)))'" in glibc["postPatch"]
+    # the cc wrapper adds no rpath to glibc's own objects
+    assert glibc["noSelfRpath"] == "1" and "export NIX_DONT_SET_RPATH=1" in glibc["postConfigure"]
     for edit in ("ld.so.cache", "ld.so.preload", "LOCALE_ARCHIVE"):
         assert edit in glibc["postPatch"]
     assert "--replace-fail" in glibc["postPatch"]
@@ -98,15 +103,19 @@ def test_glibc_post_install_on_a_synthetic_tree_keeps_the_linker_scripts_working
       name = "glibc-post-install-test";
       system = builtins.currentSystem;
       builder = "/bin/bash";
-      outputs = [ "out" "static" ];
+      outputs = [ "out" "dev" "static" ];
       PATH = "/usr/bin:/bin";
       nonce = "{uuid.uuid4().hex}";
       args = [ "-c" ''
         set -eu
         host=/usr/lib/x86_64-linux-gnu
-        mkdir -p $out/lib $out/include/scsi $out/etc
+        mkdir -p $out/lib $dev/include/scsi $out/etc
         cp $host/libc.so.6 $host/libc_nonshared.a $host/libm.so.6 $out/lib/
-        cp $host/libc.a $host/libm.a $out/lib/
+        cp $host/libc.a $out/lib/
+        # libm.a is a linker script naming the real archives by their paths in $out/lib
+        cp $host/libm-*.a $out/lib/libm-2.28.a
+        cp $host/libmvec.a $out/lib/
+        printf '/* GNU ld script\n*/\nGROUP ( %s %s )\n' $out/lib/libm-2.28.a $out/lib/libmvec.a > $out/lib/libm.a
         cp /lib64/ld-linux-x86-64.so.2 $out/lib/
         loader=$out/lib/ld-linux-x86-64.so.2
         echo "GROUP ( $out/lib/libc.so.6 $out/lib/libc_nonshared.a AS_NEEDED ( $loader ) )" > $out/lib/libc.so
@@ -114,7 +123,10 @@ def test_glibc_post_install_on_a_synthetic_tree_keeps_the_linker_scripts_working
         source {tmp_path / "post-install.sh"}
         printf '#include <stdio.h>\\nint main(void) {{ return puts("linked") < 0; }}\\n' > main.c
         gcc -o $out/main main.c -L$out/lib -Wl,--dynamic-linker=$out/lib/ld-linux-x86-64.so.2 -Wl,-rpath,$out/lib
+        printf '#include <math.h>\nvolatile double x = 2;\nint main(void) {{ return sqrt(x) < 1.4; }}\n' > m.c
+        gcc -static -o $out/static-main m.c -L$static/lib -lm
         echo -n $static > $out/static-output
+        echo -n $dev > $out/dev-output
       '' ];
     }}""")
     done = subprocess.run(["nix-build", str(expr), "--no-out-link"], capture_output=True, text=True, env=ENV,
@@ -123,9 +135,12 @@ def test_glibc_post_install_on_a_synthetic_tree_keeps_the_linker_scripts_working
     out = Path(done.stdout.strip())
     static = Path((out / "static-output").read_text())
     assert static.name.endswith("-static")
-    assert sorted(p.name for p in (static / "lib").iterdir()) == ["libc.a", "libm.a"]
+    dev = Path((out / "dev-output").read_text())
+    assert sorted(p.name for p in (static / "lib").iterdir()) == ["libc.a", "libm-2.28.a", "libm.a", "libmvec.a"]
+    assert str(out) not in (static / "lib" / "libm.a").read_text()  # the script names the archives where they are
     assert (out / "lib" / "libc_nonshared.a").exists() and not (out / "lib" / "libc.a").exists()
-    assert (out / "include" / "linux").is_symlink() and not (out / "include" / "scsi").is_symlink()
+    assert (dev / "include" / "linux").is_symlink() and not (dev / "include" / "scsi").is_symlink()
+    assert subprocess.run([str(out / "static-main")]).returncode == 0  # `-static -lm` linked through the script
     assert (out / "lib64").is_symlink() and not (out / "etc" / "ld.so.cache").exists()
     assert subprocess.run([str(out / "main")], capture_output=True, text=True).stdout == "linked\n"
 
