@@ -15,9 +15,8 @@ import sys
 from array import array
 from bisect import bisect_left
 from functools import cache
-from importlib.resources import files
 
-from abicheck.policy.data import load_json
+from abicheck.policy.data import load_json, read_data
 
 
 def name_key(name: str) -> int:
@@ -65,7 +64,7 @@ class ExportIndex:
 def export_index(name: str) -> ExportIndex:
     """`policies/<name>.json` and `.bin`, read on first use."""
     records = array("Q")
-    records.frombytes(files("abicheck.policies").joinpath(f"{name}.bin").read_bytes())
+    records.frombytes(read_data(f"{name}.bin"))
     if sys.byteorder != "little":
         records.byteswap()
     return ExportIndex(load_json(f"{name}.json"), records)

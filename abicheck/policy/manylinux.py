@@ -18,9 +18,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.resources import files
+
+import auditwheel  # type: ignore[import-untyped]
 
 from abicheck.errors import UsageError
+from abicheck.policy.data import package_file
 
 DEFAULT_POLICY = "manylinux_2_28"
 POLICY_FILES = ("manylinux-policy.json", "musllinux-policy.json")
@@ -162,10 +164,10 @@ def _parse(entry: dict) -> Policy:
 @cache
 def all_policies() -> tuple[Policy, ...]:
     """Every manylinux and musllinux policy, most compatible first per family."""
-    root = files("auditwheel").joinpath("policy")
     found: list[Policy] = []
     for name in POLICY_FILES:
-        data = json.loads(root.joinpath(name).read_text(encoding="utf-8"))
+        with open(package_file(auditwheel, f"policy/{name}"), encoding="utf-8") as f:
+            data = json.load(f)
         found.extend(_parse(entry) for entry in data if entry["name"] != "linux")
     return tuple(sorted(found, key=lambda p: (p.family, -p.priority)))
 
