@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -245,3 +246,37 @@ def test_the_readme_option_table_and_check_help_agree():
 def test_values_outside_what_abicheck_knows_are_usage_errors(option, value, words):
     done = run_cli("check", bin_path("x86_64/portable-glibc228.so"), option, value)
     assert done.returncode == 2 and words in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_sarif_locations_are_repository_paths_with_a_region_and_wheel_members_as_logical_locations(tmp_path):
+    """Code scanning shows only paths relative to the repository, anchored to a line."""
+    dist = tmp_path / "repo" / "dist"
+    dist.mkdir(parents=True)
+    shutil.copy(HOST, dist / "host lib.so")
+    wheel = make_wheel(dist, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/a.so": HOST})
+    done = run_cli("check", "--format", "sarif", "dist", bin_path("x86_64/tool-nix"), cwd=tmp_path / "repo")
+    sarif = json.loads(done.stdout)
+    jsonschema.validate(sarif, _schema("tests/data/sarif-schema-2.1.0.json"))
+    run = sarif["runs"][0]
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == (tmp_path / "repo").as_uri() + "/"
+    places = {}
+    for result in run["results"]:
+        (location,) = result["locations"]
+        artifact = location["physicalLocation"]["artifactLocation"]
+        assert location["physicalLocation"]["region"] == {"startLine": 1}
+        member = [m["fullyQualifiedName"] for m in location.get("logicalLocations", [])]
+        places[(artifact["uri"], artifact.get("uriBaseId"), *member)] = result["partialFingerprints"]
+    assert set(places) == {("dist/host%20lib.so", "%SRCROOT%"),
+                           (f"dist/{os.path.basename(wheel)}", "%SRCROOT%", "demo/a.so"),
+                           (f"dist/{os.path.basename(wheel)}", "%SRCROOT%"),  # the wheel's own (its tag)
+                           (Path(bin_path("x86_64/tool-nix")).as_uri(), None)}
+    # fingerprints: one per finding, the same in another checkout of the repository
+    again = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path / "repo", again)
+    rerun = run_cli("check", "--format", "sarif", "dist", cwd=again)
+    first = {r["partialFingerprints"]["abicheckFinding/v1"] for r in run["results"]
+             if r["locations"][0]["physicalLocation"]["artifactLocation"].get("uriBaseId")}
+    second = {r["partialFingerprints"]["abicheckFinding/v1"] for r in json.loads(rerun.stdout)["runs"][0]["results"]}
+    assert first == second and len(first) == sum(1 for r in run["results"]
+                                                 if r["locations"][0]["physicalLocation"]["artifactLocation"]
+                                                 .get("uriBaseId"))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from abicheck import __version__
@@ -11,6 +14,7 @@ from abicheck.rules import all_rules
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 INFORMATION_URI = "https://pypi.org/project/manylinux-abicheck/"
+SRCROOT = "%SRCROOT%"  # the directory abicheck ran in: code scanning resolves paths against the repository
 
 
 def render(report: Report, fmt: str) -> str:
@@ -138,6 +142,8 @@ def _summary(report: Report) -> str:
 
 
 def render_sarif(report: Report) -> dict:
+    import hashlib  # noqa: PLC0415 - OpenSSL's bindings cost ~3 ms at import: only for SARIF's fingerprints
+
     rules = all_rules()
     index = {r.code: i for i, r in enumerate(rules)}
     results = []
@@ -145,17 +151,24 @@ def render_sarif(report: Report) -> dict:
         for f in artifact.findings:
             props = {k: v for k, v in (("symbol", f.symbol), ("version", f.version), ("library", f.library)) if v}
             props["hint"] = f.hint
+            location, member = _location(artifact.path)
+            if member:
+                props["member"] = member
+            # The same finding in the same file across runs (and checkouts): code scanning matches alerts by it.
+            where = location["physicalLocation"]["artifactLocation"]["uri"]
+            key = "\0".join((f.code, where, member or "", f.symbol or "", f.version or "", f.library or ""))
             results.append({
                 "ruleId": f.code,
                 "ruleIndex": index[f.code],
                 "level": "error" if f.severity == "error" else "warning",
                 "message": {"text": f"{f.message} (hint: {f.hint})"},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(artifact.path)}}}],
+                "locations": [location],
+                "partialFingerprints": {"abicheckFinding/v1": hashlib.sha256(key.encode("utf-8", "surrogateescape"))
+                                        .hexdigest()},
                 "properties": props,
             })
     notifications = [
-        {"level": "error", "message": {"text": e.message},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path)}}}]}
+        {"level": "error", "message": {"text": e.message}, "locations": [_location(e.path)[0]]}
         for e in report.errors
     ]
 
@@ -180,15 +193,38 @@ def render_sarif(report: Report) -> dict:
                 "executionSuccessful": not report.errors,
                 "toolExecutionNotifications": notifications,
             }],
+            "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
             "results": results,
         }],
     }
 
 
-def _uri(path: str) -> str:
-    """A relative URI reference for a display path (`a.whl!pkg/x.so` stays readable)."""
+def _location(display: str) -> tuple[dict[str, Any], str | None]:
+    """A SARIF location for a display path, and the wheel member it names (`dist/a.whl!pkg/x.so`).
 
-    return quote(path, safe="/!:._-~+$", errors="surrogateescape")  # a non-UTF-8 name keeps its bytes
+    The file is the one on disk: a path under the directory abicheck ran in is
+    relative to SRCROOT (code scanning shows repository paths only), another
+    one an absolute file URI. A wheel member is the wheel's location, with
+    the member as its logical location. Binary files have no lines: the
+    region is the file's first line, where code scanning anchors the alert.
+    """
+    path, _, member = display.partition("!")
+    here = os.getcwd()
+    full = os.path.abspath(path)
+    if os.path.commonpath([here, full]) == here:
+        relative = Path(os.path.relpath(full, here)).as_posix()
+        artifact = {"uri": _uri(relative), "uriBaseId": SRCROOT}
+    else:
+        artifact = {"uri": Path(full).as_uri()}  # percent-encoded from the name's bytes
+    location: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": 1}}}
+    if member:
+        location["logicalLocations"] = [{"fullyQualifiedName": member, "kind": "module"}]
+    return location, member or None
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference for a path; a non-UTF-8 name keeps its bytes."""
+    return quote(path, safe="/:._-~+$", errors="surrogateescape")
 
 
 def _escape_data(text: str) -> str:
