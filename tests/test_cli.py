@@ -280,3 +280,16 @@ def test_sarif_locations_are_repository_paths_with_a_region_and_wheel_members_as
     assert first == second and len(first) == sum(1 for r in run["results"]
                                                  if r["locations"][0]["physicalLocation"]["artifactLocation"]
                                                  .get("uriBaseId"))
+
+
+@pytest.mark.parametrize("path, width, shown", [
+    ("build/torch212-cxx11-cu130-x86_64-linux/relu/_relu.abi3.so", 46, "…/relu/_relu.abi3.so"),
+    ("dist/torch-2.13.0-cp311-cp311-manylinux_2_28_x86_64.whl!torch/lib/libtorch_cpu.so", 46,
+     "…/torch/lib/libtorch_cpu.so"),
+    ("short/x.so", 46, "short/x.so"),
+    ("a/" + "n" * 60 + ".so", 20, "…" + ("n" * 60 + ".so")[-19:]),  # one name longer than the line
+])
+def test_the_progress_line_shortens_paths_at_folder_boundaries(path, width, shown):
+    from abicheck.cli.check import shorten
+
+    assert shorten(path, width) == shown and len(shown) <= width

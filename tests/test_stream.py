@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -129,8 +130,10 @@ def _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, fmt, terminal=True):
 
     from abicheck.cli.check import _Progress, run_check
 
+    folder = tmp_path / "a-build-folder-with-a-name-long-enough-to-overflow-an-80-column-line"
+    folder.mkdir()
     for rel in ("x86_64/newglibc.so", "x86_64/portable-glibc228.so", "x86_64/tool"):
-        shutil.copy(bin_path(rel), tmp_path / rel.replace("/", "-"))
+        shutil.copy(bin_path(rel), folder / rel.replace("/", "-"))
     master, slave = pty.openpty() if terminal else os.pipe()
     terminal = os.fdopen(slave, "w")
     monkeypatch.setattr(_Progress, "DELAY", 0.0)  # the bar waits 2 s; these objects take milliseconds
@@ -155,6 +158,10 @@ def test_progress_bar_is_drawn_on_a_terminal_for_text_output(monkeypatch, tmp_pa
     code, out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, "text")
     assert code == 1 and "pthread_join@GLIBC_2.34" in out
     assert b"checked 3 objects" in shown
+    # at 80 columns (a pseudo-terminal's width when it gives none) the timer stays, and the path is cut at a folder
+    drawn = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", shown).decode()
+    assert "0:00:0" in drawn and "…/x86_64-" in drawn and "a-build-folder" not in drawn
+    assert all(len(line) <= 80 for line in re.split(r"[\r\n]", drawn))
     assert "\x1b" not in out and "\r" not in out  # the report itself carries no terminal drawing
 
 

@@ -41,6 +41,17 @@ def emit(text: str, output: str | None, inputs: Sequence[str] = ()) -> int | Non
     return None
 
 
+def shorten(path: str, width: int) -> str:
+    """`path` in at most `width` characters, leading folders dropped whole: `…/pkg/_ops.abi3.so`."""
+    if len(path) <= width:
+        return path
+    cut = len(path) - (width - 2)  # room for "…/"
+    for at, char in enumerate(path):
+        if at >= cut and char in "/!":
+            return "…/" + path[at + 1:]
+    return "…" + path[-(width - 1):]  # one name longer than the line: its end
+
+
 class _Progress:
     """A progress line on stderr, shown only for scans that last more than a couple of seconds.
 
@@ -56,6 +67,7 @@ class _Progress:
         self.count = 0
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+        self.width = 80
 
     def __call__(self, path: str) -> None:
         self.count += 1
@@ -68,13 +80,14 @@ class _Progress:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(SpinnerColumn(), TextColumn("checked {task.completed} objects"),
-                                TimeElapsedColumn(), TextColumn("{task.description}"),
-                                console=Console(stderr=True), transient=True)
+            console = Console(stderr=True)
+            self.bar = Progress(SpinnerColumn(), TimeElapsedColumn(), TextColumn("checked {task.completed} objects"),
+                                TextColumn("{task.description}"), console=console, transient=True)
+            self.width = max(20, console.width - 34)  # the spinner, the timer and the count come first
             self.bar.start()
             self.task = self.bar.add_task("", total=None)
         if self.task is not None:
-            self.bar.update(self.task, completed=self.count, description=path[-60:])
+            self.bar.update(self.task, completed=self.count, description=shorten(path, self.width))
 
     def close(self) -> None:
         if self.bar is not None:
