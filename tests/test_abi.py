@@ -325,3 +325,82 @@ def test_a_fat_file_has_one_surface_per_architecture_and_diffs_against_a_thin_on
     assert diff.returncode == 0, diff.stdout
     assert diff.stdout.splitlines() == ["compatible [x86_64]: the x86_64 architecture is newly shipped",
                                         "compatible: 1 compatible change(s); a relink is enough"]
+
+
+# --- what dependents can bind to --------------------------------------------------------
+
+LIBCXX_V1 = r"""
+#include <vector>
+int total(int n) {
+    std::vector<int> v;
+    for (int i = 0; i < n; i++) v.push_back(i);
+    int t = 0;
+    for (int x : v) t += x;
+    return t;
+}
+int helper(void) { return 1; }
+"""
+LIBCXX_V2 = "int total(int n) { return n * (n - 1) / 2; }\nint helper(void) { return 1; }\n"
+USER = r"""
+#include <vector>
+#include <cstdio>
+int total(int);
+int main() { std::vector<int> v; v.push_back(total(4)); std::printf("%d\n", v[0]); return 0; }
+"""
+
+
+@pytest.mark.requires("g++")
+def test_a_weak_standard_template_instantiation_removed_is_compatible_and_the_program_still_runs(tmp_path):
+    """The library stops exporting std::vector<int>'s instantiations: the program built against it runs on."""
+    for name, source in (("v1", LIBCXX_V1), ("v2", LIBCXX_V2)):
+        (tmp_path / f"{name}.cpp").write_text(source)
+        (tmp_path / name).mkdir()
+        subprocess.run(["g++", "-shared", "-fPIC", "-O0", "-o", str(tmp_path / name / "libtot.so"),
+                        str(tmp_path / f"{name}.cpp"), "-Wl,-soname,libtot.so"], check=True)
+    (tmp_path / "user.cpp").write_text(USER)
+    subprocess.run(["g++", "-O0", "-o", str(tmp_path / "user"), str(tmp_path / "user.cpp"), f"-L{tmp_path / 'v1'}",
+                    "-ltot"], check=True)
+    diff = run_cli("abi", "diff", "--format", "json", str(tmp_path / "v1" / "libtot.so"),
+                   str(tmp_path / "v2" / "libtot.so"))
+    changes = json.loads(diff.stdout)["changes"]
+    removed = [c for c in changes if c["kind"] == "removed"]
+    assert removed and not any(c["breaking"] for c in changes) and diff.returncode == 0
+    assert all("weak copy of C++ standard library header code" in c["message"] for c in removed)
+    assert any((c["demangled"] or "").startswith("void std::vector<int") for c in removed)
+    # the real loader agrees: the program linked against v1 runs with v2
+    ran = subprocess.run([str(tmp_path / "user")], capture_output=True, text=True,
+                         env={"LD_LIBRARY_PATH": str(tmp_path / "v2")})
+    assert ran.returncode == 0 and ran.stdout == "6\n"
+
+
+EXTENSION = "int PyInit_{name}(void) {{ return 0; }}\nint {helper}(void) {{ return 1; }}\n"
+
+
+@pytest.mark.requires("gcc")
+def test_an_extension_module_and_a_vendored_library_change_no_interface(tmp_path):
+    """Nothing links against an extension module or a vendored library; losing PyInit_ still breaks the import."""
+    def build(name: str, source: str, soname: str) -> str:
+        (tmp_path / f"{name}.c").write_text(source)
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(tmp_path / name), str(tmp_path / f"{name}.c"),
+                        f"-Wl,-soname,{soname}"], check=True)
+        return str(tmp_path / name)
+
+    module = "fast.cpython-311-x86_64-linux-gnu.so"
+    old = make_wheel(tmp_path, "fast-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {
+        f"fast/{module}": build("m1", EXTENSION.format(name="fast", helper="old_helper"), module),
+        "fast.libs/libblas-1a2b3c4d.so.3": build("b1", "int gemm(void) { return 1; }\n", "libblas-1a2b3c4d.so.3")})
+    (tmp_path / "next").mkdir()
+    new = make_wheel(tmp_path / "next", "fast-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {
+        f"fast/{module}": build("m2", EXTENSION.format(name="fast", helper="new_helper"), module),
+        "fast.libs/libblas-5e6f7a8b.so.3": build("b2", "int gemm2(void) { return 1; }\n", "libblas-5e6f7a8b.so.3")})
+    diff = run_cli("abi", "diff", "--format", "json", old, new)
+    changes = json.loads(diff.stdout)["changes"]
+    assert diff.returncode == 0 and not any(c["breaking"] for c in changes), changes
+    kinds = {(c["kind"], c["symbol"]) for c in changes}
+    assert {("removed", "old_helper"), ("removed", "gemm"), ("object-renamed", None)} <= kinds
+    assert any("not an interface" in c["message"] for c in changes if c["symbol"] == "old_helper")
+    # an extension module that lost its PyInit_ no longer imports: that is breaking
+    broken = make_wheel(tmp_path / "next", "fast-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {
+        f"fast/{module}": build("m3", "int PyInit_other(void) { return 0; }\n", module)})
+    lost = json.loads(run_cli("abi", "diff", "--format", "json", old, broken).stdout)["changes"]
+    assert any(c["breaking"] and c["symbol"] == "PyInit_fast" for c in lost)

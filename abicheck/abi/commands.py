@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from abicheck.abi.stub import write_stub
-from abicheck.abi.surface import SCHEMA, SET_SCHEMA, Surface, diff_surfaces, macho_surfaces, pe_surface, surface_of
+from abicheck.abi.surface import (
+    SCHEMA,
+    SET_SCHEMA,
+    VENDORED,
+    Surface,
+    diff_surfaces,
+    interface_role,
+    judged,
+    macho_surfaces,
+    pe_surface,
+    surface_of,
+)
 from abicheck.binary.elf import open_elf
 from abicheck.binary.macho import is_macho
 from abicheck.binary.pe import is_pe
@@ -117,6 +129,22 @@ def _by_architecture(surfaces: dict[str, Surface], other: dict[str, Surface]) ->
     return renamed
 
 
+HASHED = re.compile(r"-[0-9a-f]{8}(?=\.so|\.dylib|\.dll)")  # the hash auditwheel and delocate put in a name
+
+
+def _renamed_vendored(before: dict[str, Surface], after: dict[str, Surface]) -> dict[str, str]:
+    """New name -> old name of vendored libraries that only changed their hash (`libfoo-1a2b3c4d.so.1`)."""
+    def unhashed(names: set[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for name in names:
+            if VENDORED.search(name) and HASHED.search(name):
+                found.setdefault(HASHED.sub("", name), []).append(name)
+        return found
+
+    gone, new = unhashed(set(before) - set(after)), unhashed(set(after) - set(before))
+    return {new[k][0]: gone[k][0] for k in gone.keys() & new.keys() if len(gone[k]) == len(new[k]) == 1}
+
+
 def _shipped(member: str) -> str:
     return f"the {member[1:-1]} architecture" if member.startswith("[") else member
 
@@ -129,16 +157,25 @@ def run_diff(old: str, new: str, output_format: str = "text", strict: bool = Fal
     except InputError as exc:
         return fail(str(exc))
     before, after = _by_architecture(before, after), _by_architecture(after, before)
+    renamed = _renamed_vendored(before, after)
+    after = {renamed.get(n, n): s for n, s in after.items()}
     pairs = {n: (before[n], after[n]) for n in sorted(before.keys() & after.keys())}
     changes: list[dict[str, Any]] = []
     for member in sorted(before.keys() - after.keys()):
-        changes.append({"kind": "object-removed", "breaking": True, "symbol": None, "object": member,
-                        "message": f"{_shipped(member)} is no longer shipped"})
+        vendored = bool(VENDORED.search(member))
+        changes.append({"kind": "object-removed", "breaking": not vendored, "symbol": None, "object": member,
+                        "message": f"{_shipped(member)} is no longer shipped"
+                                   + (" (a vendored library: nothing outside the wheel loads it)" if vendored
+                                      else "")})
     for member in sorted(after.keys() - before.keys()):
         changes.append({"kind": "object-added", "breaking": False, "symbol": None, "object": member,
                         "message": f"{_shipped(member)} is newly shipped"})
+    for new_name, old_name in sorted(renamed.items(), key=lambda item: item[1]):
+        changes.append({"kind": "object-renamed", "breaking": False, "symbol": None, "object": old_name,
+                        "message": f"{old_name} is now {new_name} (the same vendored library under a new hash)"})
     for member, (a, b) in pairs.items():
-        for change in diff_surfaces(a, b):
+        role = interface_role(member or os.path.basename(new), b)
+        for change in judged(diff_surfaces(a, b), role):
             changes.append({**change.to_dict(), "object": member or None})
     breaking = sum(1 for c in changes if c["breaking"])
     verdict = "breaking" if breaking else ("changed" if changes else "identical")

@@ -19,10 +19,12 @@ directory (its DLL name, each name, and ordinals exported without one as
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from abicheck.binary import Format
+from abicheck.binary.demangle import demangle
 from abicheck.binary.elf import ElfReader
 from abicheck.binary.macho import MachOFile
 from abicheck.binary.pe import PEFile
@@ -185,9 +187,58 @@ class Change:
     breaking: bool
     symbol: str | None
     message: str
+    demangled: str | None = None  # the C++ name, when the symbol is one and cpp-demangle is installed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# What dependents outside a wheel cannot bind to, so that its changes break none of them.
+EXTENSION_MODULE = re.compile(r"\.(?:cpython-[^./]+|abi3|pypy[^./]*)\.so$|\.pyd$")
+VENDORED = re.compile(r"(?:^|/)[^/]+\.(?:libs|dylibs)/")  # auditwheel's <pkg>.libs/, delocate's .dylibs/
+# A weak definition of an instantiation of a C++ standard library template or inline function (std::,
+# its allocator and string abbreviations, libstdc++'s __gnu_cxx::, their typeinfo, vtables and guards,
+# placement new and delete): defined in the headers, so every object using one carries its own copy.
+STD_INSTANTIATION = re.compile(r"^_Z(?:T[ISVT]|GV)?(?:N[KVrO]*)?(?:S[tabsiod]|9__gnu_cxx)"
+                               r"|^_Z(?:n[wa][jm]Pv|d[la]PvS_)$")
+
+
+def interface_role(name: str, surface: Surface) -> str | None:
+    """Why the exports of the object at `name` (a wheel member or a file) are not an interface, else None."""
+    initialisers = {s.name for s in surface.symbols if s.name.lstrip("_").startswith("PyInit_")}
+    if initialisers and (EXTENSION_MODULE.search(name) or surface.format != "elf"):
+        return "extension"
+    if VENDORED.search(name):
+        return "vendored"
+    return None
+
+
+def judged(changes: list[Change], role: str | None) -> list[Change]:
+    """`changes` with those no dependent can notice made compatible, each saying why.
+
+    An extension module is loaded by path and only its `PyInit_*` is looked
+    up; a library auditwheel or delocate vendored is loaded only by the
+    wheel's own modules, relinked to it in the same wheel.
+    """
+    out = []
+    for change in changes:
+        if not change.breaking:
+            out.append(change)
+        elif role == "extension" and not (change.symbol or "").lstrip("_").startswith("PyInit_"):
+            out.append(replace(change, breaking=False, message=change.message + " (not an interface: Python "
+                               "loads an extension module by path and looks up only its PyInit_ function)"))
+        elif role == "vendored":
+            out.append(replace(change, breaking=False, message=change.message + " (a vendored library: only "
+                               "the wheel's own modules load it, and they ship with it)"))
+        else:
+            out.append(change)
+    return sorted(out, key=lambda c: (not c.breaking, c.kind, c.symbol or ""))
+
+
+def _named(s: ExportedSymbol) -> str:
+    """How a change names a symbol: its display, and its C++ name when it has one."""
+    shown = demangle(s.name)
+    return f"{s.display} [{shown}]" if shown else s.display
 
 
 def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
@@ -210,19 +261,26 @@ def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
     after = {s.key: s for s in new.symbols}
     for key in sorted(before.keys() - after.keys(), key=str):
         s = before[key]
-        changes.append(Change("removed", True, s.display, f"{s.display} ({s.kind}) was removed"))
+        if s.binding == "weak" and STD_INSTANTIATION.match(s.name):
+            changes.append(Change("removed", False, s.display, f"{_named(s)} ({s.kind}) was removed (a weak "
+                                  "copy of C++ standard library header code: what uses it carries its own)",
+                                  demangle(s.name)))
+        else:
+            changes.append(Change("removed", True, s.display, f"{_named(s)} ({s.kind}) was removed",
+                                  demangle(s.name)))
     for key in sorted(before.keys() & after.keys(), key=str):
         a, b = before[key], after[key]
+        shown, cxx = _named(a), demangle(a.name)
         if a.kind != b.kind:
-            changes.append(Change("changed", True, a.display, f"{a.display} changed kind from {a.kind} to {b.kind}"))
+            changes.append(Change("changed", True, a.display, f"{shown} changed kind from {a.kind} to {b.kind}", cxx))
         if a.size != b.size:
-            changes.append(Change("changed", True, a.display, f"{a.display} changed size from {a.size} to {b.size}"))
+            changes.append(Change("changed", True, a.display, f"{shown} changed size from {a.size} to {b.size}", cxx))
         if a.binding != b.binding and b.binding == "weak":
-            changes.append(Change("changed", False, a.display, f"{a.display} became weak"))
+            changes.append(Change("changed", False, a.display, f"{shown} became weak", cxx))
         if a.default != b.default:
             changes.append(Change("changed", False, a.display,
                                   f"{a.name}@{a.version} is {'now' if b.default else 'no longer'} the default version"))
     for key in sorted(after.keys() - before.keys(), key=str):
         s = after[key]
-        changes.append(Change("added", False, s.display, f"{s.display} ({s.kind}) was added"))
+        changes.append(Change("added", False, s.display, f"{_named(s)} ({s.kind}) was added", demangle(s.name)))
     return sorted(changes, key=lambda c: (not c.breaking, c.kind, c.symbol or ""))
