@@ -366,3 +366,21 @@ def test_abi_commands_on_fifos_and_unreadable_names_are_one_line_errors(tmp_path
     out = tmp_path / "hash.txt"
     done = run_cli("abi", "dump", "--hash", os.fsdecode(os.fsencode(odd) + b"/\xff.so"), "-o", str(out))
     assert done.returncode == 0 and len(out.read_text().split()[0]) == 64
+
+
+def test_a_wheel_of_too_many_entries_is_refused_before_zipfile_reads_them(tmp_path, monkeypatch):
+    """A million empty entries took zipfile 570 MB: the end record's count is read first."""
+    import zipfile
+
+    from abicheck.inputs import wheel as wheel_module
+
+    many = tmp_path / "many-1.0-py3-none-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(70_000):  # more than 65,535: the count is in the zip64 end record
+            zf.writestr(f"many/f{i}", b"")
+    assert wheel_module._entry_count(str(many)) == 70_000
+    monkeypatch.setattr(wheel_module, "MAX_ENTRIES", 65_536)
+    report = abicheck.check([str(many), HOST])
+    assert report.exit_code == 1 and len(report.findings) == 7  # the neighbour is still checked
+    assert [e.message for e in report.errors] == [
+        "a wheel of 70000 entries, over the 65536 abicheck reads (the biggest real wheels hold about 16,000)"]

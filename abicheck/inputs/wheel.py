@@ -35,6 +35,32 @@ MAX_RATIO = 1000
 MEMORY_BUDGET = 256 << 20
 # METADATA is text of a few kilobytes; anything this big is not one.
 MAX_METADATA_BYTES = 1 << 20
+# zipfile keeps about 600 bytes per entry: a million entries is 600 MB before anything is read. The
+# biggest real wheels hold 10,000-20,000 (torch 2.13: 12,248; tensorflow-cpu 2.21: 15,632).
+MAX_ENTRIES = 1 << 18
+
+
+def _entry_count(path: str) -> int | None:
+    """The entry count the zip's end record declares (zip64's when it defers to it), or None if not found."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            tail_size = min(size, 22 + 65535)  # the end record, and a comment of at most 64 KiB after it
+            f.seek(size - tail_size)
+            tail = f.read(tail_size)
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0 or at + 22 > len(tail):
+                return None
+            count = int.from_bytes(tail[at + 10:at + 12], "little")
+            locator = at - 20
+            if count == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+                f.seek(int.from_bytes(tail[locator + 8:locator + 16], "little"))
+                record = f.read(56)
+                if record[:4] == b"PK\x06\x06" and len(record) == 56:
+                    count = int.from_bytes(record[32:40], "little")
+            return count
+    except OSError:
+        return None  # zipfile says what is wrong
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,10 @@ class WheelReader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.tags = parse_wheel_name(path)
+        count = _entry_count(path)
+        if count is not None and count > MAX_ENTRIES:
+            raise InputError(f"a wheel of {count} entries, over the {MAX_ENTRIES} abicheck reads (the biggest "
+                             "real wheels hold about 16,000)", path)
         try:
             self._zip = zipfile.ZipFile(path)
             infos = self._zip.infolist()
