@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import bin_path, make_wheel, run_cli
+from conftest import SCRIPTS, bin_path, make_wheel, run_cli
 
 import abicheck
 from abicheck.binary import elf as elf_module
@@ -384,3 +384,42 @@ def test_a_wheel_of_too_many_entries_is_refused_before_zipfile_reads_them(tmp_pa
     assert report.exit_code == 1 and len(report.findings) == 7  # the neighbour is still checked
     assert [e.message for e in report.errors] == [
         "a wheel of 70000 entries, over the 65536 abicheck reads (the biggest real wheels hold about 16,000)"]
+
+
+def test_ctrl_c_while_the_report_is_written_leaves_it_whole_and_exits_130(tmp_path):
+    """The reader is slow: the JSON fills the pipe and the write blocks when SIGINT comes."""
+    import select
+
+    for i in range(300):
+        shutil.copy(HOST, tmp_path / f"lib{i}.so")
+    child = subprocess.Popen([str(SCRIPTS / "abicheck"), "check", "--format", "json", str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout is not None
+    first = child.stdout.read(4096)  # the report has started and the pipe is full behind it
+    select.select([], [], [], 0.5)
+    child.send_signal(signal.SIGINT)
+    rest = child.stdout.read()
+    child.wait(timeout=60)
+    assert child.returncode == 130 and b"interrupted" in child.stderr.read()
+    report = json.loads(first + rest)  # whole: every artifact, and the summary at the end
+    assert report["summary"]["objects"] == 300
+
+
+def test_a_non_blocking_standard_output_still_gets_the_whole_report(tmp_path):
+    """Some CI runners leave stdout non-blocking: a full pipe must mean waiting, not a lost report."""
+    import fcntl
+
+    for i in range(300):
+        shutil.copy(HOST, tmp_path / f"lib{i}.so")
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETFL, fcntl.fcntl(write_end, fcntl.F_GETFL) | os.O_NONBLOCK)
+    child = subprocess.Popen([str(SCRIPTS / "abicheck"), "check", "--format", "json", str(tmp_path)],
+                             stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    time.sleep(1)  # let the report fill the pipe before anything is read
+    data = b""
+    while chunk := os.read(read_end, 1 << 16):
+        data += chunk
+    os.close(read_end)
+    assert child.wait(timeout=60) == 1
+    assert json.loads(data)["summary"]["objects"] == 300

@@ -5,6 +5,9 @@
   report is never lost to an encoding error.
 * A closed stream (`>&-`) or a broken pipe (`| head -0`) ends the output
   quietly; the command still exits with the code its results deserve.
+* A report on stdout is written whole or not at all: Ctrl-C while it is
+  written (to a slow reader) takes effect once it is out, exit 130; a second
+  Ctrl-C stops at once.
 * `-o FILE` is written to a temporary file in the same directory and renamed
   into place, so a failed write leaves no half-written report and an input
   given as the output is refused before anything is written. An existing
@@ -15,10 +18,15 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import TextIO
 
 from abicheck.errors import UsageError
@@ -37,8 +45,8 @@ def write_stream(text: str, stream: TextIO | None) -> str | None:
         buffer = getattr(stream, "buffer", None)
         if buffer is not None:
             stream.flush()
-            buffer.write(_encode(text))
             buffer.flush()
+            _write_all(stream.fileno(), _encode(text))
         else:  # a stream without bytes underneath (a test's StringIO): it takes str as it is
             stream.write(text)
     except BrokenPipeError:
@@ -51,6 +59,17 @@ def write_stream(text: str, stream: TextIO | None) -> str | None:
     return None
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """Every byte of `data` to `fd`. (A buffered write that a signal interrupts returns having written only
+    part, without an error: 135 KB of a 600 KB report, with Ctrl-C held back.)"""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:  # a descriptor left non-blocking by whatever started us: wait for room
+            select.select([], [fd], [])
+
+
 def _silence(stream: TextIO) -> None:
     """Point the broken stream's descriptor at /dev/null so the interpreter's exit does not complain."""
     try:
@@ -61,9 +80,34 @@ def _silence(stream: TextIO) -> None:
         pass
 
 
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """SIGINT held back while the body runs (main thread, Python's own handler only), then raised."""
+    if threading.current_thread() is not threading.main_thread() or (
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+    pending: list[int] = []
+
+    def later(signum: int, frame: FrameType | None) -> None:
+        if pending:  # a second Ctrl-C: the user will not wait for a slow reader
+            raise KeyboardInterrupt
+        pending.append(signum)
+
+    signal.signal(signal.SIGINT, later)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if pending:
+        raise KeyboardInterrupt
+
+
 def out(text: str) -> str | None:
-    """Write to stdout; why it failed, when it did for a reason other than a reader that went away."""
-    return write_stream(text, sys.stdout)
+    """Write to stdout, whole (see the module's docstring); why it failed, when it did for a reason other than
+    a reader that went away."""
+    with _interrupt_deferred():
+        return write_stream(text, sys.stdout)
 
 
 def err(text: str) -> None:
