@@ -41,6 +41,10 @@ SYSTEM_TOOLS = {
     "patchelf": "apt-get install patchelf",
     "qemu-x86_64": "apt-get install qemu-user",
     "riscv64-linux-gnu-gcc": "apt-get install gcc-riscv64-linux-gnu",
+    "rpmbuild": "apt-get install rpm",
+    "rpm2cpio": "apt-get install rpm",
+    "createrepo_c": "apt-get install createrepo-c",
+    "cpio": "apt-get install cpio",
 }
 
 
