@@ -1,8 +1,11 @@
 # Build against a library's exported surface; relink to the library itself.
 #
 #   stubsOf lib       a derivation with a code-free stub (`abicheck abi stub`) of
-#                     every shared library in lib/lib: its bytes depend only on
-#                     the exported surface (SONAME, symbols, versions, sizes).
+#                     every shared library in lib/lib, and a copy of the
+#                     library's headers (lib.dev's include/, else lib's): its
+#                     bytes depend only on the exported surface (SONAME,
+#                     symbols, versions, sizes) and the headers, so a compile
+#                     that takes both from the stubs depends on nothing else.
 #   relink { drv, against, name ? ... }
 #                     drv's output with every RUNPATH entry and NEEDED path that
 #                     names `stubsOf lib` pointed at `lib` instead, for each lib in
@@ -62,7 +65,7 @@ rec {
   stubsOf = lib:
     let name = "${nameOf lib}-stubs"; in
     run name (if contentAddressed then caAttrs else fixedAttrs (nameOf lib)) ''
-      sh ${./make-stubs.sh} ${lib} "$out"
+      sh ${./make-stubs.sh} ${lib} "$out" ${(lib.dev or lib) + "/include"}
     '';
 
   # env: more attributes for the relink derivation (its environment)

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, builder_path
@@ -62,6 +63,14 @@ def test_a_body_change_relinks_but_does_not_recompile():
     assert built(again.stderr, "greet-program") == []  # compile: not rebuilt
     assert resolved(again.stderr, "greet-program") == resolved(first.stderr, "greet-program") != []
     assert run(again.stdout) == "hello, again (1)\n"  # the program runs with the new library
+    # the compile took libgreet's header from the stubs too: it references nothing of the library itself
+    stubs = nix_build("v1-body", nonce=nonce, attr="stubs")
+    assert (Path(stubs.stdout.strip()) / "include" / "greet.h").is_file()
+    compiled = subprocess.run(["nix-store", "-q", "--references", "--include-outputs",
+                               nix_build("v1-body", nonce=nonce, attr="compiled").stdout.strip()],
+                              capture_output=True, text=True, check=True).stdout
+    names = [line.split("-", 1)[1] for line in compiled.split()]
+    assert "libgreet-stubs" in names and "libgreet" not in names
 
 
 def test_an_added_symbol_recompiles():

@@ -24,7 +24,8 @@ let
 
   libgreet = source: build "libgreet" ''
     set -eu
-    mkdir -p "$out/lib"
+    mkdir -p "$out/lib" "$out/include"
+    cp ${./greet.h} "$out/include/greet.h"
     gcc -shared -fPIC -O2 -Wl,-soname,libgreet.so.1 -o "$out/lib/libgreet.so.1" ${source}
     ln -s libgreet.so.1 "$out/lib/libgreet.so"
   '' { inherit nonce; };
@@ -32,11 +33,11 @@ let
 
   stubs = relinkLib.stubsOf greet;
 
-  # The expensive step: it sees only the stubs.
+  # The expensive step: it sees only the stubs (the library's headers and code-free libraries).
   compiled = build "greet-program" ''
     set -eu
     mkdir -p "$out/bin"
-    gcc -O2 -o "$out/bin/greet" ${./main.c} -L${stubs}/lib -lgreet -Wl,-rpath,${stubs}/lib
+    gcc -O2 -I${stubs}/include -o "$out/bin/greet" ${./main.c} -L${stubs}/lib -lgreet -Wl,-rpath,${stubs}/lib
   '' { inherit nonce; };
 in
 {

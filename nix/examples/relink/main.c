@@ -1,8 +1,7 @@
-/* The program built against libgreet's stubs. */
+/* The program built against libgreet's stubs: its header and its code-free library. */
 #include <stdio.h>
 
-extern const char *greeting(void);
-extern int greet_count;
+#include "greet.h"
 
 int main(void) {
     printf("%s (%d)\n", greeting(), greet_count);
