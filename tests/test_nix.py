@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, bin_path, builder_path
 
-NIX_FILES = sorted((ROOT / "nix").rglob("*.nix")) + sorted((ROOT / "tests" / "nix").glob("*.nix"))
+NIX_FILES = ([ROOT / "flake.nix"] + sorted((ROOT / "nix").rglob("*.nix"))
+             + sorted((ROOT / "tests" / "nix").rglob("*.nix")))
 ENV = {**os.environ, "NIX_CONFIG": "substituters =\nbuild-users-group =\nsandbox = false"}
 
 
@@ -276,3 +277,30 @@ def test_why_the_host_libstdcxx_cannot_be_linked_statically_for_glibc_2_28():
             at += 60 + size + (size & 1)
     too_new = {name for name in undefined if (v := introduced("x86_64", name)) and numeric(v) > (2, 28)}
     assert {"__libc_single_threaded", "arc4random", "_dl_find_object"} <= too_new
+
+
+def test_the_flake_exposes_an_overlay_and_packages_for_both_linux_systems():
+    """flake.nix's outputs, called with a mock nixpkgs input (no network for a lock here)."""
+    outputs = evaluate(f"""let
+        flake = import {ROOT}/flake.nix;
+        self = flake.outputs {{ inherit self; nixpkgs = {ROOT}/tests/nix/mock-nixpkgs; }};
+        relink = self.lib.aarch64-linux;
+        lib = builtins.derivation {{ name = "lib"; system = "x"; builder = "/bin/sh"; }};
+      in {{
+        systems = builtins.attrNames self.packages;
+        packages = builtins.attrNames self.packages.x86_64-linux;
+        legacy = builtins.attrNames self.legacyPackages.aarch64-linux;
+        default = self.packages.aarch64-linux.default.pname;
+        glibc = self.packages.x86_64-linux.glibc_2_28.version;
+        relinkSystem = (relink.stubsOf lib).system;
+        relinkPath = (relink.relink {{ drv = lib; against = [ lib ]; }}).PATH;
+        overlay = builtins.attrNames (self.overlays.default (import {ROOT}/tests/nix/mock-pkgs.nix {{ }}) {{ }});
+        inputs = flake.inputs.nixpkgs.url; }}""")
+    assert outputs["systems"] == ["aarch64-linux", "x86_64-linux"]
+    assert outputs["packages"] == ["abicheck", "default", "glibc_2_28"]
+    assert outputs["legacy"] == ["abicheckHook", "abicheckRelink", "stdenvGlibc228"]
+    assert (outputs["default"], outputs["glibc"]) == ("manylinux-abicheck", "2.28")
+    assert outputs["relinkSystem"] == "aarch64-linux"  # from pkgs, never builtins.currentSystem
+    assert "mock-patchelf/bin" in outputs["relinkPath"] and "buildPythonApplication/bin" in outputs["relinkPath"]
+    assert outputs["overlay"] == ["abicheck", "abicheckHook", "abicheckRelink", "glibc_2_28", "stdenvGlibc228"]
+    assert outputs["inputs"].startswith("github:NixOS/nixpkgs/")

@@ -14,6 +14,7 @@ let
     platforms = { linux = [ "x86_64-linux" "aarch64-linux" ]; };
     version = mockVersion;
     versionAtLeast = a: b: builtins.compareVersions a b >= 0;
+    makeBinPath = packages: builtins.concatStringsSep ":" (map (p: "${p}/bin") packages);
   };
   pkgs = {
     inherit lib;
@@ -27,6 +28,11 @@ let
     bison = pkg "bison";
     python3 = pkg "python3";
     linuxHeaders = pkg "linux-headers";
+    patchelf = pkg "patchelf";
+    coreutils = pkg "coreutils";
+    findutils = pkg "findutils";
+    gnugrep = pkg "gnugrep";
+    gnused = pkg "gnused";
     python3Packages = {
       buildPythonApplication = attrs: drv "buildPythonApplication" attrs;
       setuptools = pkg "setuptools";
