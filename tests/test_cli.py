@@ -293,3 +293,47 @@ def test_the_progress_line_shortens_paths_at_folder_boundaries(path, width, show
     from abicheck.cli.check import shorten
 
     assert shorten(path, width) == shown and len(shown) <= width
+
+
+def _readme_sessions() -> list[tuple[str, list[str], int | None]]:
+    """The README's console examples that run on this repository's test data: (command, output lines, exit)."""
+    import re
+    import shlex
+
+    sessions: list[tuple[str, list[str], int | None]] = []
+    for block in re.findall(r"```console\n(.*?)```", (ROOT / "README.md").read_text(), re.S):
+        for chunk in re.split(r"^(?=\$ )", block, flags=re.M):
+            if not chunk.startswith("$ "):
+                continue
+            command, *shown = chunk.rstrip("\n").split("\n")
+            if command == "$ echo $?":
+                previous = sessions[-1]
+                sessions[-1] = (previous[0], previous[1], int(shown[0]))
+                continue
+            words = shlex.split(command[2:])
+            paths = [w for w in words[1:] if "/" in w or w == "."]
+            if words[0] == "abicheck" and paths and all(w.startswith("testdata/") for w in paths):
+                sessions.append((command[2:], shown, None))
+    return sessions
+
+
+def _matches(shown: list[str], got: list[str]) -> bool:
+    """`got` is `shown`, where a line `...` in `shown` stands for any lines."""
+    if not shown:
+        return not got
+    if shown[0] == "...":
+        return any(_matches(shown[1:], got[i:]) for i in range(len(got) + 1))
+    return bool(got) and got[0] == shown[0] and _matches(shown[1:], got[1:])
+
+
+def test_the_readme_console_examples_on_the_test_data_print_what_they_show():
+    import shlex
+
+    sessions = _readme_sessions()
+    assert len(sessions) >= 4  # the quick start's check, abi dump, --hash and diff
+    for command, shown, code in sessions:
+        done = run_cli(*shlex.split(command)[1:], cwd=ROOT)
+        got = (done.stdout + done.stderr).rstrip("\n").split("\n")
+        assert _matches(shown, got), f"{command}\n--- README\n" + "\n".join(shown) + "\n--- got\n" + "\n".join(got)
+        if code is not None:
+            assert done.returncode == code, command

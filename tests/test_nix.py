@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, bin_path, builder_path
 
-NIX_FILES = ([ROOT / "flake.nix"] + sorted((ROOT / "nix").rglob("*.nix"))
-             + sorted((ROOT / "tests" / "nix").rglob("*.nix")))
+NIX_FILES = [ROOT / "flake.nix", *sorted((ROOT / "nix").rglob("*.nix")),
+             *sorted((ROOT / "tests" / "nix").rglob("*.nix"))]
 ENV = {**os.environ, "NIX_CONFIG": "substituters =\nbuild-users-group =\nsandbox = false"}
 
 
