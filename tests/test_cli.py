@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import ROOT, bin_path, make_wheel, run_cli, sha256
+from conftest import ROOT, SCRIPTS, bin_path, make_wheel, run_cli, sha256
 
 HOST = bin_path("x86_64/newglibc.so")
 ZIG = bin_path("x86_64/portable-glibc228.so")
@@ -337,3 +337,19 @@ def test_the_readme_console_examples_on_the_test_data_print_what_they_show():
         assert _matches(shown, got), f"{command}\n--- README\n" + "\n".join(shown) + "\n--- got\n" + "\n".join(got)
         if code is not None:
             assert done.returncode == code, command
+
+
+def test_shell_completion_names_commands_and_the_values_of_closed_options():
+    def complete(words: str, index: int) -> list[str]:
+        script = SCRIPTS / "abicheck"
+        done = subprocess.run([str(script)], capture_output=True, text=True, check=False,
+                              env={**os.environ, "_ABICHECK_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                                   "COMP_CWORD": str(index)})
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    assert complete("abicheck ch", 1) == ["check"]
+    assert complete("abicheck check --format s", 3) == ["sarif"]
+    assert complete("abicheck check --fail-on ", 3) == ["error", "warning"]
+    shown = run_cli("--show-completion", "bash")
+    assert shown.returncode == 0 and "_ABICHECK_COMPLETE=complete_bash" in shown.stdout

@@ -6,6 +6,7 @@ precedence over input errors, so a run with both exits 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Optional
 
 import typer
@@ -19,7 +20,7 @@ app = typer.Typer(
     help="Check ELF, Mach-O and PE objects, kernel build trees and wheels: every reason they would fail to load.\n\n"
          "Exit status: 0 clean, 1 findings, 2 usage or input errors.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -47,6 +48,11 @@ def _root(
     """abicheck: will this ELF object load on the user's system?"""
 
 
+def _choices(*values: str) -> Callable[[str], list[str]]:
+    """Shell completion of an option's closed set of values."""
+    return lambda incomplete: [v for v in values if v.startswith(incomplete)]
+
+
 PathsArg = Annotated[list[str], typer.Argument(help="Files, directories or .whl wheels.", show_default=False,
                                               metavar="PATH...")]
 
@@ -58,12 +64,13 @@ def check(
         "--policy", "--manylinux", "-m", metavar="NAME",
         help="Policy to check against (default: the wheel's tag, else manylinux_2_28).")] = None,
     target: Annotated[Optional[str], typer.Option(
-        metavar="wheel|nix",
+        metavar="wheel|nix", autocompletion=_choices("wheel", "nix"),
         help="Where the objects will run: 'wheel' (an FHS system; default) or 'nix' (the Nix store).")] = None,
     arch: Annotated[Optional[str], typer.Option(
         metavar="ARCH", help="Architecture the objects must be built for (x86_64, aarch64, ...).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
         "--format", metavar="text|concise|json|sarif|github",
+        autocompletion=_choices("text", "concise", "json", "sarif", "github"),
         help="Output format: text, concise (one line per object and rule), json, sarif or github.")] = None,
     select: Annotated[Optional[list[str]], typer.Option(
         metavar="CODES", help="Only these rule codes or prefixes (AB1, AB202); repeatable or comma-separated.")] = None,
@@ -96,14 +103,14 @@ def check(
              "of abicheck's index (2.9) for loose objects; repeatable. Variants are checked against "
              "their own release: a --torch of it, else abicheck's index.")] = None,
     torch_mismatch: Annotated[Optional[str], typer.Option(
-        "--torch-mismatch", metavar="error|skip|check",
+        "--torch-mismatch", metavar="error|skip|check", autocompletion=_choices("error", "skip", "check"),
         help="For a variant whose release neither --torch nor abicheck's index has: error "
              "(default), skip (report its symbols as not checked) or check (against the "
                                  "--torch given).")] = None,
     statistics: Annotated[bool, typer.Option(
         "--statistics", help="Count the findings per rule, most first, above the report.")] = False,
     fail_on: Annotated[Optional[str], typer.Option(
-        "--fail-on", metavar="error|warning",
+        "--fail-on", metavar="error|warning", autocompletion=_choices("error", "warning"),
         help="The lowest finding severity that fails the check (exit 1): error (default) or "
              "warning (an absolute RUNPATH entry, which the loader skips).")] = None,
     strict: Annotated[bool, typer.Option(
