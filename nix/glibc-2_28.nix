@@ -68,8 +68,9 @@ stdenv.mkDerivation {
     # first (the leading "-" keeps a first word there when there are none).
     substituteInPlace Makerules \
       --replace-fail 'MAKEFLAGS := $(MAKEFLAGS)r' 'MAKEFLAGS := $(MAKEFLAGS) -r'
-    for makefile in Makeconfig Makerules elf/rtld-Rules; do
-      substituteInPlace "$makefile" \
+    # (not `makefile`: stdenv's buildPhase runs `make -f $makefile` when that is set)
+    for rules in Makeconfig Makerules elf/rtld-Rules; do
+      substituteInPlace "$rules" \
         --replace-fail '$(findstring s,$(MAKEFLAGS))' '$(findstring s,$(firstword -$(MAKEFLAGS)))'
     done
     # `make install` runs the new ldconfig on $(slibdir) to write a cache at the

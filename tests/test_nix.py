@@ -304,3 +304,22 @@ def test_the_flake_exposes_an_overlay_and_packages_for_both_linux_systems():
     assert "mock-patchelf/bin" in outputs["relinkPath"] and "buildPythonApplication/bin" in outputs["relinkPath"]
     assert outputs["overlay"] == ["abicheck", "abicheckHook", "abicheckRelink", "glibc_2_28", "stdenvGlibc228"]
     assert outputs["inputs"].startswith("github:NixOS/nixpkgs/")
+
+
+# Variables stdenv's setup.sh reads in its phases (nixpkgs' pkgs/stdenv/generic/setup.sh): a loop in a hook
+# that reuses one leaves it set for the phases after it (`for makefile in ...` made buildPhase run
+# `make -f elf/rtld-Rules`, found by building glibc 2.28 with stdenv's phases by hand).
+STDENV_VARIABLES = {"makefile", "makeFlags", "buildFlags", "installFlags", "installTargets", "checkTarget",
+                    "configureScript", "configureFlags", "prefix", "src", "srcs", "sourceRoot", "patches",
+                    "out", "dev", "bin", "static", "outputs", "dontStrip", "dontFixup", "buildInputs",
+                    "nativeBuildInputs", "preConfigure", "postConfigure", "postInstall"}
+
+
+def test_the_glibc_hooks_do_not_reuse_stdenvs_variables_as_loop_variables():
+    import re
+
+    glibc = evaluate(f"""let g = pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{}}; in {{
+        inherit (g) postPatch preConfigure postConfigure postInstall; }}""")
+    for hook, script in glibc.items():
+        loops = set(re.findall(r"\bfor\s+(\w+)\s+in\b", script)) | set(re.findall(r"\bread\s+(?:-r\s+)?(\w+)", script))
+        assert not loops & STDENV_VARIABLES, (hook, loops & STDENV_VARIABLES)
