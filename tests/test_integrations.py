@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import yaml
 from conftest import ROOT, bin_path, make_wheel
@@ -120,3 +121,65 @@ def test_the_action_expands_globs_and_reads_a_folder_of_wheels(tmp_path):
         assert done.returncode == 0, done.stderr
         assert "exit-code=1" in out.read_text(), (paths, done.stdout, done.stderr)
         assert re.search(r"^::error file=.*bad-1\.0.*title=AB101", done.stdout, re.M), paths
+
+
+def test_every_publishing_recipe_gives_the_same_verdict_on_the_same_dist(tmp_path):
+    """The README's publishing section end to end: a project's dist/ with a bad, a good and a pure wheel,
+    checked by the command line, the pre-commit hook, the Action's script and each cibuildwheel command."""
+    project = tmp_path / "project"
+    dist = project / "dist"
+    dist.mkdir(parents=True)
+    bad = make_wheel(dist, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo/_fast.so": HOST})
+    good = make_wheel(dist, "demo_ok-1.0-cp311-cp311-manylinux_2_28_x86_64.whl", {"demo_ok/_fast.so": GOOD})
+    pure = make_wheel(dist, "demo_docs-1.0-py3-none-any.whl", {"demo_docs/__init__.py": b"\n"})
+    script = str(Path(sys.executable).parent / "abicheck")
+
+    def verdict(text: str) -> set[tuple[str, str]]:
+        """(wheel, rule) of every finding a report names, whatever its format."""
+        found = set()
+        for wheel in (bad, good, pure):
+            name = os.path.basename(wheel)
+            for code in re.findall(rf"{re.escape(name)}[^\n]*?(AB\d{{3}})", text):
+                found.add((name, code))
+        return found
+
+    command_line = subprocess.run([script, "check", "dist/"], cwd=project, capture_output=True, text=True)
+    expected = verdict(command_line.stdout)
+    assert command_line.returncode == 1 and expected and {w for w, _ in expected} == {os.path.basename(bad)}
+    assert "nothing to check" in command_line.stdout + command_line.stderr  # the pure wheel, said so
+
+    hook = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}["abicheck"]
+    staged = [os.path.relpath(w, project) for w in (bad, good, pure) if re.search(hook["files"], w)]
+    pre_commit = subprocess.run([*hook["entry"].split(), *staged], cwd=project, capture_output=True, text=True)
+    assert pre_commit.returncode == 1 and verdict(pre_commit.stdout) == expected
+
+    out = tmp_path / "github_output"
+    action = _run_step(_steps()[1], {"PATHS": "dist/", "ARGS": "", "SARIF": str(tmp_path / "r.sarif"),
+                                     "ANNOTATIONS": "true", "GITHUB_OUTPUT": str(out)}, project)
+    assert action.returncode == 0 and "exit-code=1" in out.read_text()
+    sarif = json.loads((tmp_path / "r.sarif").read_text())["runs"][0]["results"]
+    located = {(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[-1], r["ruleId"])
+               for r in sarif}
+    assert verdict(action.stdout) == expected == located
+
+    # cibuildwheel: test-command on each wheel, and repair-wheel-command's check of the folder
+    each = {w: subprocess.run([script, "check", w], capture_output=True, text=True) for w in (bad, good, pure)}
+    assert [each[w].returncode for w in (bad, good, pure)] == [1, 0, 0]
+    assert set().union(*(verdict(done.stdout) for done in each.values())) == expected
+    folder = subprocess.run([script, "check", str(dist)], capture_output=True, text=True)
+    assert folder.returncode == 1 and verdict(folder.stdout) == expected
+
+
+def test_the_release_workflow_publishes_only_a_tag_equal_to_the_version_with_trusted_publishing(tmp_path):
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+    assert workflow[True]["push"]["tags"] == ["v*"]  # YAML reads the key `on` as true
+    publish = workflow["jobs"]["publish"]
+    assert publish["permissions"] == {"id-token": "write"} and publish["environment"] == "pypi"
+    assert not any("password" in step.get("with", {}) for step in publish["steps"])  # no stored token
+    check = next(s for s in workflow["jobs"]["build"]["steps"] if s.get("name") == "the tag is the package's version")
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+    for tag, code in ((f"v{version}", 0), ("v99.0.0", 1)):
+        done = subprocess.run(["bash", "-e", "-c", check["run"]], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "TAG": tag})
+        assert done.returncode == code, (tag, done.stdout, done.stderr)
+    assert f"## Unreleased ({version})" in (ROOT / "CHANGELOG.md").read_text()
