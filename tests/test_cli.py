@@ -353,3 +353,15 @@ def test_shell_completion_names_commands_and_the_values_of_closed_options():
     assert complete("abicheck check --fail-on ", 3) == ["error", "warning"]
     shown = run_cli("--show-completion", "bash")
     assert shown.returncode == 0 and "_ABICHECK_COMPLETE=complete_bash" in shown.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["check", "-j", "0", "x.so"], "abicheck: error: Invalid value for '--jobs' / '-j': 0 is not in the range x>=1; "
+                                   "see 'abicheck check -h'"),
+    (["frobnicate"], "abicheck: error: No such command 'frobnicate'; see 'abicheck -h'"),
+    (["check"], "abicheck: error: Missing argument 'PATH...'; see 'abicheck check -h'"),
+    (["abi", "dump"], "abicheck: error: Missing argument 'path'; see 'abicheck abi dump -h'"),
+])
+def test_usage_errors_from_the_command_parser_are_one_line_in_our_style(args, words):
+    done = run_cli(*args)
+    assert done.returncode == 2 and done.stderr == words + "\n" and done.stdout == ""

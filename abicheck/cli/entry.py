@@ -101,12 +101,41 @@ def guarded(run: Callable[[], Any]) -> None:
         sys.exit(2)
 
 
+def _is(exc: BaseException, name: str) -> bool:
+    """Whether `exc` is click's `name` exception, from click itself or the copy typer ships (typer._click)."""
+    return any(c.__name__ == name and c.__module__.endswith("click.exceptions") for c in type(exc).__mro__)
+
+
+def run_app() -> None:
+    """The typer app, with click's usage errors said in abicheck's one-line style (exit 2)."""
+    import typer.main
+
+    from abicheck.cli.app import app
+    from abicheck.cli.output import err
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(prog_name="abicheck", standalone_mode=False)
+    except Exception as exc:
+        if _is(exc, "NoArgsIsHelpError"):  # `abicheck` alone: the help, as click shows it
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        if _is(exc, "UsageError"):
+            ctx = getattr(exc, "ctx", None)
+            help_of = f"; see '{ctx.command_path} -h'" if ctx is not None else ""
+            message = " ".join(exc.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
+            err(f"abicheck: error: {message}{help_of}\n")
+            sys.exit(2)
+        if _is(exc, "Abort"):  # click's name for Ctrl-C at a prompt, or EOF
+            raise KeyboardInterrupt from None
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 def main() -> None:
     kwargs = parse_check(sys.argv[1:])
     if kwargs is None:
-        from abicheck.cli.app import app
-
-        guarded(app)
+        guarded(run_app)
         return
 
     def fast() -> None:
