@@ -251,3 +251,74 @@ def test_a_mutated_shipped_library_gives_findings_or_one_line_errors_never_a_cra
     report = abicheck.check([str(folder)])
     assert report.exit_code in (0, 1, 2)
     assert all("\n" not in e.message for e in report.errors)
+
+
+# --- hostile kernel trees -------------------------------------------------------------------
+
+TREE_NAMES = ["build", "torch29-cxx11-cu128-x86_64-linux", "torch-stable-abi211-cpu-aarch64-linux",
+              "torch212-metal-aarch64-darwin", "relu", "lib", "x.so", "_ops.abi3.so", "k.pyd", "metadata.json",
+              "build.toml", "a b", "é", "\udcff", "..so", "-j"]
+TREE_FILES = [bin_path("x86_64/newglibc.so"), bin_path("x86_64/portable-glibc228.so"),
+              bin_path("x86_64/kernels/cuda-driver.abi3.so"), bin_path("macos/ext-arm64-13.abi3.so"),
+              bin_path("windows/stable-x86_64.pyd"), bin_path("bad/truncated-header.so")]
+
+
+@st.composite
+def hostile_tree(draw):
+    """A list of (path parts, kind, detail): folders, objects, garbage, JSON, links of every kind, FIFOs."""
+    entries = []
+    for _ in range(draw(st.integers(1, 14))):
+        parts = draw(st.lists(st.sampled_from(TREE_NAMES), min_size=1, max_size=5))
+        kind = draw(st.sampled_from(["dir", "object", "garbage", "json", "link", "fifo", "empty"]))
+        detail = draw(st.one_of(st.sampled_from(TREE_FILES), st.binary(max_size=64),
+                                st.sampled_from(["..", ".", "/", "/nonexistent", "loop", "../../..", "x.so"])))
+        entries.append((parts, kind, detail))
+    return entries
+
+
+def _make_tree(root, entries) -> None:
+    import os
+    import shutil
+
+    for parts, kind, detail in entries:
+        path = root.joinpath(*parts)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists() or path.is_symlink():
+                continue
+            if kind == "dir":
+                path.mkdir()
+            elif kind == "object" and isinstance(detail, str) and detail.startswith("/"):
+                shutil.copy(detail if os.path.exists(detail) else TREE_FILES[0], path)
+            elif kind in ("garbage", "empty"):
+                path.write_bytes(detail if isinstance(detail, bytes) and kind == "garbage" else b"")
+            elif kind == "json":
+                path.write_bytes(b'{"general": {"backends": ' + (detail if isinstance(detail, bytes) else b"[")
+                                 + b"}")
+            elif kind == "link":
+                os.symlink(path.name if detail == "loop" else (detail if isinstance(detail, str) else "x"), path)
+            elif kind == "fifo":
+                os.mkfifo(path)
+        except (OSError, UnicodeEncodeError):
+            pass  # a name this file system refuses: the tree goes without it
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hostile_tree())
+def test_hostile_kernel_trees_give_findings_or_one_line_errors_and_are_left_as_they_were(tmp_path_factory, entries):
+    """Links (to themselves, out of the tree, dangling), FIFOs, garbage, odd names and broken metadata in a
+    kernel repo: a report with exit 0, 1 or 2, every error one line naming its file, nothing changed."""
+    import os
+
+    root = tmp_path_factory.mktemp("tree")
+    _make_tree(root, entries)
+
+    def snapshot() -> dict:
+        return {str(p): (os.lstat(p).st_mode, os.lstat(p).st_size, os.lstat(p).st_mtime_ns)
+                for p in root.rglob("*")}
+
+    before = snapshot()
+    report = abicheck.check([str(root)], allow_empty=True)
+    assert report.exit_code in (0, 1, 2)
+    assert all("\n" not in e.message and e.path for e in report.errors)
+    assert snapshot() == before
