@@ -423,3 +423,29 @@ def test_a_non_blocking_standard_output_still_gets_the_whole_report(tmp_path):
     os.close(read_end)
     assert child.wait(timeout=60) == 1
     assert json.loads(data)["summary"]["objects"] == 300
+
+
+def _as_unprivileged(command: list[str]) -> list[str]:
+    """`command` run without the power to read what its mode forbids: as root, in a user namespace of its own."""
+    if os.geteuid() != 0:
+        return command
+    if subprocess.run(["unshare", "--user", "true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root, and unshare --user is not allowed here: a folder of mode 000 stays readable")
+    return ["unshare", "--user", *command]
+
+
+def test_an_unreadable_build_folder_is_an_error_not_nothing_built(tmp_path):
+    kernel = tmp_path / "kernel"
+    variant = kernel / "build" / "torch29-cxx11-cpu-x86_64-linux"
+    variant.mkdir(parents=True)
+    shutil.copy(GOOD, variant / "_ops.abi3.so")
+    (kernel / "build.toml").write_text("[general]\nname = \"relu\"\n")
+    os.chmod(kernel / "build", 0)
+    try:
+        done = subprocess.run(_as_unprivileged([sys.executable, "-m", "abicheck", "check", "."]), cwd=kernel,
+                              capture_output=True, text=True)
+    finally:
+        os.chmod(kernel / "build", 0o755)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "build: error: cannot list the kernel's build outputs: Permission denied" in done.stdout
+    assert "build the kernel first" not in done.stdout + done.stderr

@@ -33,29 +33,38 @@ def _is_variant_folder(folder: str, name: str, by_metadata: bool) -> bool:
         looks_like_variant(name) or (by_metadata and os.path.isfile(os.path.join(folder, name, "metadata.json"))))
 
 
-def _variant_children(folder: str, by_metadata: bool = True) -> list[str]:
+def _variant_children(folder: str, by_metadata: bool = True, strict: bool = False) -> list[str]:
+    """The variant folders in `folder`; `strict`: one that exists but cannot be read is an input error (a
+    kernel's build/ the user cannot list is not "nothing built")."""
     try:
         names = sorted(os.listdir(folder))
-    except OSError:
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        if strict:
+            raise InputError(f"cannot list the kernel's build outputs: {exc.strerror or exc}", folder) from None
         return []
     return [os.path.join(folder, n) for n in names if _is_variant_folder(folder, n, by_metadata)]
 
 
-def find_variant_dirs(root: str) -> list[str] | None:
+def find_variant_dirs(root: str, strict: bool = False) -> list[str] | None:
     """Variant folders for a kernel repo, a build/ or result/ folder, or a variant folder.
 
     As kernel-builder finds them: the variant folders (those with a
     `metadata.json`, or named like a variant) under `result/`, else under
     `build/`, else (named like a variant) in `root` itself; only the first of
     those that holds any is used. None means `root` is not a kernel tree at all (a plain
-    directory, such as setuptools' build/lib.linux-x86_64-cpython-311/).
+    directory, such as setuptools' build/lib.linux-x86_64-cpython-311/). `strict`: in a
+    kernel-builder project (a `build.toml`), an output folder that cannot be listed is an
+    InputError, never "nothing built".
     """
     name = os.path.basename(os.path.normpath(root))
     if looks_like_variant(name) or (os.path.isfile(os.path.join(root, "metadata.json"))
                                     and os.path.basename(os.path.dirname(os.path.normpath(root))) in OUTPUT_FOLDERS):
         return [root]
     for output in OUTPUT_FOLDERS:
-        found = _variant_children(os.path.join(root, output))
+        found = _variant_children(os.path.join(root, output),
+                                  strict=strict and os.path.isfile(os.path.join(root, "build.toml")))
         if found:
             return found
     children = _variant_children(root, by_metadata=False)  # any project may have a data/metadata.json

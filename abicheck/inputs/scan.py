@@ -138,7 +138,11 @@ def _variant_of(path: str, problems: list[InputError],
 
 def _scan_directory(root: str, problems: list[InputError], skipped: list[str] | None,
                     pure: list[str] | None = None, wheels: list[str] | None = None) -> Iterator[Artifact]:
-    variant_paths = find_variant_dirs(root)
+    try:
+        variant_paths = find_variant_dirs(root, strict=True)
+    except InputError as exc:
+        problems.append(exc)
+        return
     if variant_paths is None:  # a plain directory, or a monorepo of kernel projects (<kernel>/build/<variant>/)
         variant_paths = find_nested_variant_dirs(root)
         if not variant_paths:
