@@ -87,7 +87,8 @@ class Run:
         """
         jobs = self.options.jobs or min(os.cpu_count() or 1, DEFAULT_MAX_JOBS)
         out: list[Examined[T]] = []
-        for artifact in scan(list(paths), self.problems, jobs, self.skipped, self.pure):
+        expect = getattr(self.progress, "expect", None)  # a progress line that counts towards a total
+        for artifact in scan(list(paths), self.problems, jobs, self.skipped, self.pure, expect):
             if self.progress is not None:
                 self.progress(artifact.display)
             if artifact.origin.variant_dir is not None:

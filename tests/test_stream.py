@@ -123,7 +123,7 @@ def test_a_member_that_inflates_past_its_declared_size_is_refused(tmp_path):
     assert "inflates past its declared size" in str(caught.value)
 
 
-def _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, fmt, terminal=True):
+def _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, fmt, terminal=True, paths=None):
     """Run `check` in-process with stderr on a pseudo-terminal (or a pipe); return (exit, stdout, stderr bytes)."""
     import pty
     import shutil
@@ -140,7 +140,7 @@ def _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, fmt, terminal=True):
     monkeypatch.setattr(sys, "stderr", terminal)
     stdout = []
     monkeypatch.setattr(sys, "stdout", type("Out", (), {"write": stdout.append, "flush": lambda: None})())
-    code = run_check([str(tmp_path)], output_format=fmt)
+    code = run_check(paths or [str(tmp_path)], output_format=fmt)
     terminal.flush()
     os.set_blocking(master, False)
     shown = b""
@@ -163,6 +163,17 @@ def test_progress_bar_is_drawn_on_a_terminal_for_text_output(monkeypatch, tmp_pa
     assert "0:00:0" in drawn and "…/x86_64-" in drawn and "a-build-folder" not in drawn
     assert all(len(line) <= 80 for line in re.split(r"[\r\n]", drawn))
     assert "\x1b" not in out and "\r" not in out  # the report itself carries no terminal drawing
+
+
+def test_progress_bar_counts_towards_the_objects_the_wheels_hold(monkeypatch, tmp_path):
+    wheel = make_wheel(tmp_path, "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                       {f"demo/m{i}.so": bin_path("x86_64/portable-glibc228.so") for i in range(3)})
+    code, _out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path, "text", paths=[wheel])
+    assert code in (0, 1) and b"checked 3 of 3 objects" in shown
+    # a folder's count is found as the walk goes: no total is claimed
+    (tmp_path / "folder").mkdir()
+    _code, _out, shown = _check_with_stderr_on_a_terminal(monkeypatch, tmp_path / "folder", "text")
+    assert b"checked 3 objects" in shown and b" of " not in shown.split(b"checked 3")[1][:4]
 
 
 def test_progress_bar_is_never_drawn_for_json(monkeypatch, tmp_path):

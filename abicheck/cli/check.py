@@ -68,6 +68,11 @@ class _Progress:
         self.bar: Progress | None = None
         self.task: TaskID | None = None
         self.width = 80
+        self.total: int | None = 0  # the objects the wheels hold, once known; None once an input's count is not
+
+    def expect(self, count: int | None) -> None:
+        """An input holds `count` objects (None: a file or folder, whose count the walk finds as it goes)."""
+        self.total = None if count is None or self.total is None else self.total + count
 
     def __call__(self, path: str) -> None:
         self.count += 1
@@ -81,13 +86,14 @@ class _Progress:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             console = Console(stderr=True)
-            self.bar = Progress(SpinnerColumn(), TimeElapsedColumn(), TextColumn("checked {task.completed} objects"),
+            self.bar = Progress(SpinnerColumn(), TimeElapsedColumn(), TextColumn("checked {task.fields[done]}"),
                                 TextColumn("{task.description}"), console=console, transient=True)
-            self.width = max(20, console.width - 34)  # the spinner, the timer and the count come first
+            self.width = max(20, console.width - 45)  # the spinner, the timer and "checked N of M objects" first
             self.bar.start()
-            self.task = self.bar.add_task("", total=None)
+            self.task = self.bar.add_task("", total=None, done="")
         if self.task is not None:
-            self.bar.update(self.task, completed=self.count, description=shorten(path, self.width))
+            done = f"{self.count} of {self.total} objects" if self.total else f"{self.count} objects"
+            self.bar.update(self.task, completed=self.count, done=done, description=shorten(path, self.width))
 
     def close(self) -> None:
         if self.bar is not None:

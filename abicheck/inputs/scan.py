@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 from abicheck.binary import Format
 from abicheck.binary.elf import ElfReader, open_elf
@@ -30,10 +30,11 @@ if TYPE_CHECKING:
 # A loose file's kernel variant folder: its parsed name, the folder as a container, its shipped names.
 InVariant = tuple["VariantDir", "Container", frozenset[str]]
 Enclosing = dict[str, "InVariant | None"]
+Expect = Callable[[Optional[int]], None]  # told how many objects an input holds, None when not known
 
 
 def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: list[str] | None = None,
-         pure: list[str] | None = None) -> Iterator[Artifact]:
+         pure: list[str] | None = None, expect: Expect | None = None) -> Iterator[Artifact]:
     """Every ELF object under `paths`; each item's `position` gives its place.
 
     Objects of one wheel may come out of archive order when `jobs` > 1 (the
@@ -42,6 +43,8 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: l
     inside directories and wheels that are not ELF are skipped, and listed in
     `skipped` when it is given. Variant folders without compiled objects
     (pure-Python variants, `torch-cuda`) are listed in `pure` when it is given.
+    `expect`, when given, is told how many objects each wheel holds once it is
+    known, and None for a file or folder (whose count is not known before the walk).
     """
     enclosing: Enclosing = {}  # loose files' variant folders
     number = 0  # each given path, and each wheel a directory holds, in turn
@@ -56,11 +59,13 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: l
         elif kind == "dir":
             items = _scan_directory(path, problems, skipped, pure, wheels)
         else:
-            items = _scan_wheel(path, problems, jobs, skipped, pure)
+            items = _scan_wheel(path, problems, jobs, skipped, pure, expect)
+        if kind != "wheel" and expect is not None:
+            expect(None)
         yield from _placed(items, number)
         number += 1
         for wheel in wheels:
-            yield from _placed(_scan_wheel(wheel, problems, jobs, skipped, pure), number)
+            yield from _placed(_scan_wheel(wheel, problems, jobs, skipped, pure, expect), number)
             number += 1
 
 
@@ -210,8 +215,8 @@ def _scan_objects(root: str, vdir: VariantDir | None, problems: list[InputError]
                                    "build the kernel first", root))
 
 
-def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
-                skipped: list[str] | None = None, pure: list[str] | None = None) -> Iterator[Artifact]:
+def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1, skipped: list[str] | None = None,
+                pure: list[str] | None = None, expect: Expect | None = None) -> Iterator[Artifact]:
     try:
         wheel = WheelReader(path)
     except InputError as exc:
@@ -220,7 +225,7 @@ def _scan_wheel(path: str, problems: list[InputError], jobs: int = 1,
     counter = [0]  # ELF members met, readable or not
     first = len(problems)
     with wheel:
-        yield from _wheel_items(wheel, path, problems, jobs, counter, skipped)
+        yield from _wheel_items(wheel, path, problems, jobs, counter, skipped, expect)
     # Whatever was found wrong in this wheel's members, by the scan or by the caller
     # between items, in archive order (members finish out of order with jobs > 1).
     if len(problems) - first > 1:
@@ -259,10 +264,10 @@ def _whole_reader(wheel: WheelReader, member: object, display: str) -> Callable[
 
 
 def _wheel_items(wheel: WheelReader, path: str, problems: list[InputError], jobs: int,
-                 counter: list[int], skipped: list[str] | None) -> Iterator[Artifact]:
+                 counter: list[int], skipped: list[str] | None, expect: Expect | None = None) -> Iterator[Artifact]:
     archive = Container(path, "wheel", metadata=wheel.metadata(problems), wheel=wheel.tags, files=wheel.elf_names)
     try:
-        members = wheel.loaded(problems, jobs, skipped)
+        members = wheel.loaded(problems, jobs, skipped, expect)
         for loaded in members:
             if loaded.problem is not None:
                 problems.append(loaded.problem)

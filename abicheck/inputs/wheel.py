@@ -11,7 +11,7 @@ import heapq
 import os
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -258,8 +258,8 @@ class WheelReader:
                     skipped.append(label)
         return found
 
-    def loaded(self, problems: list[InputError], jobs: int = 1,
-               skipped: list[str] | None = None) -> Iterator[LoadedMember]:
+    def loaded(self, problems: list[InputError], jobs: int = 1, skipped: list[str] | None = None,
+               expect: Callable[[int | None], None] | None = None) -> Iterator[LoadedMember]:
         """Every ELF member, inflated by `jobs` threads (this one included).
 
         With one job they come in archive order. With more they come as they
@@ -269,9 +269,14 @@ class WheelReader:
         time (torch's libtorch_cpu.so is 70% of its wheel's ELF bytes), so it
         starts before the pass that finds the ELF members; if it turns out not to
         be ELF, that costs a single inflated chunk and its result is dropped.
+        `expect`, when given, is told how many objects (ELF, Mach-O and PE) the
+        wheel holds once the pass that finds them is done.
         """
         if jobs <= 1:
-            yield from (self.load(m) for m in self.elf_members(problems, skipped))
+            found = self.elf_members(problems, skipped)
+            if expect is not None:
+                expect(len(found) + len(self.foreign_members))
+            yield from (self.load(m) for m in found)
             return
 
 
@@ -281,6 +286,8 @@ class WheelReader:
                                    key=lambda m: m.info.compress_size)
             share.add(early)
             members = self.elf_members(problems, skipped)
+            if expect is not None:
+                expect(len(members) + len(self.foreign_members))
             elf = {m.index for m in members}
             started = {m.index for m in early}
             share.add(m for m in members if m.index not in started)
