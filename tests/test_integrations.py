@@ -104,6 +104,15 @@ def test_the_built_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     where = subprocess.run([str(venv / "bin" / "python"), "-c", "import abicheck; print(abicheck.__file__)"],
                            capture_output=True, text=True, cwd=elsewhere)
     assert str(venv) in where.stdout
+    # The README's git recipe (cibuildwheel's test-requires, pipx --spec), from this repository's own history
+    if shutil.which("git") and (ROOT / ".git").exists():
+        # (a file: URL with a host: the pip a venv brings refuses `name @ git+file:///...`)
+        spec = f"manylinux-abicheck @ git+file://localhost{ROOT.as_posix()}"
+        subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--force-reinstall", "--no-deps", spec],
+                       check=True, capture_output=True)
+        again = subprocess.run([str(venv / "bin" / "abicheck"), "check", "host.so"], cwd=elsewhere,
+                               capture_output=True, text=True)
+        assert again.returncode == 1 and "pthread_join@GLIBC_2.34" in again.stdout
 
 
 def test_the_action_expands_globs_and_reads_a_folder_of_wheels(tmp_path):
