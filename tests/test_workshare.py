@@ -78,13 +78,24 @@ def test_leaving_early_stops_the_workers():
 
 
 PEAK_RSS = r"""
-import random, resource, sys, zipfile
-import abicheck, abicheck.analysis.objects, abicheck.inputs.wheel
-abicheck.analysis.objects.TABLES_BUDGET = 0  # only what the workers hold
+import resource, sys
+import abicheck.inputs.wheel
 abicheck.inputs.wheel.MEMORY_BUDGET = 16 << 20
 wheel, jobs = sys.argv[1], int(sys.argv[2])
-report = abicheck.check([wheel], jobs=jobs)
-assert not report.errors, report.errors
+problems = []
+# the wheel's loader itself, with as many workers as asked (a check would use at most the cores)
+with abicheck.inputs.wheel.WheelReader(wheel) as reader:
+    count = sum(1 for loaded in reader.loaded(problems, jobs) if loaded.data is not None)
+assert count == 60 and not problems, problems
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10)
+"""
+
+
+CHECK_RSS = r"""
+import resource, sys
+import abicheck
+report = abicheck.check([sys.argv[1]], jobs=256)
+assert report.objects_checked == 60 and not report.errors, report.errors
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10)
 """
 
@@ -116,3 +127,7 @@ def test_memory_does_not_grow_with_the_number_of_jobs(tmp_path):
         assert done.returncode == 0, done.stderr
         peaks[jobs] = int(done.stdout)
     assert peaks[24] - peaks[2] < 40, peaks  # MB: the 16 MB budget and a little, not a member per thread
+    # The whole check, as a user runs it with the most jobs accepted, and the shipped budgets
+    whole = subprocess.run([sys.executable, "-c", CHECK_RSS, str(wheel)], capture_output=True, text=True)
+    assert whole.returncode == 0, whole.stderr
+    assert int(whole.stdout) < 512, whole.stdout  # MB

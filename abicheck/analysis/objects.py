@@ -22,7 +22,7 @@ from abicheck.binary.pe import PEFile
 from abicheck.policy.stable_abi import PYTHON_DLL, is_python_api
 from abicheck.target import Target
 
-TABLES_BUDGET = 512 << 20  # bytes of shipped libraries' export tables kept for the symbol resolution stage
+TABLES_BUDGET = 256 << 20  # bytes of shipped libraries' export tables kept for the symbol resolution stage
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def check(
         "--policy-file", metavar="FILE", help="Extra backend policy data (JSON) to merge; repeatable.")] = None,
     jobs: Annotated[Optional[int], typer.Option(
         "--jobs", "-j", min=1, metavar="N",
-        help="Threads inflating wheel members (default: the number of cores, at most 8).")] = None,
+        help="Threads inflating wheel members, at most the cores (default: the cores, at most 8).")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="A directory or wheel without ELF objects is not an error.")] = False,
     torch: Annotated[Optional[list[str]], typer.Option(

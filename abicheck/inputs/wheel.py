@@ -32,7 +32,7 @@ MAX_RATIO = 1000
 # What the members inflating at once, and their results waiting to be checked, may
 # keep in memory together (the head each keeps, and the chunk it inflates into);
 # a member bigger than that runs alone.
-MEMORY_BUDGET = 256 << 20
+MEMORY_BUDGET = 128 << 20
 # METADATA is text of a few kilobytes; anything this big is not one.
 MAX_METADATA_BYTES = 1 << 20
 # zipfile keeps about 600 bytes per entry: a million entries is 600 MB before anything is read. The
