@@ -408,6 +408,18 @@ def stage_costs(py: str, inputs: list[tuple[str, Path]], runs: int) -> list[str]
     return rows
 
 
+def determinism(abicheck: str, inputs: list[tuple[str, Path]]) -> list[str]:
+    """The JSON report of each input at -j1 and at the most jobs, byte for byte: the same, or not."""
+    lines = ["", "## The same report whatever `--jobs`", "",
+             "The JSON report of each input with `-j1` and with `-j256` (as many threads as the cores allow), "
+             "compared byte for byte.", "", "| input | -j1 and -j256 |", "|---|---|"]
+    for name, path in inputs:
+        one, many = (subprocess.run([abicheck, "check", "--format", "json", "-j", jobs, str(path)],
+                                    capture_output=True).stdout for jobs in ("1", "256"))
+        lines.append(f"| {name} | {'identical' if one == many and one else 'DIFFERENT'} ({len(one)} bytes) |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -513,7 +525,9 @@ def main() -> None:
     ]
     stages = stage_costs(py, [("torch-wheel", wheel), ("torch-lib", lib), ("kernel-tree", tree),
                               ("single-so", single)], runs)
-    Path(args.output).write_text("\n".join(header + rows + stages + verdicts(abicheck, py)) + "\n")
+    same = determinism(abicheck, [("torch-wheel", wheel), ("150k-symbols wheel", many_wheel),
+                                  ("kernel-tree", tree)])
+    Path(args.output).write_text("\n".join(header + rows + stages + same + verdicts(abicheck, py)) + "\n")
     print(f"wrote {args.output}")
 
 

@@ -481,3 +481,46 @@ def test_an_absolute_runpath_that_does_not_exist_does_not_stop_loading_so_it_is_
     assert not Path("/opt/nowhere-abicheck").exists() and loads(ext) is None
     report = abicheck.check([str(pkg)])
     assert [(f.code, f.severity) for f in report.findings] == [("AB202", "warning")] and report.exit_code == 0
+
+
+LIBVER = ("int ver_counter = 1;\nint ver_add_1(int a, int b) { return a + b; }\n"
+          "int ver_add_2(int a, int b) { return a + b + 1; }\n"
+          "__asm__(\".symver ver_add_1, ver_add@LIBVER_1.0\");\n__asm__(\".symver ver_add_2, ver_add@@LIBVER_2.0\");\n")
+LIBVER_V1 = "int ver_counter = 1;\nint ver_add(int a, int b) { return a + b; }\n"
+
+
+@pytest.mark.requires("gcc", "readelf")
+def test_a_version_need_past_vn_cnt_fails_the_load_and_is_found(tmp_path):
+    """ld.so follows each Vernaux's next offset to the end, whatever vn_cnt says; readelf stops at vn_cnt."""
+    import re
+    import struct
+
+    (tmp_path / "both.map").write_text("LIBVER_1.0 { global: ver_counter; ver_add; local: *; };\n"
+                                       "LIBVER_2.0 { global: ver_add; } LIBVER_1.0;\n")
+    (tmp_path / "one.map").write_text("LIBVER_1.0 { global: ver_counter; ver_add; local: *; };\n")
+    new, old = tmp_path / "new", tmp_path / "pkg" / "old"
+    new.mkdir()
+    old.mkdir(parents=True)
+    build(LIBVER, new / "libver.so.1", "-Wl,-soname,libver.so.1", f"-Wl,--version-script={tmp_path / 'both.map'}")
+    build(LIBVER_V1, old / "libver.so.1", "-Wl,-soname,libver.so.1", f"-Wl,--version-script={tmp_path / 'one.map'}")
+    user = build("extern int ver_add(int, int);\nextern int ver_counter;\n"
+                 "int use(int x) { return ver_add(x, ver_counter); }\n", tmp_path / "pkg" / "user.so",
+                 f"-L{new}", "-l:libver.so.1", "-Wl,-rpath,$ORIGIN/old")
+    listing = subprocess.run(["readelf", "-V", str(user)], capture_output=True, text=True, check=True).stdout
+    start = int(re.search(r"'\.gnu\.version_r'.*?Offset: (0x[0-9a-f]+)", listing, re.S)[1], 16)
+    data = bytearray(user.read_bytes())
+    _version, count, _file, aux, _next = struct.unpack_from("<HHIII", data, start)
+    assert count == 2
+    first, second = start + aux, start + aux + 16
+    names = re.findall(r"Name: (LIBVER_\d\.\d)", listing)
+    if names[0] == "LIBVER_2.0":  # put the version the old library lacks second, keeping the chain's offsets
+        a, b = bytearray(data[first:first + 16]), bytearray(data[second:second + 16])
+        a[12:16], b[12:16] = b[12:16], a[12:16]
+        data[first:first + 16], data[second:second + 16] = b, a
+    struct.pack_into("<H", data, start + 2, 1)  # vn_cnt = 1: LIBVER_2.0 lies past it
+    user.write_bytes(bytes(data))
+    shown = subprocess.run(["readelf", "-V", str(user)], capture_output=True, text=True, check=True).stdout
+    assert "LIBVER_2.0" not in shown.split(".gnu.version_r", 1)[1]  # readelf stops at vn_cnt
+    assert "version `LIBVER_2.0' not found" in (loads(user) or "")  # the loader does not
+    report = abicheck.check([str(tmp_path / "pkg")], target="nix")
+    assert ("AB311", "LIBVER_2.0") in [(f.code, f.version) for f in report.findings], codes(report)

@@ -315,16 +315,27 @@ class ElfReader:
     # -- versions --------------------------------------------------------
 
     def _version_needs(self) -> Iterator[VersionNeed]:
+        """`.gnu.version_r`, read as glibc's loader reads it (`_dl_check_map_versions`, elf/dl-version.c).
+
+        From DT_VERNEED's address, each entry and each of its `Vernaux` records
+        is followed through its `next` offset until one is 0: neither
+        `DT_VERNEEDNUM` nor `vn_cnt` bounds what the loader checks (an object
+        whose `vn_cnt` hides a version past it still fails to load for it; readelf
+        shows only `vn_cnt` of them). A first record of another version than 1 is
+        refused, as the loader refuses it.
+        """
         if DT_VERNEED not in self._dyn:
             return
         offset = self._offset_of(self._dyn[DT_VERNEED], "DT_VERNEED")
-        count = min(self._dyn.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
         total = 0  # one cap for all entries: per-level caps alone would allow 65535 x 65535
-        for _ in range(count):
-            _vn_version, vn_cnt, vn_file, vn_aux, vn_next = self._unpack("HHIII", offset)
+        for number in range(MAX_VERSION_ENTRIES):
+            vn_version, _vn_cnt, vn_file, vn_aux, vn_next = self._unpack("HHIII", offset)
+            if number == 0 and vn_version != 1:
+                raise self._fail(f"malformed ELF: unsupported version {vn_version} of Verneed record "
+                                 "(ld.so refuses it)")
             library = self._string(vn_file)
             aux = offset + vn_aux
-            for _ in range(vn_cnt):
+            while True:
                 total += 1
                 if total > MAX_VERSION_ENTRIES:
                     raise self._fail(f"malformed ELF: the version needs exceed {MAX_VERSION_ENTRIES} entries")
@@ -338,14 +349,21 @@ class ElfReader:
             offset += vn_next
 
     def _verdef_chains(self, parents: bool) -> Iterator[tuple[int, list[str]]]:
-        """`.gnu.version_d`, entry by entry: (version index, [its name, and with `parents` its parents'])."""
+        """`.gnu.version_d`, entry by entry: (version index, [its name, and with `parents` its parents']).
+
+        As glibc's loader walks it: from DT_VERDEF's address through each
+        entry's `vd_next` until 0, whatever `DT_VERDEFNUM` says; a version's name
+        is its first `Verdaux` (the loader reads no other); the parents (the
+        rest) are read for `abi dump` and stubs, at most `vd_cnt` of them. (The
+        loader checks `vd_version` only of a library whose versions another
+        object needs, in `match_symbol`.)
+        """
         if DT_VERDEF not in self._dyn:
             return
         offset = self._offset_of(self._dyn[DT_VERDEF], "DT_VERDEF")
-        count = min(self._dyn.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), MAX_VERSION_ENTRIES)
         budget = MAX_VERSION_ENTRIES  # names read in all, so that a lying vd_cnt cannot multiply the work
-        for _ in range(count):
-            _v, _flags, ndx, cnt, _hash, vd_aux, vd_next = self._unpack("HHHHIII", offset)
+        for _ in range(MAX_VERSION_ENTRIES):
+            _version, _flags, ndx, cnt, _hash, vd_aux, vd_next = self._unpack("HHHHIII", offset)
             aux, names = offset + vd_aux, []
             for _ in range(min(cnt, budget if parents else 1)):
                 budget -= 1
