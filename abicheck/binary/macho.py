@@ -341,7 +341,9 @@ class MachOFile:
         stack: list[tuple[int, bytes]] = [(0, b"")]
         while stack:
             node, prefix = stack.pop()
-            if node in seen or node >= size:  # dyld refuses loops and edges out of the trie
+            # A node reached twice (a loop, or shared children that would multiply the walk) or outside the
+            # trie is malformed: linkers write a tree.
+            if node in seen or node >= size:
                 raise self._fail(f"the export trie loops or leaves itself at offset {node}")
             seen.add(node)
             terminal, at = uleb(node)

@@ -106,7 +106,7 @@ def check(
         "--torch-mismatch", metavar="error|skip|check", autocompletion=_choices("error", "skip", "check"),
         help="For a variant whose release neither --torch nor abicheck's index has: error "
              "(default), skip (report its symbols as not checked) or check (against the "
-                                 "--torch given).")] = None,
+             "--torch given).")] = None,
     statistics: Annotated[bool, typer.Option(
         "--statistics", help="Count the findings per rule, most first, above the report.")] = False,
     fail_on: Annotated[Optional[str], typer.Option(
@@ -139,8 +139,8 @@ def check(
 @app.command()
 def show(
     paths: PathsArg,
-    output_format: Annotated[str, typer.Option("--format", metavar="text|json",
-        help="Output format: text or json.")] = "text",
+    output_format: Annotated[str, typer.Option(
+        "--format", metavar="text|json", help="Output format: text or json.")] = "text",
     policy: Annotated[Optional[str], typer.Option(
         help="Policy for the 'to reach' summary (default manylinux_2_28).")] = None,
 ) -> None:
