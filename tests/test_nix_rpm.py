@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -85,6 +86,14 @@ cp {work}/libstdc++.so {work}/libstdc++_nonshared.a %{{buildroot}}{gcc}/
 printf '#pragma once\\n' > %{{buildroot}}/opt/rh/gcc-toolset-12/root/usr/include/c++/12/vector
 """, [f"{gcc}/libstdc++.so", f"{gcc}/libstdc++_nonshared.a", "/opt/rh/gcc-toolset-12/root/usr/include/c++/12/vector"],
              "Requires: libstdc++ >= 8.5.0")
+    # gcc-toolset-12's compiler drivers and binutils: stand-in programs where the real ones would be
+    toolset = "/opt/rh/gcc-toolset-12/root/usr"
+    for name, files in (("gcc", ["bin/gcc", "libexec/gcc/x86_64-redhat-linux/12/cc1"]), ("gcc-c++", ["bin/g++"]),
+                        ("binutils", ["bin/ld"])):
+        made = "\n".join(f"mkdir -p $(dirname %{{buildroot}}{toolset}/{f}); "
+                         f"printf '#!/bin/sh\\necho {f}\\n' > %{{buildroot}}{toolset}/{f}; "
+                         f"chmod 755 %{{buildroot}}{toolset}/{f}" for f in files)
+        rpmbuild(top, f"gcc-toolset-12-{name}", "12.2.1", "7.el8_8", made, [f"{toolset}/{f}" for f in files])
     rpmbuild(top, "kernel-headers", "4.18.0", "553.el8_10", """
 mkdir -p %{buildroot}/usr/include/linux
 printf '#define NR_OPEN 1024\\n' > %{buildroot}/usr/include/linux/limits.h
@@ -164,3 +173,54 @@ def test_the_set_builds_offline_and_a_program_links_through_the_toolset_script(r
     assert read_facts(str(tmp_path / "main")).needed[0] == "libstdc++.so.6"
     ran = subprocess.run([str(tmp_path / "main")], env={"LD_LIBRARY_PATH": str(libstdcxx / "lib")})
     assert ran.returncode == 0
+
+
+TOOLSET = ["libstdc++", "gcc-toolset-12-gcc", "gcc-toolset-12-gcc-c++", "gcc-toolset-12-libstdc++-devel",
+           "gcc-toolset-12-binutils"]
+
+
+def test_the_toolchain_merges_gcc_toolset_and_links_cxx_against_the_el8_library(repository, tmp_path):
+    """The merge is built (from the stand-in RPMs); the wrapper and stdenv are evaluated against the mock nixpkgs."""
+    data = metadata(repository, *TOOLSET)
+    assert data.returncode == 0, data.stderr
+    (tmp_path / "el8.json").write_text(data.stdout)
+    expression = tmp_path / "toolchain.nix"
+    expression.write_text(f"""{{ nonce ? "" }}:
+      let
+        pkgs = import {ROOT}/tests/nix/mock-pkgs.nix {{ }};
+        rpms = import {ROOT}/nix/rpm {{
+          system = builtins.currentSystem; path = "{builder_path()}";
+          metadata = builtins.fromJSON (builtins.readFile {tmp_path / "el8.json"});
+          overlays = [ (final: prev: {{ "gcc-toolset-12-gcc" = prev."gcc-toolset-12-gcc".override
+                                        (a: {{ inherit nonce; }}); }}) ];
+        }};
+        glibc = pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{ }};
+      in import {ROOT}/nix/rpm/toolchain.nix {{
+        inherit rpms glibc; inherit (pkgs) stdenv wrapCCWith wrapBintoolsWith overrideCC;
+        system = builtins.currentSystem; path = "{builder_path()}";
+      }}""")
+    env = {**os.environ, "NIX_CONFIG": NIX}
+    wiring = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--read-write-mode", "-E",
+                             f"let s = import {expression} {{ }}; in {{ kind = s.mockKind; wrapper = s.cc.mockKind; "
+                             "libc = s.cc.libc.version; bintools = s.cc.bintools.bintools.pname; "
+                             "bintoolsLibc = s.cc.bintools.libc.version; version = s.cc.cc.version; "
+                             "cxx = s.cc.cc.langCC; flags = s.cc.extraBuildCommands; }"],
+                            capture_output=True, text=True, env=env, check=False)
+    assert wiring.returncode == 0, wiring.stderr
+    wired = json.loads(wiring.stdout)
+    assert (wired["kind"], wired["wrapper"]) == ("overrideCC", "wrapCCWith")
+    assert wired["libc"] == wired["bintoolsLibc"] == "2.28" and wired["bintools"] == "gcc-toolset-12-binutils"
+    assert wired["version"] == "12.2.1" and wired["cxx"] is True
+    assert re.search(r'"-L/nix/store/[a-z0-9]{32}-gcc-toolset-12-unwrapped/lib/gcc/x86_64-redhat-linux/12" '
+                     r">> \$out/nix-support/cc-ldflags", wired["flags"])
+    built = subprocess.run(["nix-build", str(expression), "--argstr", "nonce", uuid.uuid4().hex, "--no-out-link",
+                            "-A", "cc.cc.all"], capture_output=True, text=True, env=env, check=False)
+    assert built.returncode == 0, built.stderr
+    out, lib = (Path(p) for p in built.stdout.split())
+    for tool in ("bin/gcc", "bin/g++", "libexec/gcc/x86_64-redhat-linux/12/cc1", "include/c++/12/vector",
+                 "lib/gcc/x86_64-redhat-linux/12/libstdc++_nonshared.a"):
+        assert (out / tool).exists(), tool
+    script = (out / "lib/gcc/x86_64-redhat-linux/12/libstdc++.so").read_text()
+    assert re.search(r"INPUT \( /nix/store/[a-z0-9]{32}-libstdc\+\+-8\.5\.0-26\.el8_10/lib/libstdc\+\+\.so\.6 ", script)
+    assert os.readlink(lib / "lib" / "libstdc++.so.6").endswith("-libstdc++-8.5.0-26.el8_10/lib/libstdc++.so.6")
+    assert subprocess.run([str(out / "bin" / "g++")], capture_output=True, text=True).stdout == "bin/g++\n"

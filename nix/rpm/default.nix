@@ -25,6 +25,8 @@ let
   mkRpm = attrs: builtins.derivation attrs // { override = change: mkRpm (attrs // change attrs); };
   package = entry: mkRpm {
     name = "${entry.name}-${entry.version}-${entry.release}";
+    pname = entry.name;
+    inherit (entry) version;
     inherit system;
     builder = shell;
     args = [ "-c" ". ${./unpack.sh}" ];

@@ -1,0 +1,73 @@
+# The toolchain kernel-builder builds with, from the RPM package set
+# (./default.nix): gcc-toolset-N's gcc, g++ and libstdc++-devel merged into
+# one unwrapped compiler in the shape of nixpkgs' gcc-unwrapped, wrapped with
+# gcc-toolset's binutils over glibc 2.28, as a stdenv.
+#
+# C++ objects link the EL8 `libstdc++.so.6` dynamically: `-lstdc++` finds
+# gcc-toolset's libstdc++.so, a linker script that overrides.nix points at
+# the `libstdc++` package, and takes what newer GCCs add from
+# libstdc++_nonshared.a (the manylinux_2_28 images' way), so an object needs
+# at most GLIBCXX_3.4.25 and shares torch's libstdc++ at run time instead of
+# carrying its own.
+{ system
+  # PATH for the merge: coreutils (cp -s, ln)
+, path
+, shell ? "/bin/sh"
+, rpms              # the package set of ./default.nix
+, glibc             # glibc 2.28 (nix/glibc-2_28.nix)
+, stdenv
+, wrapCCWith
+, wrapBintoolsWith
+, overrideCC
+, toolset ? "12"
+, triple ? "x86_64-redhat-linux"  # the target GCC's RPMs were configured for: its lib/gcc/<triple>/<N>
+}:
+
+let
+  part = name: rpms."gcc-toolset-${toolset}-${name}"
+    or (throw "nix/rpm/toolchain.nix: the RPM metadata has no gcc-toolset-${toolset}-${name}");
+  parts = [ (part "gcc") (part "gcc-c++") (part "libstdc++-devel") ];
+  libstdcxx = rpms."libstdc++" or (throw "nix/rpm/toolchain.nix: the RPM metadata has no libstdc++");
+
+  # One tree of symlinks, the way gcc-unwrapped is laid out: bin, lib/gcc, libexec/gcc, include/c++.
+  # `lib`: the runtime C++ library, the EL8 one (what cc-wrapper takes from cc.lib).
+  merged = builtins.derivation {
+    name = "gcc-toolset-${toolset}-unwrapped";
+    inherit system;
+    builder = shell;
+    PATH = path;
+    outputs = [ "out" "lib" ];
+    parts = map toString (parts ++ map (p: p.dev) parts);
+    libstdcxx = toString libstdcxx;
+    args = [ "-c" ''
+      set -eu
+      mkdir -p "$out" "$lib/lib"
+      for p in $parts; do
+        for dir in bin include lib libexec share; do
+          if [ -d "$p/$dir" ]; then
+            mkdir -p "$out/$dir"
+            cp -rsn "$p/$dir/." "$out/$dir/"
+          fi
+        done
+      done
+      for f in "$libstdcxx"/lib/libstdc++.so.6*; do ln -s "$f" "$lib/lib/"; done
+    '' ];
+  };
+  cc = merged // {
+    pname = "gcc-toolset-${toolset}";
+    inherit (part "gcc") version;
+    isGNU = true;
+    langC = true;
+    langCC = true;
+  };
+  bintools = wrapBintoolsWith { bintools = part "binutils"; libc = glibc; };
+in
+overrideCC stdenv (wrapCCWith {
+  inherit cc bintools;
+  libc = glibc;
+  # gcc-toolset's own folder first, so that -lstdc++ is its linker script (EL8 libstdc++.so.6 plus the
+  # nonshared archive), never a libstdc++.so from elsewhere.
+  extraBuildCommands = ''
+    echo "-L${merged}/lib/gcc/${triple}/${toolset}" >> $out/nix-support/cc-ldflags
+  '';
+})
