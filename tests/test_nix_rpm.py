@@ -94,6 +94,15 @@ printf '#pragma once\\n' > %{{buildroot}}/opt/rh/gcc-toolset-12/root/usr/include
                          f"printf '#!/bin/sh\\necho {f}\\n' > %{{buildroot}}{toolset}/{f}; "
                          f"chmod 755 %{{buildroot}}{toolset}/{f}" for f in files)
         rpmbuild(top, f"gcc-toolset-12-{name}", "12.2.1", "7.el8_8", made, [f"{toolset}/{f}" for f in files])
+    # EL8's libgcc: libgcc_s in /lib64, as AlmaLinux 8 installs it
+    (work / "libgcc.c").write_text("int el8_libgcc(void) { return 8; }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libgcc_s.so.1", "-o",
+                    str(work / "libgcc_s-8.5.0-20210514.so.1"), str(work / "libgcc.c")], check=True)
+    rpmbuild(top, "libgcc", "8.5.0", "26.el8_10", f"""
+mkdir -p %{{buildroot}}/lib64
+cp {work}/libgcc_s-8.5.0-20210514.so.1 %{{buildroot}}/lib64/
+ln -s libgcc_s-8.5.0-20210514.so.1 %{{buildroot}}/lib64/libgcc_s.so.1
+""", ["/lib64/libgcc_s-8.5.0-20210514.so.1", "/lib64/libgcc_s.so.1"])
     rpmbuild(top, "kernel-headers", "4.18.0", "553.el8_10", """
 mkdir -p %{buildroot}/usr/include/linux
 printf '#define NR_OPEN 1024\\n' > %{buildroot}/usr/include/linux/limits.h
@@ -175,7 +184,7 @@ def test_the_set_builds_offline_and_a_program_links_through_the_toolset_script(r
     assert ran.returncode == 0
 
 
-TOOLSET = ["libstdc++", "gcc-toolset-12-gcc", "gcc-toolset-12-gcc-c++", "gcc-toolset-12-libstdc++-devel",
+TOOLSET = ["libstdc++", "libgcc", "gcc-toolset-12-gcc", "gcc-toolset-12-gcc-c++", "gcc-toolset-12-libstdc++-devel",
            "gcc-toolset-12-binutils"]
 
 
@@ -223,4 +232,7 @@ def test_the_toolchain_merges_gcc_toolset_and_links_cxx_against_the_el8_library(
     script = (out / "lib/gcc/x86_64-redhat-linux/12/libstdc++.so").read_text()
     assert re.search(r"INPUT \( /nix/store/[a-z0-9]{32}-libstdc\+\+-8\.5\.0-26\.el8_10/lib/libstdc\+\+\.so\.6 ", script)
     assert os.readlink(lib / "lib" / "libstdc++.so.6").endswith("-libstdc++-8.5.0-26.el8_10/lib/libstdc++.so.6")
+    libgcc_s = lib / "lib" / "libgcc_s.so.1"
+    assert os.readlink(libgcc_s).endswith("-libgcc-8.5.0-26.el8_10/lib/libgcc_s.so.1")
+    assert read_facts(str(libgcc_s)).soname == "libgcc_s.so.1"  # /lib64 of the RPM, now the package's lib
     assert subprocess.run([str(out / "bin" / "g++")], capture_output=True, text=True).stdout == "bin/g++\n"

@@ -28,9 +28,13 @@ let
     or (throw "nix/rpm/toolchain.nix: the RPM metadata has no gcc-toolset-${toolset}-${name}");
   parts = [ (part "gcc") (part "gcc-c++") (part "libstdc++-devel") ];
   libstdcxx = rpms."libstdc++" or (throw "nix/rpm/toolchain.nix: the RPM metadata has no libstdc++");
+  # EL8's libgcc_s.so.1 (GCC 8.5's, built against glibc 2.28): the one glibc 2.28 loads for
+  # pthread_cancel and unwinding. A newer GCC's needs _dl_find_object (glibc 2.35) and is refused.
+  libgcc = rpms.libgcc or (throw "nix/rpm/toolchain.nix: the RPM metadata has no libgcc");
 
   # One tree of symlinks, the way gcc-unwrapped is laid out: bin, lib/gcc, libexec/gcc, include/c++.
-  # `lib`: the runtime C++ library, the EL8 one (what cc-wrapper takes from cc.lib).
+  # `lib`: the runtime libraries, EL8's libstdc++.so.6 and libgcc_s.so.1 (what cc-wrapper takes from
+  # cc.lib, and what glibc_2_28's user-defined-trusted-dirs names when built with this compiler).
   merged = builtins.derivation {
     name = "gcc-toolset-${toolset}-unwrapped";
     inherit system;
@@ -39,6 +43,7 @@ let
     outputs = [ "out" "lib" ];
     parts = map toString (parts ++ map (p: p.dev) parts);
     libstdcxx = toString libstdcxx;
+    libgcc = toString libgcc;
     args = [ "-c" ''
       set -eu
       mkdir -p "$out" "$lib/lib"
@@ -50,7 +55,7 @@ let
           fi
         done
       done
-      for f in "$libstdcxx"/lib/libstdc++.so.6*; do ln -s "$f" "$lib/lib/"; done
+      for f in "$libstdcxx"/lib/libstdc++.so.6* "$libgcc"/lib/libgcc_s*.so*; do ln -s "$f" "$lib/lib/"; done
     '' ];
   };
   cc = merged // {
