@@ -404,3 +404,17 @@ def test_an_extension_module_and_a_vendored_library_change_no_interface(tmp_path
         f"fast/{module}": build("m3", "int PyInit_other(void) { return 0; }\n", module)})
     lost = json.loads(run_cli("abi", "diff", "--format", "json", old, broken).stdout)["changes"]
     assert any(c["breaking"] and c["symbol"] == "PyInit_fast" for c in lost)
+
+
+def test_a_streamed_member_whose_exports_lie_past_the_kept_head_is_read_again(tmp_path, monkeypatch):
+    """A wheel member keeps its first bytes; the export trie or directory further in is streamed again."""
+    from abicheck.abi.commands import load_surfaces
+    from abicheck.inputs import artifact
+
+    wheel = make_wheel(tmp_path, "surface-1.0-py3-none-any.whl", {"s/libsurface.dylib": SURFACE_DYLIB,
+                                                                  "s/surface.dll": SURFACE_DLL})
+    whole = load_surfaces(wheel)
+    monkeypatch.setattr(artifact, "FOREIGN_HEAD", 1024)  # the load commands only: every table lies past it
+    streamed = load_surfaces(wheel)
+    assert {n: s.to_dict() for n, s in streamed.items()} == {n: s.to_dict() for n, s in whole.items()}
+    assert len(whole["s/libsurface.dylib"].symbols) == 5 and len(whole["s/surface.dll"].symbols) == 5
