@@ -236,3 +236,58 @@ def test_the_toolchain_merges_gcc_toolset_and_links_cxx_against_the_el8_library(
     assert os.readlink(libgcc_s).endswith("-libgcc-8.5.0-26.el8_10/lib/libgcc_s.so.1")
     assert read_facts(str(libgcc_s)).soname == "libgcc_s.so.1"  # /lib64 of the RPM, now the package's lib
     assert subprocess.run([str(out / "bin" / "g++")], capture_output=True, text=True).stdout == "bin/g++\n"
+
+
+def _chosen(toolsets: list[int], **args: str) -> subprocess.CompletedProcess:
+    """Which gcc-toolset toolchain.nix builds with, given the toolsets the RPM metadata has (evaluated only)."""
+    def package(name: str) -> str:
+        return (f'"{name}" = {{ outPath = "/nix/store/{"0" * 32}-{name}"; dev = {{ outPath = "/nix/store/{"1" * 32}'
+                f'-{name}-dev"; }}; version = "1.0"; pname = "{name}"; }};')
+
+    names = ["libstdc++", "libgcc"] + [f"gcc-toolset-{n}-{part}" for n in toolsets
+                                       for part in ("gcc", "gcc-c++", "libstdc++-devel", "binutils")]
+    extra = " ".join(f'{k} = "{v}";' for k, v in args.items())
+    expression = f"""let pkgs = import {ROOT}/tests/nix/mock-pkgs.nix {{ }};
+      in (import {ROOT}/nix/rpm/toolchain.nix {{
+        rpms = {{ {" ".join(package(n) for n in names)} }};
+        glibc = pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{ }};
+        inherit (pkgs) stdenv wrapCCWith wrapBintoolsWith overrideCC;
+        system = "x86_64-linux"; path = "/bin"; {extra}
+      }}).cc.cc.pname"""
+    return subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--read-write-mode", "-E", expression],
+                          capture_output=True, text=True, env={**os.environ, "NIX_CONFIG": NIX}, check=False)
+
+
+def test_a_cuda_variant_builds_with_the_newest_gcc_toolset_its_nvcc_accepts():
+    data = json.loads((ROOT / "policies" / "nvcc-host-compilers.json").read_text())["cuda"]
+    assert data["12.6"]["gcc_max"] < data["12.8"]["gcc_max"]  # the bound moves with the release
+    choices = {}
+    for cuda in ("12.6", "12.8", "13.0"):
+        done = _chosen([12, 13, 14, 15], cuda=cuda)
+        assert done.returncode == 0, done.stderr
+        choices[cuda] = json.loads(done.stdout)
+    assert choices == {c: f"gcc-toolset-{min(15, data[c]['gcc_max'])}" for c in choices}
+    assert json.loads(_chosen([12, 13, 14]).stdout) == "gcc-toolset-14"  # no CUDA: the newest there is
+    assert json.loads(_chosen([12, 14], toolset="12").stdout) == "gcc-toolset-12"
+    too_new = _chosen([12, 14], toolset="14", cuda="12.6")
+    assert too_new.returncode != 0 and "newer than CUDA 12.6's nvcc accepts" in too_new.stderr
+    unknown = _chosen([12], cuda="11.1")
+    assert unknown.returncode != 0 and "no nvcc for CUDA 11.1" in unknown.stderr
+
+
+def test_the_nvcc_bound_is_read_from_host_config_h(tmp_path):
+    """The generator's reading of nvcc's header, on a wheel holding the lines NVIDIA's do."""
+    import zipfile
+
+    sys.path.insert(0, str(TOOL.parent))
+    from gen_nvcc_host_compilers import gcc_bound, release_of
+
+    wheel = tmp_path / "nvidia_cuda_crt-13.0.88-py3-none-manylinux2014_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("nvidia/cu13/include/crt/host_config.h",
+                    "#if defined(__GNUC__)\n\n#if __GNUC__ > 15\n\n#error -- unsupported GNU version! gcc versions "
+                    "later than 15 are not supported!\n\n#endif /* __GNUC__ > 15 */\n")
+    assert (gcc_bound(str(wheel)), release_of(str(wheel))) == (15, "13.0")
+    shipped = json.loads((ROOT / "policies" / "nvcc-host-compilers.json").read_text())
+    assert {w["file"].split("-")[1].rsplit(".", 1)[0] for w in shipped["wheels"]} == set(shipped["cuda"])
+    assert all(len(w["sha256"]) == 64 for w in shipped["wheels"]) and shipped["generated"]

@@ -19,13 +19,32 @@
 , wrapCCWith
 , wrapBintoolsWith
 , overrideCC
-, toolset ? "12"
+  # gcc-toolset-N to build with; by default the newest the metadata has, and for a CUDA variant
+  # (`cuda = "12.8"`) the newest its nvcc accepts (policies/nvcc-host-compilers.json)
+, toolset ? null
+, cuda ? null
 , triple ? "x86_64-redhat-linux"  # the target GCC's RPMs were configured for: its lib/gcc/<triple>/<N>
 }:
 
 let
-  part = name: rpms."gcc-toolset-${toolset}-${name}"
-    or (throw "nix/rpm/toolchain.nix: the RPM metadata has no gcc-toolset-${toolset}-${name}");
+  number = builtins.fromJSON;
+  available = builtins.sort (a: b: number a < number b) (builtins.concatMap
+    (name: let m = builtins.match "gcc-toolset-([0-9]+)-gcc" name; in if m == null then [ ] else m)
+    (builtins.attrNames rpms));
+  nvcc = (builtins.fromJSON (builtins.readFile ../../policies/nvcc-host-compilers.json)).cuda;
+  bound = if cuda == null then null else (nvcc.${cuda} or (throw
+    "nix/rpm/toolchain.nix: abicheck's data has no nvcc for CUDA ${cuda} (it has ${toString (builtins.attrNames nvcc)})")).gcc_max;
+  accepted = builtins.filter (n: bound == null || number n <= bound) available;
+  chosen =
+    if toolset != null then
+      (if bound != null && number toolset > bound
+       then throw "nix/rpm/toolchain.nix: gcc-toolset-${toolset} is newer than CUDA ${cuda}'s nvcc accepts (GCC ${toString bound} at most)"
+       else toolset)
+    else if accepted == [ ] then
+      throw "nix/rpm/toolchain.nix: the RPM metadata has no gcc-toolset${if bound == null then "" else " of GCC ${toString bound} or older for CUDA ${cuda}"}"
+    else builtins.elemAt accepted (builtins.length accepted - 1);
+  part = name: rpms."gcc-toolset-${chosen}-${name}"
+    or (throw "nix/rpm/toolchain.nix: the RPM metadata has no gcc-toolset-${chosen}-${name}");
   parts = [ (part "gcc") (part "gcc-c++") (part "libstdc++-devel") ];
   libstdcxx = rpms."libstdc++" or (throw "nix/rpm/toolchain.nix: the RPM metadata has no libstdc++");
   # EL8's libgcc_s.so.1 (GCC 8.5's, built against glibc 2.28): the one glibc 2.28 loads for
@@ -36,7 +55,7 @@ let
   # `lib`: the runtime libraries, EL8's libstdc++.so.6 and libgcc_s.so.1 (what cc-wrapper takes from
   # cc.lib, and what glibc_2_28's user-defined-trusted-dirs names when built with this compiler).
   merged = builtins.derivation {
-    name = "gcc-toolset-${toolset}-unwrapped";
+    name = "gcc-toolset-${chosen}-unwrapped";
     inherit system;
     builder = shell;
     PATH = path;
@@ -59,7 +78,7 @@ let
     '' ];
   };
   cc = merged // {
-    pname = "gcc-toolset-${toolset}";
+    pname = "gcc-toolset-${chosen}";
     inherit (part "gcc") version;
     isGNU = true;
     langC = true;
@@ -73,6 +92,6 @@ overrideCC stdenv (wrapCCWith {
   # gcc-toolset's own folder first, so that -lstdc++ is its linker script (EL8 libstdc++.so.6 plus the
   # nonshared archive), never a libstdc++.so from elsewhere.
   extraBuildCommands = ''
-    echo "-L${merged}/lib/gcc/${triple}/${toolset}" >> $out/nix-support/cc-ldflags
+    echo "-L${merged}/lib/gcc/${triple}/${chosen}" >> $out/nix-support/cc-ldflags
   '';
 })
