@@ -13,12 +13,14 @@
       pkgsFor = system: import nixpkgs { inherit system; overlays = [ self.overlays.default ]; };
     in
     {
-      # final.abicheck, abicheckHook, glibc_2_28, stdenvGlibc228, and abicheckRelink.{stubsOf,relink},
-      # whose derivations take their system from final's host platform.
+      # final.abicheck, abicheckHook, glibc_2_28, stdenvGlibc228, abicheckRelink.{stubsOf,relink} (their
+      # derivations take their system from final's host platform), and two functions of RPM metadata:
+      # abicheckRpmPackages metadata, and stdenvEl8 { metadata; cuda ? null; }.
       overlays.default = final: _prev:
         let ours = import ./nix { pkgs = final; };
         in {
-          inherit (ours) abicheck abicheckHook glibc_2_28 stdenvGlibc228;
+          inherit (ours) abicheck abicheckHook glibc_2_28 stdenvGlibc228 stdenvEl8;
+          abicheckRpmPackages = ours.rpmPackages;
           abicheckRelink = import ./nix/relink.nix {
             pkgs = final;
             path = final.lib.makeBinPath (with final; [ ours.abicheck patchelf coreutils findutils gnugrep gnused ]);

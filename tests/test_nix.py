@@ -171,7 +171,7 @@ def test_default_exposes_the_four_attributes_and_the_hook_is_wired():
         propagated = map (p: p.mockKind) r.abicheckHook.propagatedBuildInputs;
         pname = r.abicheck.pname;
         src = builtins.attrNames (builtins.readDir r.abicheck.src); }}""")
-    assert top["names"] == ["abicheck", "abicheckHook", "glibc_2_28", "stdenvGlibc228"]
+    assert top["names"] == ["abicheck", "abicheckHook", "glibc_2_28", "rpmPackages", "stdenvEl8", "stdenvGlibc228"]
     assert top["hook"].endswith("/bin/abicheck") and top["hookName"] == "abicheck-hook"
     assert top["script"].endswith("hook.sh") and top["propagated"] == ["buildPythonApplication"]
     assert top["pname"] == "manylinux-abicheck"
@@ -302,7 +302,8 @@ def test_the_flake_exposes_an_overlay_and_packages_for_both_linux_systems():
     assert (outputs["default"], outputs["glibc"]) == ("manylinux-abicheck", "2.28")
     assert outputs["relinkSystem"] == "aarch64-linux"  # from pkgs, never builtins.currentSystem
     assert "mock-patchelf/bin" in outputs["relinkPath"] and "buildPythonApplication/bin" in outputs["relinkPath"]
-    assert outputs["overlay"] == ["abicheck", "abicheckHook", "abicheckRelink", "glibc_2_28", "stdenvGlibc228"]
+    assert outputs["overlay"] == ["abicheck", "abicheckHook", "abicheckRelink", "abicheckRpmPackages", "glibc_2_28",
+                                  "stdenvEl8", "stdenvGlibc228"]
     assert outputs["inputs"].startswith("github:NixOS/nixpkgs/")
 
 

@@ -291,3 +291,20 @@ def test_the_nvcc_bound_is_read_from_host_config_h(tmp_path):
     shipped = json.loads((ROOT / "policies" / "nvcc-host-compilers.json").read_text())
     assert {w["file"].split("-")[1].rsplit(".", 1)[0] for w in shipped["wheels"]} == set(shipped["cuda"])
     assert all(len(w["sha256"]) == 64 for w in shipped["wheels"]) and shipped["generated"]
+
+
+def test_nix_default_exposes_the_rpm_set_and_the_el8_stdenv_as_functions_of_the_metadata(repository, tmp_path):
+    data = metadata(repository, *TOOLSET)
+    (tmp_path / "el8.json").write_text(data.stdout)
+    expression = f"""let
+        nix = import {ROOT}/nix/default.nix {{ pkgs = import {ROOT}/tests/nix/mock-pkgs.nix {{ }}; }};
+        meta = builtins.fromJSON (builtins.readFile {tmp_path / "el8.json"});
+        el8 = nix.stdenvEl8 {{ metadata = meta; cuda = "12.8"; }};
+      in {{ packages = builtins.attrNames (nix.rpmPackages meta); compiler = el8.cc.cc.pname;
+            libc = el8.cc.libc.version; kind = el8.mockKind; }}"""
+    done = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--read-write-mode", "-E", expression],
+                          capture_output=True, text=True, env={**os.environ, "NIX_CONFIG": NIX}, check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["packages"] == sorted(TOOLSET)
+    assert (found["compiler"], found["libc"], found["kind"]) == ("gcc-toolset-12", "2.28", "overrideCC")

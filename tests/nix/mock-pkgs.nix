@@ -20,6 +20,7 @@ let
     inherit lib;
     stdenv = {
       mkDerivation = attrs: drv "mkDerivation" attrs;
+      hostPlatform = { system = "x86_64-linux"; };
       cc = { cc = pkg "gcc-unwrapped" // { lib = pkg "gcc-unwrapped-lib";
                                             override = args: drv "gcc-rebuilt" (args // { pname = "gcc-rebuilt"; }); };
              bintools = { bintools = pkg "binutils-unwrapped"; }; };
@@ -29,6 +30,8 @@ let
     python3 = pkg "python3";
     linuxHeaders = pkg "linux-headers";
     patchelf = pkg "patchelf";
+    rpm = pkg "rpm";
+    cpio = pkg "cpio";
     coreutils = pkg "coreutils";
     findutils = pkg "findutils";
     gnugrep = pkg "gnugrep";
