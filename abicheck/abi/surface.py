@@ -235,10 +235,10 @@ def judged(changes: list[Change], role: str | None) -> list[Change]:
     return sorted(out, key=lambda c: (not c.breaking, c.kind, c.symbol or ""))
 
 
-def _named(s: ExportedSymbol) -> str:
-    """How a change names a symbol: its display, and its C++ name when it has one."""
-    shown = demangle(s.name)
-    return f"{s.display} [{shown}]" if shown else s.display
+def _named(s: ExportedSymbol) -> tuple[str, str | None]:
+    """How a change names a symbol (its display, and its C++ name when it has one), and that C++ name."""
+    cxx = demangle(s.name)
+    return (f"{s.display} [{cxx}]" if cxx else s.display), cxx
 
 
 def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
@@ -261,16 +261,15 @@ def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
     after = {s.key: s for s in new.symbols}
     for key in sorted(before.keys() - after.keys(), key=str):
         s = before[key]
+        shown, cxx = _named(s)
         if s.binding == "weak" and STD_INSTANTIATION.match(s.name):
-            changes.append(Change("removed", False, s.display, f"{_named(s)} ({s.kind}) was removed (a weak "
-                                  "copy of C++ standard library header code: what uses it carries its own)",
-                                  demangle(s.name)))
+            changes.append(Change("removed", False, s.display, f"{shown} ({s.kind}) was removed (a weak copy of "
+                                  "C++ standard library header code: what uses it carries its own)", cxx))
         else:
-            changes.append(Change("removed", True, s.display, f"{_named(s)} ({s.kind}) was removed",
-                                  demangle(s.name)))
+            changes.append(Change("removed", True, s.display, f"{shown} ({s.kind}) was removed", cxx))
     for key in sorted(before.keys() & after.keys(), key=str):
         a, b = before[key], after[key]
-        shown, cxx = _named(a), demangle(a.name)
+        shown, cxx = _named(a)
         if a.kind != b.kind:
             changes.append(Change("changed", True, a.display, f"{shown} changed kind from {a.kind} to {b.kind}", cxx))
         if a.size != b.size:
@@ -282,5 +281,6 @@ def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
                                   f"{a.name}@{a.version} is {'now' if b.default else 'no longer'} the default version"))
     for key in sorted(after.keys() - before.keys(), key=str):
         s = after[key]
-        changes.append(Change("added", False, s.display, f"{_named(s)} ({s.kind}) was added", demangle(s.name)))
+        shown, cxx = _named(s)
+        changes.append(Change("added", False, s.display, f"{shown} ({s.kind}) was added", cxx))
     return sorted(changes, key=lambda c: (not c.breaking, c.kind, c.symbol or ""))

@@ -237,14 +237,8 @@ class MachOFile:
         Each with the dylib its two-level namespace ordinal names, or None (flat
         or dynamic lookup: the interpreter's symbols in an extension).
         """
-        if s._symtab is None:
-            return []
-        _symoff, nsyms, _stroff, _strsize = s._symtab
-        first, count = s._undef if s._undef is not None else (0, nsyms)
-        if first + count > nsyms or count > MAX_UNDEFINED:
-            raise self._fail(f"{count} undefined symbols from index {first} of {nsyms}")
         out = []
-        for strx, ntype, _sect, desc, _value in self._entries(s, first, count):
+        for strx, ntype, _sect, desc, _value in self._entries(s, s._undef, MAX_UNDEFINED, "undefined"):
             if ntype & 0xE0 or ntype & 0x0E != 0 or not ntype & 0x01:
                 continue  # debugging entries, defined symbols, non-external ones
             ordinal = (desc >> 8) & 0xFF
@@ -252,9 +246,16 @@ class MachOFile:
             out.append((self._name(s, strx), library))
         return out
 
-    def _entries(self, s: MachOSlice, first: int, count: int) -> list[tuple[int, int, int, int, int]]:
-        """`count` symbol table entries from index `first`: (strx, type, section, desc, value)."""
-        assert s._symtab is not None
+    def _entries(self, s: MachOSlice, span: tuple[int, int] | None, cap: int,
+                 what: str) -> list[tuple[int, int, int, int, int]]:
+        """The symbol table entries of `span` (first index, count: LC_DYSYMTAB's range of `what` symbols; the
+        whole table without one), each (strx, type, section, desc, value); none without a symbol table."""
+        if s._symtab is None:
+            return []
+        nsyms = s._symtab[1]
+        first, count = span if span is not None else (0, nsyms)
+        if first + count > nsyms or count > cap:
+            raise self._fail(f"{count} {what} symbols from index {first} of {nsyms}")
         entry = 16 if s._is64 else 12
         table = self._read(s._base + s._symtab[0] + first * entry, count * entry)
         return list(struct.Struct(s._endian + ("IBBHQ" if s._is64 else "IBBHI")).iter_unpack(table))
@@ -296,14 +297,8 @@ class MachOFile:
         """
         if s._trie is not None:
             return self._trie_exports(s)
-        if s._symtab is None:
-            return []
-        _symoff, nsyms, _stroff, _strsize = s._symtab
-        first, count = s._extdef if s._extdef is not None else (0, nsyms)
-        if first + count > nsyms or count > MAX_EXPORTS:
-            raise self._fail(f"{count} defined symbols from index {first} of {nsyms}")
         out = []
-        for strx, ntype, sect, desc, _value in self._entries(s, first, count):
+        for strx, ntype, sect, desc, _value in self._entries(s, s._extdef, MAX_EXPORTS, "defined"):
             if ntype & 0xF1 != 0x01 or ntype & 0x0E not in (0x0E, 0x02):
                 continue  # debugging, private or non-external entries; only section and absolute definitions
             kind = self._section_kind(s, sect) if ntype & 0x0E == 0x0E else "object"

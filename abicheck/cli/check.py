@@ -45,10 +45,10 @@ def shorten(path: str, width: int) -> str:
     """`path` in at most `width` characters, leading folders dropped whole: `…/pkg/_ops.abi3.so`."""
     if len(path) <= width:
         return path
-    cut = len(path) - (width - 2)  # room for "…/"
-    for at, char in enumerate(path):
-        if at >= cut and char in "/!":
-            return "…/" + path[at + 1:]
+    cut = len(path) - (width - 2)  # room for "…/": the first separator from there on
+    found = [at for at in (path.find("/", cut), path.find("!", cut)) if at >= 0]
+    if found:
+        return "…/" + path[min(found) + 1:]
     return "…" + path[-(width - 1):]  # one name longer than the line: its end
 
 
