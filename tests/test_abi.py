@@ -418,3 +418,40 @@ def test_a_streamed_member_whose_exports_lie_past_the_kept_head_is_read_again(tm
     streamed = load_surfaces(wheel)
     assert {n: s.to_dict() for n, s in streamed.items()} == {n: s.to_dict() for n, s in whole.items()}
     assert len(whole["s/libsurface.dylib"].symbols) == 5 and len(whole["s/surface.dll"].symbols) == 5
+
+
+REAL_EXTENSION = r"""
+#include <Python.h>
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "fast", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_%s(void) { return PyModule_Create(&def); }
+int %s(void) { return 1; }
+"""
+
+
+@pytest.mark.requires("gcc")
+def test_the_extension_module_verdicts_are_what_importing_it_says(tmp_path):
+    """abi diff's "not an interface" and "breaking" for an extension module, against CPython importing each build."""
+    import sys
+    import sysconfig
+
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    builds = {}
+    for release, init, helper in (("v1", "fast", "old_helper"), ("v2", "fast", "new_helper"),
+                                  ("v3", "other", "new_helper")):
+        folder = tmp_path / release
+        folder.mkdir()
+        (folder / "fast.c").write_text(REAL_EXTENSION % (init, helper))
+        subprocess.run(["gcc", "-shared", "-fPIC", f"-I{sysconfig.get_paths()['include']}", "-o",
+                        str(folder / f"fast{suffix}"), str(folder / "fast.c")], check=True)
+        builds[release] = folder / f"fast{suffix}"
+
+    def imports(release: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", "import fast"], cwd=builds[release].parent,
+                              capture_output=True, text=True)
+
+    assert imports("v1").returncode == imports("v2").returncode == 0  # a helper gone: Python does not notice
+    refused = imports("v3")
+    assert refused.returncode != 0 and "does not define module export function (PyInit_fast)" in refused.stderr
+    assert run_cli("abi", "diff", str(builds["v1"]), str(builds["v2"])).returncode == 0
+    broken = run_cli("abi", "diff", str(builds["v1"]), str(builds["v3"]))
+    assert broken.returncode == 1 and "BREAKING   PyInit_fast (func) was removed" in broken.stdout
