@@ -20,9 +20,6 @@ from abicheck.abi.surface import (
     pe_surface,
     surface_of,
 )
-from abicheck.binary.elf import open_elf
-from abicheck.binary.macho import is_macho
-from abicheck.binary.pe import is_pe
 from abicheck.cli.check import emit, fail
 from abicheck.cli.output import err, out, write_file
 from abicheck.errors import InputError, UsageError
@@ -53,14 +50,11 @@ def load_surfaces(path: str) -> dict[str, Surface]:
         raise InputError(exc.strerror or str(exc), path) from None
     if head.lstrip()[:1] == b"{":
         return _dump_surfaces(path)
-    if is_macho(head) or is_pe(head):
-        return _scanned_surfaces(path, wheel=False)
-    with open_elf(path) as reader:
-        return {"": surface_of(reader, path)}
+    return _scanned_surfaces(path, wheel=False)  # one driver for every format, as check reads them
 
 
 def _scanned_surfaces(path: str, wheel: bool) -> dict[str, Surface]:
-    """The surfaces of a wheel's shared objects, or of one Mach-O or PE file, read as `check` reads them.
+    """The surfaces of a wheel's shared objects, or of one object file of any format, read as `check` reads them.
 
     ELF executables in a wheel have no surface a program links against and are left out.
     """
@@ -72,7 +66,7 @@ def _scanned_surfaces(path: str, wheel: bool) -> dict[str, Surface]:
                         for arch, s in macho_surfaces(ctx.macho, ctx.path).items()}
             if ctx.pe is not None:
                 return {name: pe_surface(ctx.pe, ctx.path)}
-            return {name: surface_of(ctx.reader, ctx.path)} if ctx.facts.type == "DYN" else {}
+            return {name: surface_of(ctx.reader, ctx.path)} if ctx.facts.type == "DYN" or not wheel else {}
 
         examined = [e.value for e in run.objects([path], surface, keep=False)]
     if run.problems:
