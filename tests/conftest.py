@@ -136,9 +136,10 @@ def builder_path() -> str:
     return f"{SCRIPTS}:/usr/bin:/bin"
 
 
-def run_cli(*args: str, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
-    """Run the installed `abicheck` console script as a user would: the one beside this interpreter."""
+def run_cli(*args: str, cwd: str | Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `abicheck` console script as a user would: the one beside this interpreter. A
+    `timeout` turns a hang into a failure (subprocess.TimeoutExpired)."""
     script = SCRIPTS / "abicheck"
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "abicheck"]
     return subprocess.run([*command, *args], capture_output=True, text=True, cwd=cwd, check=False,
-                          env={**os.environ, "COLUMNS": "200"})
+                          env={**os.environ, "COLUMNS": "200"}, timeout=timeout)

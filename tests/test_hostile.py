@@ -449,3 +449,32 @@ def test_an_unreadable_build_folder_is_an_error_not_nothing_built(tmp_path):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "build: error: cannot list the kernel's build outputs: Permission denied" in done.stdout
     assert "build the kernel first" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("target", ["/", "..", "../..", "."])
+def test_a_variant_folder_linking_to_a_folder_above_it_is_refused_not_walked(tmp_path, target):
+    """`build/<variant> -> /` once made a check walk the whole machine (it read every wheel under /opt)."""
+    kernel = tmp_path / "kernel"
+    (kernel / "build").mkdir(parents=True)
+    os.symlink(target, kernel / "build" / "torch29-cxx11-cpu-x86_64-linux")
+    done = run_cli("check", str(kernel), timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "torch29-cxx11-cpu-x86_64-linux: error: a variant folder that links to " in done.stdout
+    assert "a folder holding it: not followed" in done.stdout
+
+
+def test_a_variant_folder_linking_out_of_the_tree_is_checked_as_a_nix_bundle_has_it(tmp_path):
+    """`nix build` leaves result/<variant> as links to store paths: they are followed."""
+    store = tmp_path / "store" / "abc-relu-torch29-cxx11-cpu-x86_64-linux"
+    store.mkdir(parents=True)
+    shutil.copy(HOST, store / "_ops.abi3.so")
+    kernel = tmp_path / "kernel"
+    (kernel / "result").mkdir(parents=True)
+    os.symlink(store, kernel / "result" / "torch29-cxx11-cpu-x86_64-linux")
+    done = run_cli("check", str(kernel), "--format", "json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["errors"] == []
+    [artifact] = report["artifacts"]
+    assert artifact["path"].endswith("result/torch29-cxx11-cpu-x86_64-linux/_ops.abi3.so")
+    assert any(f["code"] == "AB101" for f in artifact["findings"])

@@ -44,7 +44,21 @@ def _variant_children(folder: str, by_metadata: bool = True, strict: bool = Fals
         if strict:
             raise InputError(f"cannot list the kernel's build outputs: {exc.strerror or exc}", folder) from None
         return []
-    return [os.path.join(folder, n) for n in names if _is_variant_folder(folder, n, by_metadata)]
+    found = [os.path.join(folder, n) for n in names if _is_variant_folder(folder, n, by_metadata)]
+    for path in found:
+        _refuse_link_to_a_holder(path)
+    return found
+
+
+def _refuse_link_to_a_holder(path: str) -> None:
+    """A variant folder may be a link (a Nix bundle's `result/<variant>` names a store path), but not one to a
+    folder that holds it, `/` or `..`: walking it would check the whole tree above, or the whole machine."""
+    if not os.path.islink(path):
+        return
+    real = os.path.realpath(path)
+    holder = os.path.realpath(os.path.dirname(path))
+    if holder == real or holder.startswith(real.rstrip(os.sep) + os.sep):
+        raise InputError(f"a variant folder that links to {real}, a folder holding it: not followed", path)
 
 
 def find_variant_dirs(root: str, strict: bool = False) -> list[str] | None:
