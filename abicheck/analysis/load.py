@@ -35,12 +35,15 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
             sonames.setdefault(_where(record), {}).setdefault(record.facts.soname, record.origin.relpath)
     at_hand: dict[str, dict[str, str]] = {}  # the wheels being checked: distribution -> library -> path
     exports_at_hand: dict[str, Exports] = {}  # their libraries' exports, by path in site-packages
+    listed: set[str] = set()  # the wheels whose files are in at_hand: each once, not once per object
     for record in objects:
         container = record.origin.container
         if container is not None and container.kind == "wheel" and container.wheel and container.wheel.name:
             shipped_by = at_hand.setdefault(canonicalize_name(container.wheel.name), {})
-            for path in sorted(container.files):
-                shipped_by.setdefault(posixpath.basename(path), path)
+            if container.path not in listed:
+                listed.add(container.path)
+                for path in sorted(container.files):
+                    shipped_by.setdefault(posixpath.basename(path), path)
             if record.tables is not None and record.tables.exports is not None:
                 exports_at_hand.setdefault(record.origin.relpath, record.tables.exports)
     environments: dict[tuple[str, str | None, str | None, str | None, str | None], Environment] = {}

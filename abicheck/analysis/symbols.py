@@ -341,8 +341,10 @@ def resolve_object_imports(ctx: LoadContext, scope: list[Provider],
     if groups:
         result = ImportResult()
         missing: dict[tuple[str, str | None, str | None], list[Provider]] = {}
+        grouped = group_imports(tables.imports, skip)  # once: only the scope differs from group to group
+        memo: Memo = {}
         for group in groups:
-            found = resolve_imports(tables.imports, group, ctx.facts.arch, skip, ctx.target.policy)
+            found = resolve_grouped(grouped, group, ctx.facts.arch, ctx.target.policy, memo)
             result.checked = max(result.checked, found.checked)
             for name, version, library, searched in found.missing:
                 missing.setdefault((name, version, library), searched)
@@ -416,8 +418,14 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
     Imports are grouped by the library and version they need, so each group
     costs one set operation per library rather than a lookup per symbol.
     """
-    result = ImportResult()
-    by_name = {p.library: p for p in scope}
+    return resolve_grouped(group_imports(imports, skip), scope, arch, policy)
+
+
+Grouped = tuple[dict[tuple[str, str], set[str]], set[str]]  # (library, version) -> names; unversioned names
+
+
+def group_imports(imports: Iterable[Import], skip: Callable[[str], bool]) -> Grouped:
+    """The imports not skipped, versioned ones grouped by the library and version they need."""
     versioned: dict[tuple[str, str], set[str]] = {}
     unversioned: set[str] = set()
     for name, version, library in imports:
@@ -427,13 +435,36 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
             versioned.setdefault((library, version), set()).add(name)
         else:
             unversioned.add(name)
+    return versioned, unversioned
+
+
+Memo = dict[tuple[str, str, str | None, int, str | None], "set[str] | None"]
+
+
+def resolve_grouped(grouped: Grouped, scope: list[Provider], arch: str | None,
+                    policy: Policy | None = None, memo: Memo | None = None) -> ImportResult:
+    """`resolve_imports` on imports already grouped. With `memo`, shared by the scopes of one object's dlopen
+    groups (the same libraries, met again from another root), each library is asked once per version."""
+    versioned, unversioned = grouped
+    result = ImportResult()
+    by_name = {p.library: p for p in scope}
+
+    def defined(provider: Provider, names: set[str], version: str | None) -> set[str] | None:
+        if memo is None:
+            return provider.defined(arch, names, version, policy if version is None else None)
+        key = (provider.library, provider.kind, provider.where, id(provider.exports), version)
+        if key not in memo:  # unversioned: asked of all the object's names, so that any scope can reuse it
+            memo[key] = provider.defined(arch, names if version is not None else unversioned, version,
+                                         policy if version is None else None)
+        return memo[key]
+
     for (library, version), names in versioned.items():
         provider = by_name.get(library) or (by_name.get("ld.so") if is_loader(library) else None)
         if provider is not None and provider.kind in (SHIPPED_LIB, ON_DISK) and not provider.exports.has_version(
                 version):
             result.checked += len(names)  # the library lacks the whole version: AB311 names it once
             continue
-        found = provider.defined(arch, names, version) if provider is not None else None
+        found = defined(provider, names, version) if provider is not None else None
         if found is None:
             why = "not in the object's load scope" if provider is None else (
                 provider.why or f"its {version} exports are not in abicheck's data")
@@ -448,7 +479,7 @@ def resolve_imports(imports: Iterable[Import], scope: list[Provider], arch: str 
     for provider in scope:
         if not remaining:
             break
-        found = provider.defined(arch, remaining, None, policy)
+        found = defined(provider, remaining, None)
         if found is None:
             unknown.append(provider)
         elif found:
