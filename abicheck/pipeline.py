@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from abicheck.analysis.load import load_contexts
 from abicheck.analysis.objects import TableBudget, foreign_imports, python_imports, torch_imports
@@ -187,8 +187,7 @@ class Run:
         return [InputProblem(p.path or "", p.message) for p in problems]
 
 
-@dataclass(frozen=True)
-class _Checked:
+class _Checked(NamedTuple):
     """One object's own findings and what its result shows, before the load stage adds to them."""
 
     path: str

@@ -52,7 +52,7 @@ def _exercise(data: bytes) -> None:
         reader = ElfReader(data, "fuzz.so")
         reader.imports()
         reader.exports()
-        reader.imports({n.index for n in reader.facts.version_needs})
+        reader.imports({n.versym for n in reader.facts.version_needs})
         reader.version_definitions()
     except ElfError as exc:  # the reader's own error type, and nothing else
         assert "\n" not in str(exc)

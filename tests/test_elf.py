@@ -83,7 +83,7 @@ def test_stripped_and_sectionless_twins_read_the_same():
 
 def test_selective_import_decodes_only_the_requested_versions():
     with open_elf(bin_path("x86_64/newglibc.so")) as reader:
-        index = {n.index for n in reader.facts.version_needs if n.version == "GLIBC_2.34"}
+        index = {n.versym for n in reader.facts.version_needs if n.version == "GLIBC_2.34"}
         names = sorted(s.display for s in reader.imports(index))
     assert names == ["dlopen@GLIBC_2.34", "pthread_create@GLIBC_2.34", "pthread_join@GLIBC_2.34"]
 

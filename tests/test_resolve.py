@@ -241,7 +241,7 @@ def test_show_prints_where_each_needed_library_comes_from(tmp_path):
 ])
 def test_search_path_expansion(runpath, relpath, expected):
     facts = read_facts(bin_path("x86_64/needs-libbar-origin.so"))
-    facts = type(facts)(**{**facts.__dict__, "runpath": (runpath,)})
+    facts = facts._replace(runpath=(runpath,))
     assert search_path(facts, relpath).entries == [(runpath, expected)]
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from abicheck.binary import Format
 from abicheck.binary.demangle import demangle
@@ -44,8 +44,7 @@ MACHO_LINKER_SYMBOLS = frozenset({
 _KINDS = {"func": "func", "ifunc": "func", "object": "object", "common": "object", "tls": "tls"}
 
 
-@dataclass(frozen=True)
-class ExportedSymbol:
+class ExportedSymbol(NamedTuple):
     name: str
     version: str | None  # None: unversioned
     default: bool  # `name@@version` (what new links bind) rather than `name@version`
@@ -89,7 +88,7 @@ class Surface:
             "soname": self.soname,
             "machine": self.machine,
             "versions": self.versions,
-            "symbols": [asdict(s) for s in self.symbols],
+            "symbols": [s._asdict() for s in self.symbols],
         }
         if self.parents:  # only when present, so that older dumps keep their digests
             data["parents"] = {v: list(p) for v, p in sorted(self.parents.items())}
@@ -181,8 +180,7 @@ def pe_surface(pe: PEFile, path: str = "") -> Surface:
 
 # --- diff ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     kind: str  # removed, added, changed, soname, version-removed, version-added
     breaking: bool
     symbol: str | None
@@ -190,7 +188,7 @@ class Change:
     demangled: str | None = None  # the C++ name, when the symbol is one and cpp-demangle is installed
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self._asdict()
 
 
 # What dependents outside a wheel cannot bind to, so that its changes break none of them.
@@ -225,10 +223,10 @@ def judged(changes: list[Change], role: str | None) -> list[Change]:
         if not change.breaking:
             out.append(change)
         elif role == "extension" and not (change.symbol or "").lstrip("_").startswith("PyInit_"):
-            out.append(replace(change, breaking=False, message=change.message + " (not an interface: Python "
+            out.append(change._replace(breaking=False, message=change.message + " (not an interface: Python "
                                "loads an extension module by path and looks up only its PyInit_ function)"))
         elif role == "vendored":
-            out.append(replace(change, breaking=False, message=change.message + " (a vendored library: only "
+            out.append(change._replace(breaking=False, message=change.message + " (a vendored library: only "
                                "the wheel's own modules load it, and they ship with it)"))
         else:
             out.append(change)

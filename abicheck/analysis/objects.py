@@ -11,8 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from abicheck.analysis.torch import TORCH_LIBRARIES, is_torch_symbol
 from abicheck.binary.elf import ElfReader
@@ -25,8 +24,7 @@ from abicheck.target import Target
 TABLES_BUDGET = 256 << 20  # bytes of shipped libraries' export tables kept for the symbol resolution stage
 
 
-@dataclass(frozen=True)
-class TorchImports:
+class TorchImports(NamedTuple):
     """A kernel's imports of torch's own symbols, and which of them the torch it meets lacks."""
 
     scope: tuple[str, ...]  # the torch libraries it names in NEEDED, and theirs
@@ -93,8 +91,7 @@ def foreign_imports(binary: MachOFile | PEFile) -> dict[str, Any]:
     return report
 
 
-@dataclass(frozen=True)
-class KeptTables:
+class KeptTables(NamedTuple):
     """An ELF object's non-weak imports, and its export tables when the budget allowed."""
 
     imports: tuple[tuple[str, str | None, str | None], ...]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from abicheck.policy.data import load_json
 
@@ -29,8 +29,7 @@ def canonicalize_name(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
-@dataclass(frozen=True)
-class TorchBuild:
+class TorchBuild(NamedTuple):
     """One torch wheel: its `torch/lib` libraries and the provider wheels it installs."""
 
     version: str  # "2.9.1"

@@ -23,7 +23,7 @@ import os
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from abicheck.binary.elf import ElfFacts
 from abicheck.policy.manylinux import GLIBC_LIBRARIES, Policy, is_loader
@@ -33,8 +33,7 @@ EXTRA, UNREACHABLE, MISSING, UNVERIFIED = "extra", "unreachable", "missing", "un
 FOUND = (SHIPPED, SYSTEM, DEPENDENCY)
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """Where one NEEDED library comes from (`how`), and from what (`where`)."""
 
     library: str

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from abicheck.analysis.loaded import left_to_its_loader
 from abicheck.analysis.resolver import DEPENDENCY, SHIPPED, SYSTEM, Resolved
@@ -57,8 +57,7 @@ PROGRAM_LIBRARIES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", 
 Import = tuple[str, "str | None", "str | None"]  # (name, version, the library its version need names)
 
 
-@dataclass(frozen=True)
-class Provider:
+class Provider(NamedTuple):
     """One library of the scope, and how its exports are known."""
 
     library: str

@@ -392,7 +392,7 @@ class ElfReader:
                 i: (name, None) for i, name in self.version_definitions().items()
             }
             for need in self.facts.version_needs:
-                table[need.index] = (need.version, need.library)
+                table[need.versym] = (need.version, need.library)
             self._version_names = table
         return self._version_names
 
@@ -594,7 +594,7 @@ class ElfReader:
     def imports(self, versions: set[int] | None = None) -> list[Symbol]:
         """Undefined dynamic symbols, optionally only those bound to `versions`.
 
-        With `versions` (a set of version indices, as in `VersionNeed.index`)
+        With `versions` (a set of version indices, as in `VersionNeed.versym`)
         only the matching entries of `.gnu.version` are decoded. The full list
         is decoded once per reader: several rules read it (stable ABI, torch
         symbols, C++ ABI); callers must not modify it.

@@ -9,8 +9,7 @@ one-line reason a file is not ELF.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import NamedTuple, Protocol, Union
 
 
 class ByteSource(Protocol):
@@ -79,18 +78,16 @@ MACHINE_NAMES = {
 _LINKER_SCRIPT_WORDS = (b"/*", b"GROUP", b"INPUT", b"OUTPUT_FORMAT", b"SEARCH_DIR", b"AS_NEEDED")
 
 
-@dataclass(frozen=True)
-class VersionNeed:
+class VersionNeed(NamedTuple):
     """One entry of `.gnu.version_r`: `library` must provide `version`."""
 
     library: str
     version: str
     weak: bool
-    index: int  # vna_other: the `.gnu.version` value that refers to this need
+    versym: int  # vna_other: the `.gnu.version` value that refers to this need
 
 
-@dataclass(frozen=True)
-class Symbol:
+class Symbol(NamedTuple):
     """A `.dynsym` entry with its version resolved."""
 
     name: str
@@ -107,8 +104,7 @@ class Symbol:
         return f"{self.name}@{self.version}" if self.version else self.name
 
 
-@dataclass(frozen=True)
-class ElfFacts:
+class ElfFacts(NamedTuple):
     """The cheap facts of one ELF object; all that most rules need."""
 
     elf_class: int  # 32 or 64

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from abicheck.binary.elf_model import Buffer
 from abicheck.errors import InputError
@@ -66,8 +67,7 @@ def _version(value: int) -> str:
     return f"{major}.{minor}" + (f".{patch}" if patch else "")
 
 
-@dataclass(frozen=True)
-class MachOExport:
+class MachOExport(NamedTuple):
     """One name a dylib exports: `_answer` as written (C names carry a leading `_`)."""
 
     name: str

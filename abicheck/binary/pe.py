@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from abicheck.binary.elf_model import Buffer
 from abicheck.errors import InputError
@@ -31,8 +32,7 @@ def is_pe(head: bytes) -> bool:
     return head[:2] == b"MZ"
 
 
-@dataclass(frozen=True)
-class PEExport:
+class PEExport(NamedTuple):
     """One export: by name, or by ordinal alone (`#7`)."""
 
     name: str

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Set
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar, Union
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeVar, Union
 
 from abicheck.binary import Format
 from abicheck.binary.elf import ElfReader
@@ -34,8 +35,7 @@ ContainerKind = Literal["wheel", "dir", "file"]
 FOREIGN_HEAD = 1 << 20  # kept of a streamed Mach-O or PE member: load commands and PE headers sit at the start
 
 
-@dataclass(frozen=True)
-class Container:
+class Container(NamedTuple):
     """Where objects were found together: a wheel, a directory tree (one variant folder), or a loose file.
 
     The resolution stage looks for each NEEDED library in it, the way the
@@ -47,13 +47,12 @@ class Container:
     kind: ContainerKind
     root: str | None = None  # on disk: the directory, or a loose file's folder
     files: Set[str] = frozenset()  # a wheel's fills as its members are read: complete once the scan ends
-    links: Mapping[str, str] = field(default_factory=dict)  # in a directory: symlink -> the ELF file it names
+    links: Mapping[str, str] = MappingProxyType({})  # in a directory: symlink -> the ELF file it names
     metadata: str | None = None  # a wheel's METADATA text
     wheel: WheelTags | None = None
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(NamedTuple):
     """Where an artifact was found."""
 
     display: str  # `dist.whl!pkg/_C.abi3.so`, `build/<variant>/relu/_relu.abi3.so`

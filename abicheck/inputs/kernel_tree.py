@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from abicheck.errors import InputError
 from abicheck.inputs.files import read_file
@@ -19,8 +19,7 @@ from abicheck.inputs.variants import Variant, looks_like_variant, parse_variant
 OUTPUT_FOLDERS = ("result", "build")  # looked for in this order, as kernel-builder does
 
 
-@dataclass(frozen=True)
-class VariantDir:
+class VariantDir(NamedTuple):
     path: str
     variant: Variant
     metadata_path: str | None = None

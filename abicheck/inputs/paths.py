@@ -13,7 +13,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from abicheck.binary import Format
 from abicheck.binary.elf import ELF_MAGIC, describe_non_elf, is_lfs_pointer
@@ -24,8 +24,7 @@ from abicheck.inputs.variants import backends
 from abicheck.policy.manylinux import satisfied_by_shipping
 
 
-@dataclass(frozen=True)
-class FoundFile:
+class FoundFile(NamedTuple):
     path: str  # as it is opened
     display: str  # as it is reported
     relocatable: bool = False  # an ELF object file (.o, ET_REL): never loaded by the loader

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Optional
 
 from abicheck.binary import Format
@@ -72,7 +71,7 @@ def scan(paths: list[str], problems: list[InputError], jobs: int = 1, skipped: l
 def _placed(items: Iterator[Artifact], number: int) -> Iterator[Artifact]:
     """A wheel member's place is its archive index; anything else's, its place in the walk."""
     for index, item in enumerate(items):
-        item.origin = replace(item.origin, position=(number, item.origin.position[1] if item.origin.wheel is not None
+        item.origin = item.origin._replace(position=(number, item.origin.position[1] if item.origin.wheel is not None
                                                      else index))
         yield item
 

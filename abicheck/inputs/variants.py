@@ -21,9 +21,8 @@ architecture and the OS.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from abicheck.errors import InputError
 from abicheck.policy.data import load_json
@@ -59,8 +58,7 @@ def grammar_text() -> str:
             f"tvm-ffi<major><minor>-{tail}, or torch-{{{'|'.join(g['noarch'])}}} (no architecture)")
 
 
-@dataclass(frozen=True)
-class Variant:
+class Variant(NamedTuple):
     """A parsed build-variant name."""
 
     name: str

@@ -11,9 +11,11 @@ import heapq
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from itertools import pairwise
+from types import MappingProxyType
+from typing import NamedTuple
 
 from abicheck.binary import Format
 from abicheck.binary.elf import describe_non_elf, is_lfs_pointer
@@ -63,14 +65,13 @@ def _entry_count(path: str) -> int | None:
         return None  # zipfile says what is wrong
 
 
-@dataclass(frozen=True)
-class WheelTags:
+class WheelTags(NamedTuple):
     """What a wheel's file name claims."""
 
     name: str | None
     platforms: tuple[str, ...]
     abi3: bool
-    claims: dict[str, Policy] = field(default_factory=dict)  # arch -> oldest claimed policy
+    claims: Mapping[str, Policy] = MappingProxyType({})  # arch -> oldest claimed policy
     abi3_python: tuple[int, int] | None = None  # cp39-abi3 -> (3, 9)
     pythons: tuple[str, ...] = ()  # interpreters of its version-specific tags (cp311); none for py3 or abi3
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, NamedTuple
 
 from abicheck.errors import InputError, UsageError
 from abicheck.inputs.files import read_file
@@ -22,8 +21,7 @@ from abicheck.policy.data import load_json
 _LIST_KEYS = ("torch_libraries", "families", "drivers", "allowed")
 
 
-@dataclass(frozen=True)
-class BackendContext:
+class BackendContext(NamedTuple):
     """The backend an object was built for, and where that knowledge came from."""
 
     backend: str

@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 import auditwheel  # type: ignore[import-untyped]
 
@@ -64,8 +65,7 @@ def is_loader(library: str) -> bool:
     return bool(_LOADER.match(library))
 
 
-@dataclass(frozen=True)
-class VersionLimit:
+class VersionLimit(NamedTuple):
     """What one policy allows for one version prefix on one architecture."""
 
     prefix: str

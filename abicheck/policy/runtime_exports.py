@@ -9,14 +9,13 @@ checked, not "not checked".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from abicheck.policy.export_index import ExportIndex, IndexedLibrary, export_index
 
 
-@dataclass(frozen=True)
-class RuntimeWheel:
+class RuntimeWheel(NamedTuple):
     """One indexed runtime wheel: a distribution at one version for one architecture."""
 
     bit: int

@@ -9,8 +9,8 @@ torch wheels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from abicheck.policy.export_index import ExportIndex, export_index
 
@@ -26,8 +26,7 @@ def release_key(version: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
-@dataclass(frozen=True)
-class IndexedBuild:
+class IndexedBuild(NamedTuple):
     """One torch wheel whose libraries' exports are in the index."""
 
     bit: int

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
 from abicheck.binary import Format
 
@@ -20,8 +19,7 @@ ELF_ONLY: frozenset[Format] = frozenset({"elf"})
 MACOS_AND_WINDOWS: frozenset[Format] = frozenset({"macho", "pe"})
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One rule. Codes never change meaning once released (`abicheck explain CODE`)."""
 
     code: str
@@ -31,8 +29,7 @@ class Rule:
     scope: Scope = "object"
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """A function that reads one context and yields findings of `rules`, for objects of `formats`."""
 
     function: Callable[[Any], Iterable[Finding]]

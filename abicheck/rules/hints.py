@@ -12,8 +12,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from abicheck.policy import glibc_symbols
 from abicheck.policy.data import load_json
@@ -22,8 +22,7 @@ from abicheck.policy.manylinux import Policy, numeric, split_version
 REBUILD, CODE_CHANGE, TOOLCHAIN = "rebuild", "code-change", "toolchain"
 
 
-@dataclass(frozen=True)
-class Hint:
+class Hint(NamedTuple):
     kind: str
     text: str
 

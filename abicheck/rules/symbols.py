@@ -90,14 +90,14 @@ def check_versions(ctx: ObjectContext) -> Iterator[Finding]:
     if not needs:
         return
 
-    by_index = {need.index: need for need in needs}
+    by_versym = {need.versym: need for need in needs}
     used: set[int] = set()
-    symbols = sorted(ctx.reader.imports(set(by_index)), key=lambda s: (s.name, s.version or ""))
+    symbols = sorted(ctx.reader.imports(set(by_versym)), key=lambda s: (s.name, s.version or ""))
     for sym in symbols:
         need = next((n for n in needs if n.version == sym.version and n.library == sym.library), None)
         if need is None:
             continue
-        used.add(need.index)
+        used.add(need.versym)
         demangled = demangle(sym.name)
         hint = hint_for(sym.name, need.version, need.library, ctx.policy, ctx.arch)
         yield ctx.finding(
@@ -110,7 +110,7 @@ def check_versions(ctx: ObjectContext) -> Iterator[Finding]:
         )
     # The loader checks every non-weak need, even one no symbol refers to.
     for need in needs:
-        if need.index not in used:
+        if need.versym not in used:
             hint = hint_for(None, need.version, need.library, ctx.policy, ctx.arch)
             yield ctx.finding(
                 AB101,
