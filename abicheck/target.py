@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from abicheck.analysis.providers import providers
 from abicheck.analysis.torch import TORCH_LIBRARIES, TorchSource, indexed_torch, load_torch
@@ -44,8 +45,7 @@ _TAG_ARCHES = {"arm64": ("aarch64",), "x86_64": ("x86_64",), "universal2": ("x86
                "win_amd64": ("x86_64",), "win_arm64": ("aarch64",), "win32": ("i686",)}
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """What one object must meet, each value with why it was chosen."""
 
     kind: TargetKind  # "wheel": an FHS system; "nix": the Nix store

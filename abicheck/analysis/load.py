@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
 
 from abicheck.analysis.environment import build_environment
 from abicheck.analysis.loaded import group_roots, settle
@@ -91,7 +90,7 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
 
     for (where, relpath), ctx in contexts.items():
         groups = tuple(scope_of((where, root)) for root in group_roots(where, relpath, loaders) if root != relpath)
-        yield replace(ctx, imports=resolve_object_imports(ctx, scope_of((where, relpath)), groups))
+        yield ctx._replace(imports=resolve_object_imports(ctx, scope_of((where, relpath)), groups))
 
 
 def _container(record: ObjectRecord) -> Container:

@@ -57,7 +57,7 @@ def _to_reach(ctx: ObjectContext, policy: Policy) -> dict | None:
     """Count the AB101 findings against `policy` by what fixes them."""
     if ctx.facts.arch not in policy.arches:
         return None
-    findings = list(run_rules(replace(ctx, target=replace(ctx.target, policy=policy)), {"AB101"}))
+    findings = list(run_rules(ctx._replace(target=ctx.target._replace(policy=policy)), {"AB101"}))
     counts = {"rebuild": 0, "code-change": 0, "toolchain": 0}
     for f in findings:
         counts[f.hint_kind or "rebuild"] += 1

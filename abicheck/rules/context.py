@@ -11,8 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from abicheck.binary.elf import ElfFacts, ElfReader
 from abicheck.binary.macho import MachOFile
@@ -33,23 +32,14 @@ if TYPE_CHECKING:
     from abicheck.target import Target
 
 
-class _HasPath(Protocol):
-    @property
-    def path(self) -> str: ...
+def _finding(path: str, rule: Rule, message: str, hint: str, extra: dict[str, Any]) -> Finding:
+    """A finding of `rule` about a context's path (an object, a wheel, a variant folder): each context's
+    `finding()`. (The contexts are NamedTuples, which take no mixin.)"""
+    return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=path, **extra)
 
 
-class _Reports:
-    """`finding()`: a finding of a rule about this context's path (an object, a wheel, a variant folder)."""
-
-    def finding(self: _HasPath, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
-        return Finding(code=rule.code, name=rule.name, message=message, hint=hint, path=self.path, **extra)
-
-
-@dataclass(frozen=True)
-class ObjectContext(_Reports):
+class ObjectContext(NamedTuple):
     """One object while it is open: its binary, its origin, its target, and the torch imports found."""
-
-    scope: ClassVar[Scope] = "object"
 
     origin: Origin
     format: Format
@@ -60,6 +50,13 @@ class ObjectContext(_Reports):
     @property
     def path(self) -> str:
         return self.origin.display
+
+    @property
+    def scope(self) -> Scope:
+        return "object"
+
+    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
+        return _finding(self.path, rule, message, hint, extra)
 
     @property
     def reader(self) -> ElfReader:
@@ -104,8 +101,7 @@ class ObjectContext(_Reports):
         return self.target.variant
 
 
-@dataclass(frozen=True)
-class ObjectRecord:
+class ObjectRecord(NamedTuple):
     """One ELF object after its own rules ran: what the load stage needs once its bytes are released."""
 
     origin: Origin
@@ -120,11 +116,8 @@ class ObjectRecord:
         return self.origin.display
 
 
-@dataclass(frozen=True)
-class LoadContext(_Reports):
+class LoadContext(NamedTuple):
     """One ELF object after the whole input was scanned: where each NEEDED library and import comes from."""
-
-    scope: ClassVar[Scope] = "load"
 
     object: ObjectRecord
     resolved: tuple[Resolved, ...]
@@ -139,6 +132,13 @@ class LoadContext(_Reports):
     @property
     def path(self) -> str:
         return self.object.path
+
+    @property
+    def scope(self) -> Scope:
+        return "load"
+
+    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
+        return _finding(self.path, rule, message, hint, extra)
 
     def backend_policy(self) -> BackendPolicy:
         return self.policies()
@@ -162,11 +162,8 @@ class LoadContext(_Reports):
         return self.peers.get(links.get(where, where))
 
 
-@dataclass(frozen=True)
-class WheelContext(_Reports):
+class WheelContext(NamedTuple):
     """One wheel and one architecture it claims: what a per-wheel rule may look at."""
-
-    scope: ClassVar[Scope] = "wheel"
 
     path: str
     arch: str | None  # None for a wheel whose tag names no architecture (`any`)
@@ -175,18 +172,29 @@ class WheelContext(_Reports):
     objects: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
     platforms: tuple[str, ...] = ()  # the platform tags of its file name
 
+    @property
+    def scope(self) -> Scope:
+        return "wheel"
 
-@dataclass(frozen=True)
-class VariantContext(_Reports):
+    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
+        return _finding(self.path, rule, message, hint, extra)
+
+
+class VariantContext(NamedTuple):
     """One kernel build-variant folder: what a per-variant rule may look at."""
-
-    scope: ClassVar[Scope] = "variant"
 
     variant_dir: VariantDir
 
     @property
     def path(self) -> str:
         return self.variant_dir.metadata_path or self.variant_dir.path
+
+    @property
+    def scope(self) -> Scope:
+        return "variant"
+
+    def finding(self, rule: Rule, message: str, hint: str, **extra: Any) -> Finding:
+        return _finding(self.path, rule, message, hint, extra)
 
 
 Context = ObjectContext | LoadContext | WheelContext | VariantContext
