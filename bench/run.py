@@ -1,6 +1,6 @@
 """Benchmark abicheck against its peers, whole process against whole process.
 
-    python bench/run.py [--runs N] [--quick] [--output bench/RESULTS.md]
+    python bench/run.py [--runs N] [--quick] [--against REV] [--output bench/RESULTS.md]
 
 Everything runs from a bench-only virtual environment (bench/.venv, made and
 refreshed by this script): abicheck installed from this checkout (not
@@ -25,6 +25,9 @@ Each command runs --runs times, and the runs of the tools compared on one
 input are interleaved round by round, so that the machine's drift in speed
 hits them alike. The table gives the median wall time, the peak RSS of the
 process, and each peer's time as a multiple of abicheck's.
+With --against REV, abicheck as it was at git revision REV (installed in its
+own environment under bench/.cache) runs beside it on every input, interleaved
+like the peers: "before and after in one run".
 Wall times are never asserted by the tests: this script is the place for them.
 """
 
@@ -99,6 +102,25 @@ def bench_python() -> str:
     sh(str(python), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(ROOT))
     sh(str(python), "-m", "pip", "install", "-q", str(ROOT))  # its dependencies
     return str(python)
+
+
+def abicheck_at(rev: str) -> tuple[str, str]:
+    """abicheck as it was at git revision `rev`, in its own virtual environment: (its command, short hash)."""
+    found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{rev}^{{commit}}"],
+                           capture_output=True, text=True)
+    if found.returncode != 0:
+        sys.exit(f"bench: --against {rev}: not a revision of this repository")
+    short = found.stdout.strip()
+    home = CACHE / f"against-{short}"
+    python = home / "venv" / "bin" / "python"
+    if not python.exists():
+        shutil.rmtree(home, ignore_errors=True)
+        (home / "src").mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", short], capture_output=True, check=True).stdout
+        sh("tar", "-x", "-C", str(home / "src"), input=archive)
+        sh(sys.executable, "-m", "venv", str(home / "venv"))
+        sh(str(python), "-m", "pip", "install", "-q", str(home / "src"))
+    return str(python.parent / "abicheck"), short
 
 
 def clean_env() -> dict[str, str]:
@@ -428,7 +450,10 @@ def main() -> None:
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--quick", action="store_true",
                         help="skip auditwheel on the torch wheel (one to two minutes a run)")
+    parser.add_argument("--against", metavar="REV",
+                        help="also time abicheck as it was at this git revision, on every input")
     args = parser.parse_args()
+    before, before_rev = abicheck_at(args.against) if args.against else (None, "")
 
     py = bench_python()
     abicheck = str(Path(py).parent / "abicheck")
@@ -447,6 +472,8 @@ def main() -> None:
     def compare(name: str, ours: list[str], peers: list[tuple[str, list[str] | None, int, str]],
                 limit: list[str] | None = None) -> None:
         """abicheck and its peers on one input, measured side by side."""
+        if before is not None:
+            peers = [(f"abicheck at {before_rev} (--against)", [before, *ours[1:]], runs, ""), *peers]
         timed = [(cmd, n) for _tool, cmd, n, _note in peers if cmd]
         results = measure_side_by_side([(ours, runs), *timed, *([(limit, runs)] if limit else [])])
         mine, rest = results[0], iter(results[1:])
@@ -507,9 +534,9 @@ def main() -> None:
     header = [
         "# Benchmark results",
         "",
-        f"Run on {datetime.date.today().isoformat()} by `python bench/run.py --runs {runs}`"
+        f"Run on {datetime.date.today().isoformat()} by `python bench/run.py --runs {runs}"
         + (f" --slow-runs {args.slow_runs}" if args.slow_runs else "")
-        + (" --quick" if args.quick else "") + ".",
+        + (" --quick" if args.quick else "") + (f" --against {args.against}" if args.against else "") + "`.",
         f"Machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}; inflater for abicheck and the limit: "
         f"{'isal' if inflater else 'zlib'}.",
