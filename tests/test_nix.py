@@ -39,6 +39,15 @@ def evaluate(expr: str):
     return json.loads(done.stdout)
 
 
+def test_glibc_2_28_is_built_by_the_gcc_that_built_it_by_hand():
+    """GCC 12 built glibc 2.28 here (README); nixpkgs' default GCC never has."""
+    glibc = evaluate(f"""let g = (import {ROOT}/nix/default.nix {{ inherit pkgs; }}).glibc_2_28; in {{
+        libgcc = g.passthru.libgcc.pname; inherit (g) makeFlags; }}""")
+    assert glibc["libgcc"] == "gcc12-unwrapped-lib"
+    assert glibc["makeFlags"] == ["user-defined-trusted-dirs=/nix/store/00000000000000000000000000000000-mock-"
+                                  "gcc12-unwrapped-lib/lib"]
+
+
 def test_glibc_2_28_derivation():
     glibc = evaluate(f"""let g = pkgs.callPackage {ROOT}/nix/glibc-2_28.nix {{}}; in {{
         inherit (g) pname version outputs configureFlags postPatch hardeningDisable installFlags makeFlags

@@ -25,6 +25,9 @@ let
                                             override = args: drv "gcc-rebuilt" (args // { pname = "gcc-rebuilt"; }); };
              bintools = { bintools = pkg "binutils-unwrapped"; }; };
     };
+    gcc12Stdenv = pkgs.stdenv // {
+      cc = pkgs.stdenv.cc // { cc = pkg "gcc12-unwrapped" // { lib = pkg "gcc12-unwrapped-lib"; }; };
+    };
     fetchurl = args: drv "fetchurl" args;
     bison = pkg "bison";
     python3 = pkg "python3";
