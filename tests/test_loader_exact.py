@@ -259,6 +259,31 @@ def test_an_underlinked_library_binds_in_the_group_that_loads_it(tmp_path):
 
 
 @pytest.mark.requires("gcc")
+def test_a_library_loaded_in_two_groups_is_missing_what_one_of_them_lacks(tmp_path):
+    """Each group is resolved on its own, even where both share libraries (and answers are reused between
+    them): libthread.so binds core_fn in _ext1.so's group, but _ext2.so's has no libcore.so. Whether
+    _ext2.so loads then depends on what Python loaded first, so it is not checked, never passed."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    build("int core_fn(int a) { return a * 2; }\n", pkg / "libcore.so", "-Wl,-soname,libcore.so")
+    build("int core_fn(int); int thread_fn(int a) { return core_fn(a) + 1; }\n", pkg / "libthread.so",
+          "-Wl,-soname,libthread.so")  # underlinked: no NEEDED libcore.so
+    ext1 = build("int thread_fn(int); int go(void) { return thread_fn(1); }\n", pkg / "_ext1.so",
+                 "-Wl,--no-as-needed", f"-L{pkg}", "-lcore", "-lthread", "-Wl,-rpath,$ORIGIN")
+    ext2 = build("int thread_fn(int); int go(void) { return thread_fn(2); }\n", pkg / "_ext2.so",
+                 "-Wl,--no-as-needed", f"-L{pkg}", "-lthread", "-Wl,-rpath,$ORIGIN")
+    assert loads(ext1) is None
+    refused = loads(ext2)
+    assert refused is not None and "undefined symbol: core_fn" in refused
+    assert loads(ext2, ext1) is None  # with _ext1.so (and so libcore.so) loaded first
+    report = abicheck.check([str(pkg)])
+    assert codes(report) == []
+    (thread,) = [a for a in report.artifacts if a.path.endswith("libthread.so")]
+    assert thread.imports["checked"] == 0 and thread.imports["not_checked"] == 1
+    assert "libcore.so" in thread.imports["unknown_libraries"]
+
+
+@pytest.mark.requires("gcc")
 def test_an_extension_needing_another_loaded_globally_by_python_is_not_checked_not_passed(tmp_path):
     """ray 1.2 loads _raylet.so with RTLD_GLOBAL from Python before _streaming.so, which uses its symbols."""
     pkg = tmp_path / "pkg"

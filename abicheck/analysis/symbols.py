@@ -437,7 +437,7 @@ def group_imports(imports: Iterable[Import], skip: Callable[[str], bool]) -> Gro
     return versioned, unversioned
 
 
-Memo = dict[tuple[str, str, str | None, int, str | None], "set[str] | None"]
+Memo = dict[tuple[str | None, str, str, str | None, int, str | None], "set[str] | None"]
 
 
 def resolve_grouped(grouped: Grouped, scope: list[Provider], arch: str | None,
@@ -448,10 +448,11 @@ def resolve_grouped(grouped: Grouped, scope: list[Provider], arch: str | None,
     result = ImportResult()
     by_name = {p.library: p for p in scope}
 
-    def defined(provider: Provider, names: set[str], version: str | None) -> set[str] | None:
+    def defined(provider: Provider, names: set[str], need: str | None, version: str | None) -> set[str] | None:
         if memo is None:
             return provider.defined(arch, names, version, policy if version is None else None)
-        key = (provider.library, provider.kind, provider.where, id(provider.exports), version)
+        # the names are the same for the same need: versioned, those of (need, version); unversioned, all
+        key = (need, provider.library, provider.kind, provider.where, id(provider.exports), version)
         if key not in memo:  # unversioned: asked of all the object's names, so that any scope can reuse it
             memo[key] = provider.defined(arch, names if version is not None else unversioned, version,
                                          policy if version is None else None)
@@ -463,7 +464,7 @@ def resolve_grouped(grouped: Grouped, scope: list[Provider], arch: str | None,
                 version):
             result.checked += len(names)  # the library lacks the whole version: AB311 names it once
             continue
-        found = defined(provider, names, version) if provider is not None else None
+        found = defined(provider, names, library, version) if provider is not None else None
         if found is None:
             why = "not in the object's load scope" if provider is None else (
                 provider.why or f"its {version} exports are not in abicheck's data")
@@ -478,7 +479,7 @@ def resolve_grouped(grouped: Grouped, scope: list[Provider], arch: str | None,
     for provider in scope:
         if not remaining:
             break
-        found = defined(provider, remaining, None)
+        found = defined(provider, remaining, None, None)
         if found is None:
             unknown.append(provider)
         elif found:
