@@ -89,7 +89,8 @@ def load_contexts(records: Iterable[ObjectRecord], policies: Callable[[], Backen
         return scopes[key]
 
     for (where, relpath), ctx in contexts.items():
-        groups = tuple(scope_of((where, root)) for root in group_roots(where, relpath, loaders) if root != relpath)
+        groups = tuple((root, scope_of((where, root))) for root in group_roots(where, relpath, loaders)
+                       if root != relpath)
         yield ctx._replace(imports=resolve_object_imports(ctx, scope_of((where, relpath)), groups))
 
 

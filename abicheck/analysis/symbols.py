@@ -308,18 +308,22 @@ def _torch_globals(ctx: LoadContext, seen: set[str]) -> list[Provider]:
 
 
 def resolve_object_imports(ctx: LoadContext, scope: list[Provider],
-                           groups: tuple[list[Provider], ...] = ()) -> ImportResult | None:
+                           groups: tuple[tuple[str, list[Provider]], ...] = ()) -> ImportResult | None:
     """Every non-weak import of the object looked up in its load scope (`symbol_scope`); None when its imports
     were not read.
 
-    An object only ever loaded as a dependency of others (`groups`: the scopes
-    of the dlopen groups it is loaded in) binds in each group's scope: ld.so
-    looks a symbol up in the global scope and then in the whole breadth-first
-    tree of the object dlopen was given (MKL's layered libraries, mpich's
-    libucm loaded by libucs). It is reported missing when it is missing in any
-    of them. An import that another object of the same wheel or tree defines,
-    outside every scope, binds only if Python code loads that object with
-    RTLD_GLOBAL first: that is not checked, and said so.
+    An object only ever loaded as a dependency of others (`groups`: the root
+    and scope of each dlopen group it is loaded in) binds in a group's scope:
+    ld.so looks a symbol up in the global scope and then in the whole
+    breadth-first tree of the object dlopen was given (MKL's layered
+    libraries, mpich's libucm loaded by libucs). It is reported missing when
+    it is missing in every group. Missing in some groups only, it binds only
+    when a group that defines it is loaded first (ld.so relocates an object
+    once, in the first group that loads it): that depends on the order
+    Python imports them in, and is not checked, and said so. An import that
+    another object of the same wheel or tree defines, outside every scope,
+    binds only if Python code loads that object with RTLD_GLOBAL first: that
+    is not checked either.
 
     The CPython API is the interpreter's (the stable-ABI rules judge it); torch's
     own symbols are AB308's and AB310's (a kernel meets the torch of its
@@ -340,15 +344,25 @@ def resolve_object_imports(ctx: LoadContext, scope: list[Provider],
     if groups:
         result = ImportResult()
         missing: dict[tuple[str, str | None, str | None], list[Provider]] = {}
+        lacking: dict[tuple[str, str | None, str | None], list[str]] = {}  # the roots of the groups lacking it
         grouped = group_imports(tables.imports, skip)  # once: only the scope differs from group to group
         memo: Memo = {}
-        for group in groups:
+        for root, group in groups:
             found = resolve_grouped(grouped, group, ctx.facts.arch, ctx.target.policy, memo)
             result.checked = max(result.checked, found.checked)
             for name, version, library, searched in found.missing:
                 missing.setdefault((name, version, library), searched)
+                lacking.setdefault((name, version, library), []).append(root)
             for library, (count, why) in found.unknown.items():
                 result.unknown.setdefault(library, (count, why))
+        for key, roots in lacking.items():
+            binding = [root for root, _group in groups if root not in roots]
+            if binding:  # some groups define it: it binds if one of them is loaded first
+                del missing[key]
+                _unknown(result, binding[0], f"defined in the load group of {binding[0]} but not of {roots[0]}: "
+                                             f"bound only if {binding[0]} is loaded first (ld.so binds an "
+                                             "object's imports once, in the first group that loads it)", 1)
+                result.checked -= 1
         result.missing = [(*key, searched) for key, searched in sorted(missing.items(), key=lambda m: m[0][0])]
     else:
         result = resolve_imports(tables.imports, scope, ctx.facts.arch, skip, ctx.target.policy)
