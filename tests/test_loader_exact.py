@@ -240,17 +240,28 @@ def test_a_bundled_library_finds_its_sibling_through_the_rpath_of_its_loader(tmp
         assert codes(report) == [("AB306", "libgf.so.5")]
 
 
-@pytest.mark.requires("gcc")
-def test_an_underlinked_library_binds_in_the_group_that_loads_it(tmp_path):
-    """MKL's layered libraries and mpich's libucm import what a sibling defines without naming it in NEEDED:
-    dlopen binds them in the whole tree of the extension it was given."""
+def _layers(tmp_path: Path) -> Path:
+    """pkg/ with libcore.so, and libthread.so, which imports core_fn without naming libcore.so in NEEDED."""
     pkg = tmp_path / "pkg"
     pkg.mkdir()
     build("int core_fn(int a) { return a * 2; }\n", pkg / "libcore.so", "-Wl,-soname,libcore.so")
     build("int core_fn(int); int thread_fn(int a) { return core_fn(a) + 1; }\n", pkg / "libthread.so",
-          "-Wl,-soname,libthread.so")  # underlinked: no NEEDED libcore.so
-    ext = build("int thread_fn(int); int go(void) { return thread_fn(1); }\n", pkg / "_ext.so",
-                "-Wl,--no-as-needed", f"-L{pkg}", "-lcore", "-lthread", "-Wl,-rpath,$ORIGIN")
+          "-Wl,-soname,libthread.so")
+    return pkg
+
+
+def _extension(pkg: Path, name: str, *libraries: str) -> Path:
+    """pkg/`name`, calling thread_fn, linked to `libraries` in that order."""
+    return build("int thread_fn(int); int go(void) { return thread_fn(1); }\n", pkg / name,
+                 "-Wl,--no-as-needed", f"-L{pkg}", *(f"-l{lib}" for lib in libraries), "-Wl,-rpath,$ORIGIN")
+
+
+@pytest.mark.requires("gcc")
+def test_an_underlinked_library_binds_in_the_group_that_loads_it(tmp_path):
+    """MKL's layered libraries and mpich's libucm import what a sibling defines without naming it in NEEDED:
+    dlopen binds them in the whole tree of the extension it was given."""
+    pkg = _layers(tmp_path)
+    ext = _extension(pkg, "_ext.so", "core", "thread")
     assert loads(ext) is None  # the group binds core_fn
     alone = loads(pkg / "libthread.so")
     assert alone is not None and "undefined symbol: core_fn" in alone  # but not on its own
@@ -263,15 +274,9 @@ def test_a_library_loaded_in_two_groups_is_missing_what_one_of_them_lacks(tmp_pa
     """Each group is resolved on its own, even where both share libraries (and answers are reused between
     them): libthread.so binds core_fn in _ext1.so's group, but _ext2.so's has no libcore.so. Whether
     _ext2.so loads then depends on what Python loaded first, so it is not checked, never passed."""
-    pkg = tmp_path / "pkg"
-    pkg.mkdir()
-    build("int core_fn(int a) { return a * 2; }\n", pkg / "libcore.so", "-Wl,-soname,libcore.so")
-    build("int core_fn(int); int thread_fn(int a) { return core_fn(a) + 1; }\n", pkg / "libthread.so",
-          "-Wl,-soname,libthread.so")  # underlinked: no NEEDED libcore.so
-    ext1 = build("int thread_fn(int); int go(void) { return thread_fn(1); }\n", pkg / "_ext1.so",
-                 "-Wl,--no-as-needed", f"-L{pkg}", "-lcore", "-lthread", "-Wl,-rpath,$ORIGIN")
-    ext2 = build("int thread_fn(int); int go(void) { return thread_fn(2); }\n", pkg / "_ext2.so",
-                 "-Wl,--no-as-needed", f"-L{pkg}", "-lthread", "-Wl,-rpath,$ORIGIN")
+    pkg = _layers(tmp_path)
+    ext1 = _extension(pkg, "_ext1.so", "core", "thread")
+    ext2 = _extension(pkg, "_ext2.so", "thread")
     assert loads(ext1) is None
     refused = loads(ext2)
     assert refused is not None and "undefined symbol: core_fn" in refused
