@@ -52,6 +52,8 @@ def threads_for(jobs: int | None) -> int:
     1.48 s at -j1, 1.16 s at -j2 and 1.33-1.37 s at -j3 to -j16.
     """
     return min(jobs or DEFAULT_MAX_JOBS, usable_cores())
+
+
 T = TypeVar("T")
 
 

@@ -279,12 +279,11 @@ class AbicheckItem(pytest.Item):
         settings = self.config.stash[_SETTINGS]
         report = settings.report()
         lines: list[str] = []
-        failing = {id(f) for f in report.failing}
         for artifact in report.artifacts:
             if artifact.path == self.target or _covers(artifact, self.target):
-                lines.extend(_format(f) for f in artifact.findings if id(f) in failing)
+                lines.extend(_format(f) for f in artifact.findings if report.fails(f))
                 for f in artifact.findings:
-                    if id(f) not in failing:  # a warning (--fail-on error): shown in pytest's warnings summary
+                    if not report.fails(f):  # a warning (--fail-on error): shown in pytest's warnings summary
                         warnings.warn(AbicheckWarning(f"{self.name}: {_format(f)}"), stacklevel=1)
         # An error about a folder above the object (an unknown variant name, a
         # malformed metadata.json) fails every object in it.

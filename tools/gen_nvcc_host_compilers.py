@@ -27,6 +27,8 @@ import subprocess
 import sys
 import zipfile
 
+from abicheck.policy.torch_exports import release_of as major_minor
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTPUT = os.path.join(HERE, "..", "policies", "nvcc-host-compilers.json")
 RELEASES = ["12.6", "12.8", "12.9", "13.0", "13.2"]
@@ -67,8 +69,8 @@ def gcc_bound(wheel: str) -> int:
 
 
 def release_of(wheel: str) -> str:
-    version = os.path.basename(wheel).split("-")[1]
-    return ".".join(version.split(".")[:2])
+    """The CUDA release (major.minor) of a wheel, from its file name's version."""
+    return major_minor(os.path.basename(wheel).split("-")[1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -267,6 +267,8 @@ def diff_surfaces(old: Surface, new: Surface) -> list[Change]:
             changes.append(Change("removed", True, s.display, f"{shown} ({s.kind}) was removed", cxx))
     for key in sorted(before.keys() & after.keys(), key=str):
         a, b = before[key], after[key]
+        if a.kind == b.kind and a.size == b.size and a.binding == b.binding and a.default == b.default:
+            continue  # unchanged, as most are: not demangled
         shown, cxx = _named(a)
         if a.kind != b.kind:
             changes.append(Change("changed", True, a.display, f"{shown} changed kind from {a.kind} to {b.kind}", cxx))

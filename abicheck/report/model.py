@@ -161,10 +161,14 @@ class Report:
         return (sum(1 for a in self.artifacts if a.symbols and "not_checked" in a.symbols)
                 + sum(a.imports_not_checked for a in self.artifacts) + self.unverified)
 
+    def fails(self, finding: Finding) -> bool:
+        """Whether `finding` fails the check: an error, or a warning too with fail_on "warning"."""
+        return finding.severity == "error" or self.fail_on == "warning"
+
     @property
     def failing(self) -> list[Finding]:
-        """The findings that fail the check: errors, and warnings too with fail_on "warning"."""
-        return [f for f in self.findings if f.severity == "error" or self.fail_on == "warning"]
+        """The findings that fail the check."""
+        return [f for f in self.findings if self.fails(f)]
 
     @property
     def exit_code(self) -> int:

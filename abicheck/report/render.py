@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -74,9 +75,7 @@ def _concise_lines(report: Report, shown: int = 4) -> list[str]:
 
 def statistics(report: Report) -> str:
     """Findings counted per rule, most first (as ruff's --statistics)."""
-    counts: dict[tuple[str, str], int] = {}
-    for f in report.findings:
-        counts[(f.code, f.name)] = counts.get((f.code, f.name), 0) + 1
+    counts = Counter((f.code, f.name) for f in report.findings)
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
     return "".join(f"{n:>7}  {code}  [{name}]\n" for (code, name), n in rows)
 
@@ -148,14 +147,16 @@ def render_sarif(report: Report) -> dict:
     index = {r.code: i for i, r in enumerate(rules)}
     results = []
     for artifact in report.artifacts:
+        if not artifact.findings:
+            continue
+        location, member = _location(artifact.path)  # once per artifact: it resolves the path against cwd
+        where = location["physicalLocation"]["artifactLocation"]["uri"]
         for f in artifact.findings:
             props = {k: v for k, v in (("symbol", f.symbol), ("version", f.version), ("library", f.library)) if v}
             props["hint"] = f.hint
-            location, member = _location(artifact.path)
             if member:
                 props["member"] = member
             # The same finding in the same file across runs (and checkouts): code scanning matches alerts by it.
-            where = location["physicalLocation"]["artifactLocation"]["uri"]
             key = "\0".join((f.code, where, member or "", f.symbol or "", f.version or "", f.library or ""))
             results.append({
                 "ruleId": f.code,

@@ -9,6 +9,7 @@ let
     outPath = "/nix/store/00000000000000000000000000000000-mock-${kind}";
   };
   pkg = name: drv name { pname = name; };
+  pkgsNamed = names: builtins.listToAttrs (map (name: { inherit name; value = pkg name; }) names);
   lib = {
     licenses = { lgpl2Plus = "lgpl2Plus"; };
     platforms = { linux = [ "x86_64-linux" "aarch64-linux" ]; };
@@ -16,7 +17,7 @@ let
     versionAtLeast = a: b: builtins.compareVersions a b >= 0;
     makeBinPath = packages: builtins.concatStringsSep ":" (map (p: "${p}/bin") packages);
   };
-  pkgs = {
+  pkgs = pkgsNamed [ "bison" "python3" "patchelf" "rpm" "cpio" "coreutils" "findutils" "gnugrep" "gnused" ] // {
     inherit lib;
     stdenv = {
       mkDerivation = attrs: drv "mkDerivation" attrs;
@@ -29,25 +30,9 @@ let
       cc = pkgs.stdenv.cc // { cc = pkg "gcc12-unwrapped" // { lib = pkg "gcc12-unwrapped-lib"; }; };
     };
     fetchurl = args: drv "fetchurl" args;
-    bison = pkg "bison";
-    python3 = pkg "python3";
     linuxHeaders = pkg "linux-headers";
-    patchelf = pkg "patchelf";
-    rpm = pkg "rpm";
-    cpio = pkg "cpio";
-    coreutils = pkg "coreutils";
-    findutils = pkg "findutils";
-    gnugrep = pkg "gnugrep";
-    gnused = pkg "gnused";
-    python3Packages = {
+    python3Packages = pkgsNamed [ "setuptools" "auditwheel" "isal" "packaging" "pyelftools" "rich" "typer" ] // {
       buildPythonApplication = attrs: drv "buildPythonApplication" attrs;
-      setuptools = pkg "setuptools";
-      auditwheel = pkg "auditwheel";
-      isal = pkg "isal";
-      packaging = pkg "packaging";
-      pyelftools = pkg "pyelftools";
-      rich = pkg "rich";
-      typer = pkg "typer";
     };
     makeSetupHook = attrs: script: drv "makeSetupHook" (attrs // { inherit script; });
     wrapBintoolsWith = args: drv "wrapBintoolsWith" args;
